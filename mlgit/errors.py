@@ -1,0 +1,95 @@
+"""One exception tree. Every message says what was expected, what was found, and where."""
+
+from __future__ import annotations
+
+
+class MLGitError(Exception):
+    """Root of every error mlgit raises on purpose."""
+
+
+class ConfigError(MLGitError):
+    """`.ml-git/config.yaml` is missing, malformed, or lacks a needed key."""
+
+
+class NotARepository(ConfigError):
+    """The folder is not an mlgit/ML-Git project (no `.ml-git/config.yaml`)."""
+
+
+class InvalidName(MLGitError):
+    """An entity, storage or metric name that cannot be used safely."""
+
+
+class SpecError(MLGitError):
+    """A `.spec` file is missing, malformed, or inconsistent."""
+
+
+class ManifestError(MLGitError):
+    """A `MANIFEST.yaml` or index file is malformed."""
+
+
+class UnsafePath(ManifestError):
+    """A path escapes the workspace (`../`, absolute, or through a symlink)."""
+
+
+class EntityNotFound(MLGitError):
+    """No entity of that name in the workspace or metadata repository."""
+
+
+class TagNotFound(MLGitError):
+    """No tag (or version) that matches."""
+
+
+class VersionConflict(MLGitError):
+    """The version is already taken by another commit."""
+
+
+class NothingToCommit(MLGitError):
+    """The index holds no change since the last version."""
+
+
+class LocalChanges(MLGitError):
+    """A checkout would overwrite local changes (use force)."""
+
+
+class MutabilityError(MLGitError):
+    """An operation that the entity's mutability forbids."""
+
+
+class MetadataError(MLGitError):
+    """A git operation on a metadata repository failed."""
+
+
+class GitIdentityMissing(MetadataError):
+    """git has no user.name / user.email to sign a metadata commit."""
+
+
+class StorageError(MLGitError):
+    """A storage backend failed."""
+
+
+class StorageNotFound(StorageError):
+    """The storage named in a spec is not configured, or its bucket/folder does not exist."""
+
+
+class StorageAuthError(StorageError):
+    """The storage refused our credentials."""
+
+
+class ObjectNotFound(StorageError):
+    """An object is missing from the storage."""
+
+
+class CorruptObject(StorageError):
+    """An object's bytes do not match its CID."""
+
+
+class TransferError(StorageError):
+    """Some objects could not be transferred after retries."""
+
+    def __init__(self, message: str, failed: list[str] | None = None) -> None:
+        super().__init__(message)
+        self.failed = failed or []
+
+
+class MissingExtra(MLGitError):
+    """An optional dependency is not installed."""

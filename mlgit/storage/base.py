@@ -1,0 +1,52 @@
+"""The storage contract every backend meets: a flat bucket of immutable objects keyed by CID."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Iterable, Iterator
+
+
+class Storage(ABC):
+    """A bucket. Keys are CIDs; values are immutable, so overwrite is harmless.
+
+    Backends translate their SDK's errors into ``mlgit.errors`` once, here, keeping the cause:
+    ``ObjectNotFound`` for a missing key, ``StorageNotFound`` for a missing bucket/folder,
+    ``StorageAuthError`` for refused credentials, ``StorageError`` for the rest.
+    """
+
+    #: the URI scheme in ``manifest.storage`` (``local``, ``s3h``, ...)
+    scheme: str = ""
+    #: the bucket (or storage) name as the spec says it
+    bucket: str = ""
+
+    @abstractmethod
+    def put(self, key: str, data: bytes) -> None:
+        """Store ``data`` under ``key``; never visible half-written."""
+
+    @abstractmethod
+    def get(self, key: str) -> bytes:
+        """The bytes under ``key`` (``ObjectNotFound`` when absent)."""
+
+    @abstractmethod
+    def exists(self, key: str) -> bool: ...
+
+    @abstractmethod
+    def list_keys(self, prefix: str = "") -> Iterator[str]: ...
+
+    @abstractmethod
+    def delete(self, key: str) -> None:
+        """Remove ``key``; no error when it is absent."""
+
+    def missing(self, keys: Iterable[str]) -> set[str]:
+        """The keys not in the storage. Backends answer many keys with one listing where they can."""
+        return {k for k in keys if not self.exists(k)}
+
+    def check(self) -> None:
+        """Raise ``StorageNotFound`` / ``StorageAuthError`` if the storage cannot be used."""
+
+    def where(self) -> str:
+        """Where the objects live, for messages (never a secret)."""
+        return f"{self.scheme}://{self.bucket}"
+
+    def close(self) -> None:
+        """Release clients and pools."""
