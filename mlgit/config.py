@@ -1,0 +1,72 @@
+"""`.ml-git/config.yaml`, ML-Git 2.9.9's keys, loaded and saved as plain YAML."""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from .errors import ConfigError, NotARepository
+from .objects import atomic_write
+
+MLGIT_DIR = ".ml-git"
+CONFIG_FILE = "config.yaml"
+ENTITY_TYPES = ("datasets", "labels", "models")
+
+DEFAULTS: dict[str, Any] = {
+    "batch_size": 20,
+    "cache_path": "",
+    "datasets": {"git": ""},
+    "index_path": "",
+    "labels": {"git": ""},
+    "metadata_path": "",
+    "mlgit_conf": "config.yaml",
+    "mlgit_path": ".ml-git",
+    "models": {"git": ""},
+    "object_path": "",
+    "push_threads_count": 10,
+    "refs_path": "",
+    "storages": {},
+    "verbose": "info",
+}
+
+
+def config_path(root: Path) -> Path:
+    return root / MLGIT_DIR / CONFIG_FILE
+
+
+def load(root: Path) -> dict[str, Any]:
+    """The project's config merged over the defaults (the file is never rewritten by a read)."""
+    path = config_path(root)
+    if not path.is_file():
+        raise NotARepository(
+            f"expected an ML-Git project at {root} (no {MLGIT_DIR}/{CONFIG_FILE}); run: ml-git repository init"
+        )
+    try:
+        data = yaml.safe_load(path.read_text()) or {}
+    except (yaml.YAMLError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path}: malformed YAML ({_short(exc)})") from exc
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: expected a mapping of settings, found {type(data).__name__}")
+    merged = copy.deepcopy(DEFAULTS)
+    merged.update(data)
+    for key in ENTITY_TYPES:
+        if not isinstance(merged.get(key), dict):
+            raise ConfigError(f"{path}: '{key}' must be a mapping like {{git: URL}}, found {merged.get(key)!r}")
+    if not isinstance(merged.get("storages") or {}, dict):
+        raise ConfigError(f"{path}: 'storages' must be a mapping, found {type(merged['storages']).__name__}")
+    merged["storages"] = merged.get("storages") or {}
+    for key in ("batch_size", "push_threads_count"):
+        if not isinstance(merged[key], int) or merged[key] < 1:
+            raise ConfigError(f"{path}: '{key}' must be a positive integer, found {merged[key]!r}")
+    return merged
+
+
+def save(root: Path, data: dict[str, Any]) -> None:
+    atomic_write(config_path(root), yaml.safe_dump(data, default_flow_style=False, sort_keys=True).encode())
+
+
+def _short(exc: BaseException) -> str:
+    return " ".join(str(exc).split())[:200]

@@ -1,0 +1,56 @@
+"""``MANIFEST.yaml``: file key (CID) -> set of relative paths, as ML-Git writes it (``!!set``)."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from pathlib import Path
+
+from . import yamlio
+from .cid import is_cid
+from .errors import ManifestError
+from .names import safe_relpath
+
+#: path -> file CID (the inverse of the on-disk form, which is what every verb needs)
+Manifest = dict[str, str]
+
+
+def parse(data: bytes | str, where: str) -> Manifest:
+    try:
+        doc = yamlio.loads(data)
+    except Exception as exc:
+        raise ManifestError(f"manifest {where}: malformed YAML ({' '.join(str(exc).split())[:200]})") from exc
+    if doc is None:
+        return {}
+    if not isinstance(doc, dict):
+        raise ManifestError(f"manifest {where}: expected a mapping of CID -> paths, found {type(doc).__name__}")
+    out: Manifest = {}
+    for key, paths in doc.items():
+        if not isinstance(key, str) or not is_cid(key):
+            raise ManifestError(f"manifest {where}: expected a CID key (zdj7...), found {key!r}")
+        if isinstance(paths, dict):
+            paths = list(paths)
+        if isinstance(paths, str):
+            paths = [paths]
+        if not isinstance(paths, (list, set, frozenset, tuple)):
+            raise ManifestError(f"manifest {where}: expected a set of paths under {key}, found {paths!r}")
+        for p in paths:
+            rel = safe_relpath(p, f"manifest {where}")
+            if rel in out and out[rel] != key:
+                raise ManifestError(f"manifest {where}: path {rel!r} listed under two keys")
+            out[rel] = key
+    return out
+
+
+def load(path: Path) -> Manifest:
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        return {}
+    return parse(data, str(path))
+
+
+def dumps(manifest: Manifest) -> bytes:
+    grouped: dict[str, set[str]] = defaultdict(set)
+    for rel, key in manifest.items():
+        grouped[key].add(rel)
+    return yamlio.dumps(dict(grouped)).encode()

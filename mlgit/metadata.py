@@ -1,0 +1,264 @@
+"""A metadata repository (``.ml-git/<type>/metadata``): a git clone of the entity type's remote.
+
+Everything goes through GitPython's ``Repo.git`` (the git CLI), with ``user.useConfigOnly`` so a
+missing identity fails instead of committing as ``root@host``. Reads at a tag use ``git show``,
+never a checkout, so reading an old version does not move the working tree.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import time
+from pathlib import Path
+
+import git
+from git.exc import GitCommandError
+
+from .errors import GitIdentityMissing, MetadataError, TagNotFound, VersionConflict
+from .names import parse_tag
+
+log = logging.getLogger(__name__)
+DEFAULT_BRANCH = "master"  # what ML-Git's metadata repositories use
+PUSH_ATTEMPTS = 8
+
+
+def _err(exc: GitCommandError) -> str:
+    text = (exc.stderr or exc.stdout or str(exc)).strip()
+    text = text.replace("stderr: ", "").strip().strip("'").strip()
+    return " ".join(text.split())[:400]
+
+
+class MetadataRepo:
+    def __init__(self, path: Path, entity_type: str) -> None:
+        self.path = path
+        self.entity_type = entity_type
+        self._repo: git.Repo | None = None
+
+    # -- setup ---------------------------------------------------------------------------
+    @property
+    def exists(self) -> bool:
+        return (self.path / ".git").exists()
+
+    @property
+    def repo(self) -> git.Repo:
+        if self._repo is None:
+            if not self.exists:
+                raise MetadataError(
+                    f"metadata repository for {self.entity_type} not initialized at {self.path}; "
+                    f"run: ml-git {self.entity_type} init"
+                )
+            self._repo = git.Repo(self.path)
+        return self._repo
+
+    def git(self, *args: str, **kwargs: object) -> str:
+        try:
+            return self.repo.git.execute(  # type: ignore[call-overload, no-any-return]
+                ["git", "-c", "user.useConfigOnly=true", "-c", "advice.detachedHead=false", *args], **kwargs
+            )
+        except GitCommandError as exc:
+            raise MetadataError(f"git {args[0]} in {self.path} failed: {_err(exc)}") from exc
+
+    def init(self, url: str) -> None:
+        """Clone the remote (or start an empty repository tracking it). Idempotent."""
+        if self.exists:
+            current = self.remote_url()
+            if url and current != url:
+                self.git("remote", "set-url", "origin", url) if current else self.git("remote", "add", "origin", url)
+            return
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        if url:
+            try:
+                self._repo = git.Repo.clone_from(url, self.path)
+            except GitCommandError as exc:
+                raise MetadataError(
+                    f"could not clone the {self.entity_type} metadata remote {url}: {_err(exc)}"
+                ) from exc
+            if not self._has_commits():
+                self.git("symbolic-ref", "HEAD", f"refs/heads/{DEFAULT_BRANCH}")
+        else:
+            self._repo = git.Repo.init(self.path, initial_branch=DEFAULT_BRANCH)
+
+    def remote_url(self) -> str:
+        try:
+            return self.repo.git.config("--get", "remote.origin.url").strip()
+        except GitCommandError:
+            return ""
+
+    def _has_commits(self) -> bool:
+        try:
+            self.repo.git.rev_parse("--verify", "-q", "HEAD")
+            return True
+        except GitCommandError:
+            return False
+
+    @property
+    def branch(self) -> str:
+        try:
+            return self.repo.git.symbolic_ref("--short", "HEAD").strip()
+        except GitCommandError:
+            return DEFAULT_BRANCH
+
+    # -- reading ---------------------------------------------------------------------------
+    def fetch(self) -> bool:
+        """Fetch branches and tags; False (and a log line) when there is no remote."""
+        if not self.remote_url():
+            return False
+        self.git("fetch", "--quiet", "--tags", "--force", "origin")
+        return True
+
+    def update(self) -> None:
+        """``git pull``: fetch, then move the branch onto the remote's (replaying local commits)."""
+        if not self.fetch():
+            return
+        remote_ref = f"origin/{self.branch}"
+        if not self._ref_exists(remote_ref):
+            return
+        if not self._has_commits():
+            self.git("reset", "--quiet", "--hard", remote_ref)
+            return
+        self.git("rebase", "--quiet", remote_ref)
+
+    def _ref_exists(self, ref: str) -> bool:
+        try:
+            self.repo.git.rev_parse("--verify", "-q", ref)
+            return True
+        except GitCommandError:
+            return False
+
+    def tags(self, name: str | None = None) -> list[str]:
+        out = self.git("tag", "-l", f"*__{name}__*" if name else "*")
+        tags = []
+        for tag in out.splitlines():
+            parsed = parse_tag(tag.strip())
+            if parsed and (name is None or parsed[1] == name):
+                tags.append(tag.strip())
+        return sorted(tags, key=lambda t: (parse_tag(t)[1], parse_tag(t)[2]))  # type: ignore[index]
+
+    def tag_sha(self, tag: str) -> str:
+        try:
+            return self.repo.git.rev_parse("--verify", "-q", f"refs/tags/{tag}^{{commit}}").strip()
+        except GitCommandError:
+            raise TagNotFound(f"tag {tag!r} not found in the {self.entity_type} metadata repository ({self.path})") from None
+
+    def has_tag(self, tag: str) -> bool:
+        return self._ref_exists(f"refs/tags/{tag}")
+
+    def show(self, ref: str, path: str) -> bytes:
+        try:
+            out = self.repo.git.execute(["git", "show", f"{ref}:{path}"], stdout_as_string=False)
+        except GitCommandError as exc:
+            raise MetadataError(f"{path} not found at {ref} in {self.path}: {_err(exc)}") from exc
+        return out  # type: ignore[return-value]
+
+    def files(self, ref: str = "HEAD") -> list[str]:
+        if ref == "HEAD" and not self._has_commits():
+            return []
+        return self.git("ls-tree", "-r", "--name-only", ref).splitlines()
+
+    def find_spec(self, name: str, ref: str = "HEAD") -> str | None:
+        """The path of ``<name>/<name>.spec`` in the tree at ``ref``."""
+        suffix = f"{name}/{name}.spec"
+        for path in self.files(ref):
+            if path == suffix or path.endswith("/" + suffix):
+                return path
+        return None
+
+    def log(self, path: str) -> str:
+        if not self._has_commits():
+            return ""
+        return self.git("log", "--format=%H %ad %an%n    %s", "--date=iso", "--", path)
+
+    # -- writing ---------------------------------------------------------------------------
+    def check_identity(self) -> None:
+        for var in ("GIT_AUTHOR_IDENT", "GIT_COMMITTER_IDENT"):
+            try:
+                self.repo.git.execute(["git", "-c", "user.useConfigOnly=true", "var", var])
+            except GitCommandError as exc:
+                raise GitIdentityMissing(
+                    f"git has no identity to sign the {self.entity_type} metadata commit in {self.path}: "
+                    "set it with git config --global user.name NAME and user.email EMAIL "
+                    "(or GIT_AUTHOR_NAME/GIT_AUTHOR_EMAIL)"
+                ) from exc
+
+    def commit_entity(self, relpath: str, files: dict[str, bytes], message: str, tag: str) -> str:
+        """Write the entity's files, commit only that folder, and tag the commit (annotated)."""
+        self.check_identity()
+        folder = self.path / relpath
+        folder.mkdir(parents=True, exist_ok=True)
+        for name, data in files.items():
+            (folder / name).write_bytes(data)
+        self.git("add", "--", relpath)
+        self.git("commit", "--quiet", "--allow-empty", "-m", message, "--", relpath)
+        self.git("tag", "-a", tag, "-m", f'Automatic tag "{tag}"')
+        return self.tag_sha(tag)
+
+    def unpushed_tags(self, name: str) -> list[str]:
+        local = self.tags(name)
+        if not self.remote_url():
+            return []
+        remote = self.remote_tags()
+        return [t for t in local if t not in remote]
+
+    def remote_tags(self) -> dict[str, str]:
+        out = self.git("ls-remote", "--tags", "origin")
+        tags: dict[str, str] = {}
+        for line in out.splitlines():
+            sha, _, ref = line.partition("\t")
+            if ref.startswith("refs/tags/") and not ref.endswith("^{}"):
+                tags[ref[len("refs/tags/"):]] = sha
+        return tags
+
+    def push(self, tags: list[str]) -> int:
+        """Push the branch and ``tags``. A push rejected because another worker pushed first is
+        retried: fetch, replay our commits on top, move our tags to the replayed commits.
+        Returns the number of attempts it took."""
+        url = self.remote_url()
+        if not url:
+            raise MetadataError(f"no remote for the {self.entity_type} metadata repository; "
+                                f"run: ml-git repository remote {self.entity_type} add URL")
+        branch = self.branch
+        for attempt in range(1, PUSH_ATTEMPTS + 1):
+            try:
+                self.repo.git.execute(
+                    ["git", "push", "--quiet", "--porcelain", "origin", f"{branch}:refs/heads/{branch}",
+                     *[f"refs/tags/{t}:refs/tags/{t}" for t in tags]]
+                )
+                return attempt
+            except GitCommandError as exc:
+                text = _err(exc)
+                rejected = any(w in text for w in ("rejected", "non-fast-forward", "fetch first",
+                                                   "cannot lock ref", "failed to update ref", "already exists"))
+                if not rejected or attempt == PUSH_ATTEMPTS:
+                    raise MetadataError(f"git push of {self.entity_type} metadata to {url} failed: {text}") from exc
+                log.info("metadata push rejected (attempt %d), replaying on the remote's branch", attempt)
+                self._replay(branch, tags)
+                time.sleep(random.uniform(0.05, 0.3) * attempt)
+        raise MetadataError("unreachable")  # pragma: no cover
+
+    def _replay(self, branch: str, tags: list[str]) -> None:
+        self.git("fetch", "--quiet", "origin", f"+refs/heads/{branch}:refs/remotes/origin/{branch}")
+        remote_tags = self.remote_tags()
+        for tag in tags:
+            if tag in remote_tags:
+                theirs = remote_tags[tag]
+                ours = self.repo.git.rev_parse(f"refs/tags/{tag}").strip()
+                if theirs != ours:
+                    raise VersionConflict(
+                        f"version tag {tag} was pushed by another worker with other content "
+                        f"(remote {theirs[:12]}, ours {ours[:12]}); bump the version and commit again"
+                    )
+        tagged = {t: self.repo.git.rev_parse(f"refs/tags/{t}^{{commit}}").strip() for t in tags}
+        mine = self.git("rev-list", "--reverse", f"origin/{branch}..HEAD").split()
+        try:
+            self.git("rebase", "--quiet", "--empty=keep", f"origin/{branch}")
+        except MetadataError:
+            self.git("rebase", "--abort")
+            raise
+        replayed = self.git("rev-list", "--reverse", f"origin/{branch}..HEAD").split()
+        if len(replayed) != len(mine):
+            raise MetadataError(f"replaying {len(mine)} metadata commits on origin/{branch} gave {len(replayed)}")
+        moved = dict(zip(mine, replayed, strict=True))
+        for tag, old in tagged.items():
+            if old in moved and moved[old] != old:
+                self.git("tag", "-f", "-a", tag, "-m", f'Automatic tag "{tag}"', moved[old])

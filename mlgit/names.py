@@ -1,0 +1,66 @@
+"""What a name, a category and a workspace-relative path may be: checked once, before any I/O."""
+
+from __future__ import annotations
+
+import re
+from pathlib import PurePosixPath
+
+from .errors import InvalidName, UnsafePath
+
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
+ENTITY_TYPES = {"datasets": "datasets", "dataset": "datasets", "labels": "labels", "label": "labels",
+                "models": "models", "model": "models"}
+SPEC_KEYS = {"datasets": "dataset", "labels": "labels", "models": "model"}
+MUTABILITIES = ("strict", "flexible", "mutable")
+
+
+def entity_type(value: str) -> str:
+    try:
+        return ENTITY_TYPES[str(value).strip().lower()]
+    except KeyError:
+        raise InvalidName(f"entity type: expected datasets, labels or models, found {value!r}") from None
+
+
+def check_name(name: str, what: str = "entity name") -> str:
+    if not isinstance(name, str) or not _NAME.match(name) or "__" in name or name.endswith("."):
+        raise InvalidName(
+            f"{what}: expected 1-100 characters of letters, digits, '.', '_', '-' (no '__', no '/', "
+            f"starting with a letter or digit), found {name!r}"
+        )
+    return name
+
+
+def parse_categories(value: str | list[str] | tuple[str, ...]) -> list[str]:
+    items = value.split(",") if isinstance(value, str) else list(value)
+    cats = [str(c).strip() for c in items if str(c).strip()]
+    if not cats:
+        raise InvalidName(f"categories: expected at least one category, found {value!r}")
+    for cat in cats:
+        check_name(cat, "category")
+    return cats
+
+
+def safe_relpath(path: str, where: str) -> str:
+    """A workspace-relative POSIX path that cannot escape its root, or UnsafePath."""
+    if not isinstance(path, str) or not path or "\0" in path or any(ord(c) < 32 for c in path):
+        raise UnsafePath(f"{where}: expected a relative file path, found {path!r}")
+    if "\\" in path:
+        path = path.replace("\\", "/")  # ML-Git on Windows wrote backslashes
+    pure = PurePosixPath(path)
+    if pure.is_absolute() or re.match(r"^[A-Za-z]:", path):
+        raise UnsafePath(f"{where}: path {path!r} is absolute; expected a path inside the entity folder")
+    if any(part in ("..", "") for part in path.split("/")) or path.startswith("./"):
+        raise UnsafePath(f"{where}: path {path!r} escapes or is not normalized; expected a path inside the entity folder")
+    return pure.as_posix()
+
+
+def parse_tag(tag: str) -> tuple[list[str], str, int] | None:
+    """``cat1__cat2__NAME__VERSION`` -> (categories, name, version); None if not a tag."""
+    parts = tag.split("__")
+    if len(parts) < 3 or not parts[-1].isdigit():
+        return None
+    return parts[:-2], parts[-2], int(parts[-1])
+
+
+def make_tag(categories: list[str], name: str, version: int) -> str:
+    return "__".join([*categories, name, str(version)])
