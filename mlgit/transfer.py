@@ -13,15 +13,26 @@ import time
 from collections.abc import Callable, Iterable
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 from .cid import cid_of
-from .errors import CorruptObject, MLGitError, ObjectNotFound, StorageAuthError, StorageNotFound, TransferError
+from .errors import (
+    CorruptObject,
+    MLGitError,
+    ObjectNotFound,
+    StorageAuthError,
+    StorageNotFound,
+    TransferError,
+)
 from .objects import HashFS
 from .storage.base import Storage
 
 log = logging.getLogger(__name__)
 Progress = Callable[[str, int, int], None]
+T = TypeVar("T")
 RETRIES = 5
+#: this many failed objects in a row (none done in between) means the storage is down: stop
+DOWN_AFTER = 16
 #: errors that retrying cannot fix
 FINAL = (ObjectNotFound, StorageAuthError, StorageNotFound, CorruptObject)
 
@@ -33,7 +44,7 @@ class TransferReport:
     failed: dict[str, str] = field(default_factory=dict)
 
 
-def _retry(fn: Callable[[], object], what: str, retries: int = RETRIES, base_delay: float = 0.2) -> object:
+def _retry(fn: Callable[[], T], what: str, retries: int = RETRIES, base_delay: float = 0.2) -> T:
     for attempt in range(retries + 1):
         try:
             return fn()
@@ -66,6 +77,7 @@ def _run(
         pending: dict[Future[None], str] = {}
         it = iter(keys)
         stop = False
+        in_a_row = 0
 
         def submit() -> None:
             for key in it:
@@ -81,8 +93,12 @@ def _run(
                 exc = fut.exception()
                 if exc is None:
                     report.done.append(key)
+                    in_a_row = 0
                 else:
                     report.failed[key] = str(exc)
+                    in_a_row += 1
+                    if in_a_row >= max(DOWN_AFTER, 2 * threads) and not isinstance(exc, FINAL):
+                        stop = True
                     if isinstance(exc, (StorageAuthError, StorageNotFound)):
                         stop = True
                     if fail_limit is not None and len(report.failed) >= fail_limit:
@@ -124,7 +140,18 @@ def upload(
 ) -> TransferReport:
     """Send the objects the storage lacks. A local object that does not match its CID is refused."""
     wanted = sorted(set(cids))
-    missing = sorted(_retry(lambda: storage.missing(wanted), "listing"))  # type: ignore[arg-type]
+    missing: list[str] = []
+    if wanted:
+        try:
+            storage.check()  # refused credentials, missing bucket, endpoint down: one error, before any work
+            missing = sorted(_retry(lambda: storage.missing(wanted), "listing"))
+        except (StorageAuthError, StorageNotFound):
+            raise
+        except MLGitError as exc:
+            raise TransferError(
+                f"push: {len(wanted)} of {len(wanted)} objects not transferred to {storage.where()}: {exc}",
+                failed=wanted,
+            ) from exc
 
     def one(key: str) -> None:
         data = store.get(key, verify=True)
@@ -147,6 +174,16 @@ def download(
     """Fetch the objects the local store lacks, each verified against its CID before it is kept."""
     wanted = sorted(set(cids))
     missing = [c for c in wanted if not store.exists(c)]
+    if missing:
+        try:
+            storage.check()
+        except (StorageAuthError, StorageNotFound):
+            raise
+        except MLGitError as exc:
+            raise TransferError(
+                f"checkout: {len(missing)} of {len(missing)} objects not transferred from {storage.where()}: {exc}",
+                failed=missing,
+            ) from exc
 
     def one(key: str) -> None:
         def get() -> bytes:
@@ -155,7 +192,7 @@ def download(
                 raise CorruptObject(f"object {key} in {storage.where()} does not match its CID (corrupted in the storage)")
             return data
 
-        store.put(key, _retry(get, f"download {key}", retries=RETRIES))  # type: ignore[arg-type]
+        store.put(key, _retry(get, f"download {key}", retries=RETRIES))
 
     report = _run("checkout", missing, one, threads, progress, fail_limit)
     report.skipped = len(wanted) - len(missing)
