@@ -19,6 +19,7 @@ from .objects import atomic_write
 
 ADDED = "a"
 UNLOCKED = "u"
+BARE = "b"  # checked out with --bare: tracked, not in the workspace
 
 
 @dataclass

@@ -102,3 +102,19 @@ class HashFS:
 
 def descriptor_chunks(store: HashFS, file_cid: str) -> list[tuple[str, int]]:
     return parse_descriptor(store.get(file_cid))
+
+
+def assemble(objects: HashFS, file_cid: str, target: Path) -> None:
+    """Write a whole file from its descriptor and chunks (verified), atomically."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".tmp-")
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            for chunk_cid, _size in descriptor_chunks(objects, file_cid):
+                fh.write(objects.get(chunk_cid, verify=True))
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, target)
+    except BaseException:
+        with _suppress():
+            os.unlink(tmp)
+        raise

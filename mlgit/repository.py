@@ -1,0 +1,806 @@
+"""``Repository``: one object per workspace folder, with the verbs of the ML-Git how-to.
+
+No ``os.chdir``, no module state: two Repository objects may be used from two threads at once.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import threading
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from . import config as cfg
+from . import index as idx
+from . import manifest as mf
+from . import spec as specs
+from .cid import parse_descriptor
+from .errors import (
+    ConfigError,
+    EntityNotFound,
+    InvalidName,
+    LocalChanges,
+    MetadataError,
+    MLGitError,
+    MutabilityError,
+    NothingToCommit,
+    SpecError,
+    TagNotFound,
+    UnsafePath,
+    VersionConflict,
+)
+from .metadata import MetadataRepo
+from .names import MUTABILITIES, check_name, entity_type, make_tag, parse_categories, parse_tag, safe_relpath
+from .objects import HashFS, atomic_write
+from .results import FsckResult, Lineage, LineageNode, Link, StatusResult, VersionResult
+from .storage import Storage, open_storage, parse_uri
+from .transfer import Progress, download, upload
+from .workspace import (
+    README,
+    find_entity,
+    make_read_only,
+    read_metrics_file,
+    scan,
+    stage,
+    to_metric,
+)
+
+log = logging.getLogger(__name__)
+LinkArg = str | Mapping[str, str] | Link | None
+
+
+class Repository:
+    """An ML-Git project folder: ``.ml-git/config.yaml`` plus the entity folders."""
+
+    def __init__(self, path: str | os.PathLike[str], storage_credentials: Mapping[str, Mapping[str, str]] | None = None) -> None:
+        self.root = Path(path).resolve()
+        self._credentials = dict(storage_credentials or {})
+        self._metadata: dict[str, MetadataRepo] = {}
+        self._lock = threading.RLock()
+        self.config  # noqa: B018 - fail early, with the path, when this is not a project
+
+    def __repr__(self) -> str:
+        return f"Repository({str(self.root)!r})"
+
+    # -- project setup ------------------------------------------------------------------
+    @classmethod
+    def init(cls, path: str | os.PathLike[str], exist_ok: bool = True,
+             storage_credentials: Mapping[str, Mapping[str, str]] | None = None) -> Repository:
+        root = Path(path).resolve()
+        if cfg.config_path(root).exists():
+            if not exist_ok:
+                raise ConfigError(f"{root} is already an ML-Git project ({cfg.config_path(root)} exists)")
+        else:
+            root.mkdir(parents=True, exist_ok=True)
+            cfg.save(root, dict(cfg.DEFAULTS))
+        return cls(root, storage_credentials)
+
+    @property
+    def config(self) -> dict[str, Any]:
+        return cfg.load(self.root)
+
+    def _update_config(self, fn: Any) -> None:
+        with self._lock:
+            data = cfg.load(self.root)
+            fn(data)
+            cfg.save(self.root, data)
+
+    def remote_add(self, entity_type_: str, url: str) -> None:
+        et = entity_type(entity_type_)
+
+        def apply(data: dict[str, Any]) -> None:
+            data[et] = {**data.get(et, {}), "git": str(url)}
+
+        self._update_config(apply)
+        md = self.metadata(et)
+        if md.exists:
+            md.init(str(url))
+
+    def storage_add(self, name: str, type: str = "s3h", *, path: str | None = None, credentials: str | None = None,
+                    endpoint_url: str | None = None, region: str | None = "us-east-1") -> None:
+        check_name(name, "storage name")
+        if type == "local":
+            if not path:
+                raise ConfigError(f"storage local://{name}: expected --path=DIR (the folder used as a bucket)")
+            settings: dict[str, Any] = {"path": str(path)}
+            folder = Path(path) if Path(path).is_absolute() else self.root / path
+            folder.mkdir(parents=True, exist_ok=True)
+        elif type in ("s3h", "s3"):
+            settings = {"aws-credentials": {"profile": credentials or "default"}, "region": region or "us-east-1"}
+            if endpoint_url:
+                settings["endpoint-url"] = endpoint_url
+        else:
+            raise ConfigError(f"storage type: expected local or s3h, found {type!r}")
+
+        def apply(data: dict[str, Any]) -> None:
+            data.setdefault("storages", {}).setdefault(type, {})[name] = settings
+
+        self._update_config(apply)
+
+    def storage_del(self, name: str, type: str | None = None) -> None:
+        def apply(data: dict[str, Any]) -> None:
+            found = False
+            for scheme, section in (data.get("storages") or {}).items():
+                if (type is None or scheme == type) and name in (section or {}):
+                    del section[name]
+                    found = True
+            if not found:
+                raise ConfigError(f"storage {name!r} is not in {cfg.config_path(self.root)}")
+            data["storages"] = {k: v for k, v in data["storages"].items() if v}
+
+        self._update_config(apply)
+
+    def set_config(self, key: str, value: Any) -> None:
+        def apply(data: dict[str, Any]) -> None:
+            data[key] = value
+
+        self._update_config(apply)
+
+    def entity_init(self, entity_type_: str) -> None:
+        et = entity_type(entity_type_)
+        self.metadata(et).init(str(self.config[et].get("git") or ""))
+
+    def create(self, entity_type_: str, name: str, categories: str | list[str], mutability: str = "strict",
+               storage_type: str = "s3h", bucket: str | None = None, entity_dir: str = "", version: int = 1) -> Path:
+        """Write ``<type>/<entity_dir>/<name>/<name>.spec``; returns the entity folder."""
+        et = entity_type(entity_type_)
+        check_name(name)
+        cats = parse_categories(categories)
+        if mutability not in MUTABILITIES:
+            raise InvalidName(f"--mutability: expected strict, flexible or mutable, found {mutability!r}")
+        if isinstance(version, bool) or int(version) < 1:
+            raise SpecError(f"--version: expected a positive integer, found {version!r}")
+        configured = (self.config.get("storages") or {}).get(storage_type) or {}
+        if bucket is None:
+            if len(configured) != 1:
+                raise ConfigError(f"--bucket-name: expected one of the {storage_type} storages "
+                                  f"({', '.join(configured) or 'none configured'})")
+            bucket = next(iter(configured))
+        if bucket not in configured:
+            raise ConfigError(
+                f"storage {storage_type}://{bucket} is not configured in {cfg.config_path(self.root)} "
+                f"(configured {storage_type}: {', '.join(configured) or 'none'}); "
+                f"run: ml-git repository storage add {bucket} --type={storage_type}"
+            )
+        existing = find_entity(self.root / et, name)
+        if existing is not None:
+            raise InvalidName(f"{et} {name} already exists at {existing}")
+        rel = safe_relpath(entity_dir.strip("/") + "/" + name, "--entity-dir") if entity_dir.strip("/") else name
+        path = self.root / et / rel
+        _refuse_symlinked_parents(self.root, path)
+        body = {"categories": cats, "manifest": {"storage": f"{storage_type}://{bucket}"},
+                "mutability": mutability, "name": name, "version": int(version)}
+        path.mkdir(parents=True, exist_ok=True)
+        specs.save(specs.spec_file(path, name), et, body)
+        return path
+
+    # -- internals -----------------------------------------------------------------------
+    def metadata(self, et: str) -> MetadataRepo:
+        with self._lock:
+            if et not in self._metadata:
+                self._metadata[et] = MetadataRepo(self._type_dir(et) / "metadata", et)
+            return self._metadata[et]
+
+    def _type_dir(self, et: str) -> Path:
+        return self.root / cfg.MLGIT_DIR / et
+
+    def _objects(self, et: str) -> HashFS:
+        return HashFS(self._type_dir(et) / "objects")
+
+    def _cache(self, et: str) -> HashFS:
+        return HashFS(self._type_dir(et) / "cache")
+
+    def _index_dir(self, et: str, name: str) -> Path:
+        return self._type_dir(et) / "index" / "metadata" / name
+
+    def _head_file(self, et: str, name: str) -> Path:
+        return self._type_dir(et) / "refs" / name / "HEAD"
+
+    def _storage(self, uri: str) -> Storage:
+        _scheme, bucket = parse_uri(uri)
+        return open_storage(uri, self.config.get("storages") or {}, self.root, self._credentials.get(bucket))
+
+    def entity_path(self, entity_type_: str, name: str) -> Path:
+        et = entity_type(entity_type_)
+        check_name(name)
+        found = find_entity(self.root / et, name)
+        if found is None:
+            raise EntityNotFound(f"{et} entity {name!r}: expected {et}/.../{name}/{name}.spec in {self.root}, found none")
+        return found
+
+    def _load(self, et: str, name: str) -> tuple[Path, dict[str, Any]]:
+        path = self.entity_path(et, name)
+        return path, specs.load(specs.spec_file(path, name), et, name)
+
+    def _head(self, et: str, name: str) -> tuple[str, str] | None:
+        path = self._head_file(et, name)
+        if not path.exists():
+            return None
+        from . import yamlio
+
+        doc = yamlio.load_file(path, "ref")
+        if not isinstance(doc, dict) or len(doc) != 1:
+            return None
+        tag, sha = next(iter(doc.items()))
+        return str(tag), str(sha)
+
+    def _set_head(self, et: str, name: str, tag: str, sha: str) -> None:
+        atomic_write(self._head_file(et, name), f"{tag}: {sha}\n".encode())
+
+    def _staged(self, et: str, name: str) -> tuple[idx.Index, mf.Manifest]:
+        d = self._index_dir(et, name)
+        return idx.load(d / "INDEX.yaml"), mf.load(d / "MANIFEST.yaml")
+
+    def _save_staged(self, et: str, name: str, index: idx.Index) -> None:
+        d = self._index_dir(et, name)
+        idx.save(d / "INDEX.yaml", index)
+        atomic_write(d / "MANIFEST.yaml", mf.dumps({rel: e.cid for rel, e in index.items()}))
+
+    def _read_version(self, et: str, tag: str, name: str | None = None) -> tuple[dict[str, Any], mf.Manifest, str, str]:
+        """(spec body, manifest, folder in the metadata repo, sha) of a tagged version."""
+        md = self.metadata(et)
+        sha = md.tag_sha(tag)
+        parsed = parse_tag(tag)
+        ename = name or (parsed[1] if parsed else "")
+        spec_path = md.find_spec(ename, tag)
+        if spec_path is None:
+            raise TagNotFound(f"tag {tag} in the {et} metadata repository holds no {ename}/{ename}.spec")
+        folder = spec_path.rsplit("/", 1)[0]
+        body = specs.parse(md.show(tag, spec_path), et, f"{tag}:{spec_path}", ename)
+        manifest = mf.parse(md.show(tag, f"{folder}/MANIFEST.yaml"), f"{tag}:{folder}/MANIFEST.yaml")
+        return body, manifest, folder, sha
+
+    def _head_manifest(self, et: str, name: str) -> mf.Manifest:
+        head = self._head(et, name)
+        if head is None:
+            return {}
+        try:
+            return self._read_version(et, head[0], name)[1]
+        except (TagNotFound, MetadataError):
+            return {}
+
+    # -- status / add -------------------------------------------------------------------------
+    def status(self, entity_type_: str, name: str) -> StatusResult:
+        et = entity_type(entity_type_)
+        path, body = self._load(et, name)
+        index, _ = self._staged(et, name)
+        head = self._head_manifest(et, name)
+        files = scan(path, name)
+        locked = body.get("mutability", "strict") != "mutable"
+        untracked, corrupted = [], []
+        for rel, st in sorted(files.items()):
+            entry = index.get(rel)
+            if entry is None:
+                untracked.append(rel)
+            elif not entry.matches(st):
+                if locked and entry.status != idx.UNLOCKED:
+                    corrupted.append(rel)
+                else:
+                    untracked.append(rel)
+        if not index and not head:
+            untracked = [f for f in (f"{name}.spec", README) if (path / f).exists()] + untracked
+        staged = {rel: e.cid for rel, e in index.items()}
+        new = sorted(r for r in staged if r not in head)
+        modified = sorted(r for r in staged if r in head and head[r] != staged[r])
+        deleted = sorted(r for r in head if r not in staged)
+        missing = sorted(r for r, e in index.items() if r not in files and e.status != idx.BARE)
+        return StatusResult(et, name, new, modified, deleted, untracked, corrupted, missing)
+
+    def add(self, entity_type_: str, name: str, bumpversion: bool = False, metrics: Mapping[str, Any] | None = None,
+            metrics_file: str | os.PathLike[str] | None = None) -> VersionResult:
+        et = entity_type(entity_type_)
+        path, body = self._load(et, name)
+        mutability = body.get("mutability", "strict")
+        index, _ = self._staged(et, name)
+        files = scan(path, name)
+        corrupted = [r for r, st in files.items() if r in index and not index[r].matches(st)
+                     and mutability != "mutable" and index[r].status != idx.UNLOCKED]
+        if corrupted:
+            raise MutabilityError(
+                f"{et} {name} is {mutability}: {len(corrupted)} locked file(s) were changed in place "
+                f"(first: {corrupted[0]}); restore them with checkout --force, or unlock them first (flexible)"
+            )
+        changed = [r for r, st in files.items() if r not in index or not index[r].matches(st)]
+        staged = stage(path, changed, self._objects(et))
+        cache = self._cache(et)
+        new_index: idx.Index = {}
+        new_index.update({rel: e for rel, e in index.items() if e.status == idx.BARE and rel not in files})
+        for rel, st in files.items():
+            if rel in staged:
+                full = path / rel
+                if mutability != "mutable":
+                    cache.link_from(staged[rel].cid, full)
+                    make_read_only(full)
+                    st = full.stat()
+                new_index[rel] = idx.Entry.from_stat(staged[rel].cid, st)
+            else:
+                new_index[rel] = index[rel]
+                if new_index[rel].status == idx.UNLOCKED:
+                    new_index[rel] = idx.Entry(index[rel].cid, st.st_size, st.st_mtime_ns, st.st_ino, idx.ADDED)
+        self._save_staged(et, name, new_index)
+        new_body = body
+        if metrics or metrics_file:
+            if et != "models":
+                raise InvalidName(f"metrics: only models carry metrics, found {et} {name}")
+            values = {str(k): to_metric(str(k), v, "--metric") for k, v in (metrics or {}).items()}
+            if metrics_file:
+                values.update(read_metrics_file(Path(metrics_file)))
+            new_body = specs.with_changes(new_body, metrics=values)
+        if bumpversion:
+            new_body = specs.with_changes(new_body, version=int(body["version"]) + 1)
+        if new_body is not body:
+            specs.save(specs.spec_file(path, name), et, new_body)
+        return self._result(et, name, new_body, path, new_index, tag=None, sha=None)
+
+    def _result(self, et: str, name: str, body: dict[str, Any], path: Path, index: Mapping[str, Any] | mf.Manifest,
+                tag: str | None, sha: str | None, **extra: Any) -> VersionResult:
+        sizes = extra.pop("size", None)
+        if sizes is None:
+            sizes = sum(getattr(e, "size", 0) for e in index.values())
+        return VersionResult(
+            entity_type=et, name=name, version=int(body["version"]), tag=tag, sha=sha, path=str(path),
+            files=len(index), size=int(sizes), metrics={k: float(v) for k, v in (body.get("metrics") or {}).items()},
+            dataset=_link(body.get("dataset")), labels=_link(body.get("labels")), **extra,
+        )
+
+    # -- commit ------------------------------------------------------------------------------
+    def _resolve_link(self, kind: str, ref: LinkArg) -> Link | None:
+        if ref is None or ref == "":
+            return None
+        if isinstance(ref, Link):
+            return ref
+        if isinstance(ref, Mapping):
+            try:
+                return Link(str(ref["tag"]), str(ref["sha"]))
+            except KeyError:
+                raise InvalidName(f"--{kind}: expected a mapping with 'tag' and 'sha', found {dict(ref)!r}") from None
+        ref = str(ref)
+        et = "datasets" if kind == "dataset" else "labels"
+        if parse_tag(ref) is not None:
+            md = self.metadata(et)
+            if not md.has_tag(ref):
+                md.fetch()
+            return Link(ref, md.tag_sha(ref))
+        check_name(ref, f"--{kind}")
+        head = self._head(et, ref)
+        if head is None:
+            raise EntityNotFound(
+                f"--{kind}={ref}: expected a checked-out {et[:-1] if et != 'labels' else 'labels'} {ref!r} in this workspace "
+                f"(run ml-git {et} checkout {ref}) or a tag such as cat__{ref}__1; found none"
+            )
+        return Link(*head)
+
+    def commit(self, entity_type_: str, name: str, message: str | None = None, version: int | None = None,
+               dataset: LinkArg = None, labels: LinkArg = None, auto_bump: bool = False) -> VersionResult:
+        et = entity_type(entity_type_)
+        path, body = self._load(et, name)
+        index, staged = self._staged(et, name)
+        if not (self._index_dir(et, name) / "MANIFEST.yaml").exists():
+            raise NothingToCommit(f"{et} {name}: nothing staged; run ml-git {et} add {name} first")
+        if version is not None:
+            if isinstance(version, bool) or int(version) < 1:
+                raise SpecError(f"--version: expected a positive integer, found {version!r}")
+            body = specs.with_changes(body, version=int(version))
+        links = {"dataset": self._resolve_link("dataset", dataset), "labels": self._resolve_link("labels", labels)}
+        md = self.metadata(et)
+        md.fetch()
+        folder = path.relative_to(self.root / et).as_posix()
+        size = sum(e.size for e in index.values())
+        while True:
+            cats, _, ver = specs.tag_parts(body)
+            tag = make_tag(cats, name, ver)
+            new_body = specs.with_changes(
+                body,
+                manifest={**body["manifest"], "files": "MANIFEST.yaml", "size": specs.natural_size(size), "amount": len(staged)},
+                **{k: {"tag": v.tag, "sha": v.sha} for k, v in links.items() if v is not None},
+            )
+            if not md.has_tag(tag):
+                break
+            old_body, old_manifest, _, sha = self._read_version(et, tag, name)
+            if old_manifest == staged and _same_version(old_body, new_body):
+                self._set_head(et, name, tag, sha)
+                return self._result(et, name, old_body, path, index, tag, sha, created=False)
+            if not auto_bump:
+                raise VersionConflict(
+                    f"{et} {name}: version {ver} is already tagged {tag} with other content; "
+                    f"use add --bumpversion or commit --version={self._next_version(et, name)}"
+                )
+            body = specs.with_changes(body, version=self._next_version(et, name))
+        files = {f"{name}.spec": specs.dumps(et, new_body), "MANIFEST.yaml": mf.dumps(staged)}
+        if (path / README).is_file():
+            files[README] = (path / README).read_bytes()
+        msg = message or "/".join([*cats, name])
+        sha = md.commit_entity(folder, files, msg, tag)
+        if new_body["version"] != specs.load(specs.spec_file(path, name), et, name)["version"]:
+            specs.save(specs.spec_file(path, name), et, specs.with_changes(body, version=new_body["version"]))
+        self._set_head(et, name, tag, sha)
+        return self._result(et, name, new_body, path, index, tag, sha)
+
+    def _next_version(self, et: str, name: str) -> int:
+        versions = [parse_tag(t)[2] for t in self.metadata(et).tags(name)]  # type: ignore[index]
+        return max(versions, default=0) + 1
+
+    # -- push / update ----------------------------------------------------------------------
+    def push(self, entity_type_: str, name: str, progress: Progress | None = None,
+             fail_limit: int | None = None) -> VersionResult:
+        et = entity_type(entity_type_)
+        path, body = self._load(et, name)
+        md = self.metadata(et)
+        head = self._head(et, name)
+        if head is None:
+            raise NothingToCommit(f"{et} {name}: no committed version to push; run ml-git {et} commit {name} first")
+        if not md.remote_url():
+            raise MetadataError(f"{et}: no metadata remote to push to; run: ml-git repository remote {et} add URL")
+        tags = md.unpushed_tags(name)
+        objects = self._objects(et)
+        uploaded = skipped = 0
+        manifest: mf.Manifest = {}
+        for tag in tags:
+            vbody, manifest, _, _ = self._read_version(et, tag, name)
+            keys: set[str] = set()
+            for cid in set(manifest.values()):
+                keys.add(cid)
+                keys.update(h for h, _ in parse_descriptor(objects.get(cid)))
+            storage = self._storage(vbody["manifest"]["storage"])
+            try:
+                report = upload(storage, objects, keys, threads=int(self.config["push_threads_count"]),
+                                progress=progress, fail_limit=fail_limit)
+            finally:
+                storage.close()
+            uploaded += len(report.done)
+            skipped += report.skipped
+        if tags:
+            md.push(tags)
+        tag = head[0]
+        vbody, manifest, _, sha = self._read_version(et, tag, name)
+        self._set_head(et, name, tag, sha)
+        index, _ = self._staged(et, name)
+        return self._result(et, name, vbody, path, manifest, tag, sha, created=bool(tags),
+                            uploaded=uploaded, skipped=skipped, size=sum(e.size for e in index.values()))
+
+    def update(self, entity_type_: str | None = None) -> None:
+        types = [entity_type(entity_type_)] if entity_type_ else list(cfg.ENTITY_TYPES)
+        for et in types:
+            md = self.metadata(et)
+            if md.exists:
+                md.update()
+            elif entity_type_:
+                md.init(str(self.config[et].get("git") or ""))
+
+    # -- checkout ------------------------------------------------------------------------------
+    def _resolve_ref(self, et: str, ref: str, version: int | None) -> tuple[str, str]:
+        md = self.metadata(et)
+        ref = str(ref)
+        for attempt in (0, 1):
+            if attempt:
+                md.fetch()
+            if version is not None:
+                check_name(ref)
+                tags = [t for t in md.tags(ref) if parse_tag(t)[2] == int(version)]  # type: ignore[index]
+                if tags:
+                    return tags[-1], ref
+            elif parse_tag(ref) is not None and md.has_tag(ref):
+                return ref, parse_tag(ref)[1]  # type: ignore[index]
+            elif parse_tag(ref) is None:
+                check_name(ref)
+                tags = md.tags(ref)
+                if tags:
+                    return tags[-1], ref
+        name = str(parse_tag(ref)[1]) if parse_tag(ref) and version is None else ref  # type: ignore[index]
+        known = ", ".join(md.tags(name)) or "none"
+        wanted = f"{ref} version {version}" if version is not None else ref
+        raise TagNotFound(f"{et}: no version matches {wanted!r} in {md.path} (tags of {name}: {known})")
+
+    def checkout(self, entity_type_: str, ref: str, version: int | None = None, bare: bool = False,
+                 force: bool = False, progress: Progress | None = None, fail_limit: int | None = None) -> VersionResult:
+        et = entity_type(entity_type_)
+        tag, name = self._resolve_ref(et, ref, version)
+        body, manifest, folder, sha = self._read_version(et, tag, name)
+        folder = safe_relpath(folder, f"{tag}: entity folder")
+        dest = self.root / et / folder
+        _refuse_symlinked_parents(self.root, dest)
+        for rel in manifest:
+            _refuse_symlinked_parents(self.root, dest / rel)
+        current = find_entity(self.root / et, name)
+        if current is not None and not force:
+            st = self.status(et, name)
+            dirty = st.corrupted + st.untracked + st.missing + st.new + st.modified + st.deleted
+            if dirty:
+                raise LocalChanges(
+                    f"{et} {name}: checkout of {tag} would overwrite {len(dirty)} local change(s) in {current} "
+                    f"(first: {dirty[0]}); commit them, or checkout with --force"
+                )
+        old_index, _ = self._staged(et, name)
+        mutability = body.get("mutability", "strict")
+        objects, cache = self._objects(et), self._cache(et)
+        downloaded = skipped = 0
+        if not bare:
+            wanted = {rel: cid for rel, cid in manifest.items()
+                      if not (rel in old_index and old_index[rel].cid == cid and _matches(dest / rel, old_index[rel]))}
+            need = {cid for cid in wanted.values() if mutability == "mutable" or not cache.exists(cid)}
+            if need:
+                storage = self._storage(body["manifest"]["storage"])
+                threads = int(self.config["push_threads_count"])
+                try:
+                    rep = download(storage, objects, need, threads, progress, fail_limit)
+                    chunks = {h for cid in need for h, _ in parse_descriptor(objects.get(cid))}
+                    rep2 = download(storage, objects, chunks, threads, progress, fail_limit)
+                finally:
+                    storage.close()
+                downloaded, skipped = len(rep.done) + len(rep2.done), rep.skipped + rep2.skipped
+        dest.mkdir(parents=True, exist_ok=True)
+        new_index: idx.Index = {}
+        for rel, cid in sorted(manifest.items()):
+            target = dest / rel
+            old = old_index.get(rel)
+            if bare:
+                new_index[rel] = idx.Entry(cid, 0, 0, 0, idx.BARE)
+                continue
+            if not (old is not None and old.cid == cid and _matches(target, old)):
+                _materialize(objects, cache, cid, target, mutability)
+            new_index[rel] = idx.Entry.from_stat(cid, target.stat())
+        for rel in old_index:
+            if rel not in manifest and (dest / rel).exists():
+                (dest / rel).unlink()
+        md = self.metadata(et)
+        atomic_write(specs.spec_file(dest, name), md.show(tag, f"{folder}/{name}.spec"))
+        if f"{folder}/{README}" in md.files(tag):
+            atomic_write(dest / README, md.show(tag, f"{folder}/{README}"))
+        self._save_staged(et, name, new_index)
+        self._set_head(et, name, tag, sha)
+        size = sum(e.size for e in new_index.values())
+        return self._result(et, name, body, dest, manifest, tag, sha, size=size, downloaded=downloaded, skipped=skipped)
+
+    # -- integrity ------------------------------------------------------------------------------
+    def fsck(self, entity_type_: str, fix: bool = True) -> FsckResult:
+        """Verify every local object, cached file and locked workspace file; repair what can be repaired."""
+        from .cid import cid_of, hash_file
+        from .workspace import list_entities
+
+        et = entity_type(entity_type_)
+        objects, cache = self._objects(et), self._cache(et)
+        bad_objects, bad_cache, bad_work, fixed, unfixable = [], [], [], [], []
+        checked = 0
+        for cid in list(objects):
+            checked += 1
+            try:
+                ok = cid_of(objects.path(cid).read_bytes()) == cid
+            except OSError:
+                ok = False
+            if not ok:
+                bad_objects.append(cid)
+                objects.remove(cid)
+        for cid in list(cache):
+            checked += 1
+            if hash_file(cache.path(cid)).cid != cid:
+                bad_cache.append(cid)
+                cache.remove(cid)
+        entities = list_entities(self.root / et)
+        if fix and bad_objects:
+            uris = set()
+            for ename, epath in entities.items():
+                try:
+                    uris.add(specs.load(specs.spec_file(epath, ename), et, ename)["manifest"]["storage"])
+                except MLGitError:
+                    continue
+            remaining = set(bad_objects)
+            for uri in sorted(uris):
+                try:
+                    storage = self._storage(uri)
+                    try:
+                        download(storage, objects, remaining, int(self.config["push_threads_count"]))
+                    finally:
+                        storage.close()
+                except MLGitError as exc:
+                    log.info("fsck: could not restore objects from %s: %s", uri, exc)
+                remaining = {c for c in remaining if not objects.exists(c)}
+            fixed += [c for c in bad_objects if c not in remaining]
+            unfixable += sorted(remaining)
+        for ename, epath in entities.items():
+            try:
+                body = specs.load(specs.spec_file(epath, ename), et, ename)
+                index, _ = self._staged(et, ename)
+            except MLGitError as exc:
+                log.info("fsck: skipping %s: %s", ename, exc)
+                continue
+            mutability = body.get("mutability", "strict")
+            changed = False
+            for rel, entry in index.items():
+                target = epath / rel
+                if entry.status in (idx.UNLOCKED, idx.BARE) or mutability == "mutable" or not target.exists():
+                    continue
+                if entry.cid in bad_cache or not _matches(target, entry):
+                    if entry.cid not in bad_cache and hash_file(target).cid == entry.cid:
+                        index[rel] = idx.Entry.from_stat(entry.cid, target.stat())
+                        changed = True
+                        continue
+                    bad_work.append(f"{ename}/{rel}")
+                    if fix:
+                        try:
+                            _materialize(objects, cache, entry.cid, target, mutability)
+                            index[rel] = idx.Entry.from_stat(entry.cid, target.stat())
+                            fixed.append(f"{ename}/{rel}")
+                            changed = True
+                        except (MLGitError, OSError) as exc:
+                            unfixable.append(f"{ename}/{rel}")
+                            log.info("fsck: cannot restore %s/%s: %s", ename, rel, exc)
+            if changed:
+                self._save_staged(et, ename, index)
+        if fix:
+            for cid in bad_cache:
+                if cache.exists(cid):
+                    fixed.append(cid)
+                else:
+                    try:
+                        _materialize(objects, cache, cid, None, "strict")
+                        fixed.append(cid)
+                    except (MLGitError, OSError):
+                        unfixable.append(cid)
+        return FsckResult(et, checked, bad_objects, bad_cache, bad_work, fixed, unfixable)
+
+    def unlock(self, entity_type_: str, name: str, file: str) -> Path:
+        """Make one file of a flexible entity editable (a private copy, no longer the cache's inode)."""
+        et = entity_type(entity_type_)
+        path, body = self._load(et, name)
+        mutability = body.get("mutability", "strict")
+        if mutability == "strict":
+            raise MutabilityError(f"{et} {name} is strict: its files cannot be unlocked (create a flexible or mutable entity)")
+        rel = safe_relpath(file, "unlock")
+        index, _ = self._staged(et, name)
+        target = path / rel
+        if rel not in index or not target.is_file():
+            raise EntityNotFound(f"unlock: {rel!r} is not a tracked file of {et} {name} (in {path})")
+        if mutability == "flexible":
+            tmp = target.with_name(f".tmp-unlock-{target.name}")
+            shutil.copyfile(target, tmp)
+            os.chmod(tmp, 0o644)
+            os.replace(tmp, target)
+        index[rel] = idx.Entry.from_stat(index[rel].cid, target.stat(), idx.UNLOCKED)
+        self._save_staged(et, name, index)
+        return target
+
+    # -- reading the metadata -----------------------------------------------------------------
+    def list(self, entity_type_: str) -> list[str]:
+        """Folders (relative to the type folder) of every entity in the metadata repository."""
+        et = entity_type(entity_type_)
+        md = self.metadata(et)
+        return sorted(p.rsplit("/", 1)[0] for p in md.files() if p.endswith(".spec")
+                      and p.rsplit("/", 1)[-1][:-5] == p.rsplit("/", 1)[0].rsplit("/", 1)[-1])
+
+    def tags(self, entity_type_: str, name: str) -> list[str]:
+        et = entity_type(entity_type_)
+        check_name(name)
+        return self.metadata(et).tags(name)
+
+    def branch(self, entity_type_: str, name: str) -> tuple[str, str] | None:
+        et = entity_type(entity_type_)
+        check_name(name)
+        return self._head(et, name)
+
+    def show(self, entity_type_: str, name: str) -> dict[str, Any]:
+        et = entity_type(entity_type_)
+        check_name(name)
+        head = self._head(et, name)
+        tags = self.metadata(et).tags(name)
+        ref = head[0] if head else (tags[-1] if tags else None)
+        if ref is not None:
+            return self._read_version(et, ref, name)[0]
+        return self._load(et, name)[1]
+
+    def log(self, entity_type_: str, name: str) -> str:
+        et = entity_type(entity_type_)
+        check_name(name)
+        md = self.metadata(et)
+        spec_path = md.find_spec(name)
+        if spec_path is None:
+            raise EntityNotFound(f"{et} {name}: not in the metadata repository {md.path}")
+        return md.log(spec_path.rsplit("/", 1)[0])
+
+    def metrics(self, entity_type_: str, name: str) -> dict[str, dict[str, float]]:
+        et = entity_type(entity_type_)
+        tags = self.tags(et, name)
+        if not tags:
+            raise EntityNotFound(f"{et} {name}: no version in the metadata repository {self.metadata(et).path}")
+        return {t: {k: float(v) for k, v in (self._read_version(et, t, name)[0].get("metrics") or {}).items()}
+                for t in tags}
+
+    def lineage(self, entity_type_: str, ref: str) -> Lineage:
+        """A version and every dataset/labels version it was linked to, recursively."""
+        et = entity_type(entity_type_)
+        if parse_tag(str(ref)) is None:
+            head = self._head(et, str(ref))
+            tag = head[0] if head else self._resolve_ref(et, str(ref), None)[0]
+        else:
+            tag = str(ref)
+        root = self._node(et, tag)
+        upstream: list[LineageNode] = []
+        seen = {tag}
+        queue = [root]
+        while queue:
+            node = queue.pop(0)
+            for kind, link in (("datasets", node.dataset), ("labels", node.labels)):
+                if link is None or link.tag in seen:
+                    continue
+                seen.add(link.tag)
+                try:
+                    up = self._node(kind, link.tag)
+                except MLGitError as exc:
+                    log.info("lineage: %s %s not readable: %s", kind, link.tag, exc)
+                    up = LineageNode(kind, str(parse_tag(link.tag)[1]) if parse_tag(link.tag) else link.tag,  # type: ignore[index]
+                                     link.tag, link.sha, int(parse_tag(link.tag)[2]) if parse_tag(link.tag) else 0)  # type: ignore[index]
+                upstream.append(up)
+                queue.append(up)
+        return Lineage(root, upstream)
+
+    def _node(self, et: str, tag: str) -> LineageNode:
+        md = self.metadata(et)
+        if not md.exists:
+            raise MetadataError(f"{et} metadata repository not initialized (run ml-git {et} init)")
+        if not md.has_tag(tag):
+            md.fetch()
+        body, _, _, sha = self._read_version(et, tag)
+        return LineageNode(et, str(body["name"]), tag, sha, int(body["version"]),
+                           {k: float(v) for k, v in (body.get("metrics") or {}).items()},
+                           _link(body.get("dataset")), _link(body.get("labels")))
+
+
+def _link(value: Any) -> Link | None:
+    if isinstance(value, Mapping) and "tag" in value and "sha" in value:
+        return Link(str(value["tag"]), str(value["sha"]))
+    return None
+
+
+def _same_version(a: dict[str, Any], b: dict[str, Any]) -> bool:
+    keys = ("version", "metrics", "dataset", "labels", "categories", "mutability")
+    return all(a.get(k) == b.get(k) for k in keys)
+
+
+def _matches(path: Path, entry: idx.Entry) -> bool:
+    try:
+        return entry.matches(path.stat())
+    except OSError:
+        return False
+
+
+def _refuse_symlinked_parents(root: Path, target: Path) -> None:
+    """Refuse a destination reached through a symlink: nothing outside the workspace is written."""
+    current = root
+    for part in target.relative_to(root).parts:
+        current = current / part
+        if current.is_symlink():
+            raise UnsafePath(f"{current} is a symlink; refusing to write through it (expected a folder inside {root})")
+
+
+def _materialize(objects: HashFS, cache: HashFS, cid: str, target: Path | None, mutability: str) -> None:
+    """Put file ``cid`` at ``target``: hardlinked read-only from the cache (strict/flexible), or copied (mutable)."""
+    from .objects import assemble
+
+    if mutability == "mutable":
+        if target is None:
+            return
+        if target.exists():
+            target.unlink()
+        assemble(objects, cid, target)
+        return
+    cached = cache.path(cid)
+    if not cached.exists():
+        assemble(objects, cid, cached)
+        make_read_only(cached)
+    if target is None:
+        return
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.with_name(f".tmp-co-{target.name}")
+    if tmp.exists():
+        tmp.unlink()
+    try:
+        os.link(cached, tmp)
+    except OSError:
+        shutil.copyfile(cached, tmp)
+    os.replace(tmp, target)
+    make_read_only(target)
+
+
+__all__ = ["Repository", "MUTABILITIES", "parse_categories"]

@@ -1,0 +1,128 @@
+"""The entity folder in the workspace: finding it, scanning it safely, staging its files."""
+
+from __future__ import annotations
+
+import csv
+import os
+import stat
+from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+from .cid import FileObjects, hash_file
+from .errors import MLGitError, SpecError, UnsafePath
+from .objects import HashFS
+
+README = "README.md"
+READ_ONLY = stat.S_IRUSR | stat.S_IRGRP | stat.S_IROTH
+
+
+def find_entity(type_dir: Path, name: str) -> Path | None:
+    """The folder ``<...>/<name>/`` holding ``<name>.spec`` under ``type_dir``."""
+    if not type_dir.is_dir():
+        return None
+    for dirpath, dirs, files in os.walk(type_dir):
+        here = Path(dirpath)
+        if here.name == name and f"{name}.spec" in files:
+            return here
+        if any(f == f"{here.name}.spec" for f in files):
+            dirs[:] = []  # another entity: its data folders hold no entities
+        else:
+            dirs[:] = [d for d in dirs if not d.startswith(".")]
+    return None
+
+
+def list_entities(type_dir: Path) -> dict[str, Path]:
+    found: dict[str, Path] = {}
+    if not type_dir.is_dir():
+        return found
+    for dirpath, dirs, files in os.walk(type_dir):
+        here = Path(dirpath)
+        if f"{here.name}.spec" in files:
+            found[here.name] = here
+            dirs[:] = []
+        else:
+            dirs[:] = [d for d in dirs if not d.startswith(".")]
+    return found
+
+
+def is_metadata_file(rel: str, name: str) -> bool:
+    return rel in (f"{name}.spec", README)
+
+
+def scan(entity_dir: Path, name: str) -> dict[str, os.stat_result]:
+    """Every data file of the entity (spec and README excluded) with its stat.
+
+    A symlink whose target lies outside the entity folder, or a symlinked folder, is refused:
+    nothing outside the workspace is ever read.
+    """
+    root = entity_dir.resolve()
+    out: dict[str, os.stat_result] = {}
+    for dirpath, dirs, files in os.walk(entity_dir):
+        here = Path(dirpath)
+        for d in list(dirs):
+            if (here / d).is_symlink():
+                raise UnsafePath(f"{here / d}: symlinked folders are not followed; expected a real folder inside {entity_dir}")
+        dirs[:] = [d for d in dirs if not d.startswith(".")]
+        for fname in files:
+            full = here / fname
+            rel = full.relative_to(entity_dir).as_posix()
+            if fname.startswith(".tmp-") or is_metadata_file(rel, name):
+                continue
+            try:
+                rel.encode("utf-8")
+            except UnicodeEncodeError:
+                raise UnsafePath(f"{full!r}: file name is not valid UTF-8; rename it") from None
+            if full.is_symlink():
+                target = full.resolve()
+                if not target.is_relative_to(root):
+                    raise UnsafePath(f"{full}: symlink points outside the entity folder (to {target}); expected a file inside {entity_dir}")
+            st = full.stat()
+            if stat.S_ISREG(st.st_mode):
+                out[rel] = st
+    return out
+
+
+def stage(
+    entity_dir: Path, rels: Iterable[str], objects: HashFS, threads: int = 0
+) -> dict[str, FileObjects]:
+    """Cut, hash and store the files into the local object store, in parallel (hashlib frees the GIL)."""
+
+    def one(rel: str) -> tuple[str, FileObjects]:
+        fo = hash_file(entity_dir / rel, sink=lambda chunk: objects.put(chunk.cid, chunk.data))
+        objects.put(fo.cid, fo.descriptor)
+        return rel, fo
+
+    rels = list(rels)
+    if not rels:
+        return {}
+    workers = threads or min(8, (os.cpu_count() or 2) * 2)
+    if len(rels) == 1:
+        return dict([one(rels[0])])
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="mlgit-add") as pool:
+        return dict(pool.map(one, rels))
+
+
+def make_read_only(path: Path) -> None:
+    mode = path.stat().st_mode
+    if mode & 0o222:
+        os.chmod(path, mode & ~0o222 & 0o7777)
+
+
+def read_metrics_file(path: Path) -> dict[str, float]:
+    """The how-to's CSV: metric names on the first line, values on the second."""
+    try:
+        with open(path, newline="") as fh:
+            rows = [r for r in csv.reader(fh) if any(c.strip() for c in r)]
+    except OSError as exc:
+        raise MLGitError(f"metrics file {path}: cannot read it ({exc.strerror})") from exc
+    if len(rows) < 2 or len(rows[0]) != len(rows[1]):
+        raise SpecError(f"metrics file {path}: expected a header line of names and one line of values of the same length")
+    return {k.strip(): to_metric(k.strip(), v, str(path)) for k, v in zip(rows[0], rows[1], strict=True)}
+
+
+def to_metric(name: str, value: object, where: str) -> float:
+    try:
+        return float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        raise SpecError(f"metric {name!r} in {where}: expected a number, found {value!r}") from None
