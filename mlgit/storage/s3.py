@@ -1,0 +1,290 @@
+"""``s3h://BUCKET``: AWS S3 and every S3-compatible server (MinIO) through ``endpoint-url``, on boto3.
+
+One client per storage, shared by the transfer pool (boto3 clients are thread-safe); its HTTP pool
+is sized for that pool. botocore retries transient faults (timeouts, resets, 5xx, throttling) in
+``standard`` mode; what remains is translated once, in ``_boundary``, into ``mlgit.errors``.
+Credentials (keys passed by code, an AWS profile, or the default chain) stay in boto3's session:
+never stored on this object, never in a message.
+"""
+
+from __future__ import annotations
+
+import bisect
+import contextlib
+import logging
+import threading
+from collections.abc import Iterable, Iterator, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import boto3
+import botocore.exceptions as bexc
+from botocore.config import Config
+
+from ..errors import MLGitError, ObjectNotFound, StorageAuthError, StorageError, StorageNotFound
+from .base import Storage
+
+log = logging.getLogger(__name__)
+
+#: error codes that mean "these credentials are refused"
+_AUTH_CODES = frozenset({
+    "AccessDenied", "InvalidAccessKeyId", "SignatureDoesNotMatch", "ExpiredToken", "InvalidToken",
+    "TokenRefreshRequired", "AllAccessDisabled", "AccountProblem", "InvalidSecurity", "Forbidden", "403",
+})
+_NO_BUCKET_CODES = frozenset({"NoSuchBucket"})
+_NO_KEY_CODES = frozenset({"NoSuchKey", "NotFound", "404"})
+#: connection-level faults left after botocore's retries: the endpoint is down or unreachable
+_UNREACHABLE = (
+    bexc.EndpointConnectionError, bexc.ConnectTimeoutError, bexc.ReadTimeoutError,
+    bexc.ConnectionClosedError, bexc.ConnectionError, bexc.HTTPClientError,
+)
+
+#: at most this many keys are asked one HEAD each; more are answered by listing
+HEAD_AT_MOST = 32
+#: keys per listing segment run in parallel by ``missing``
+SEGMENT = 2000
+
+
+class S3Storage(Storage):
+    """A bucket on S3 or an S3-compatible server. Keys are CIDs, flat at the bucket's root."""
+
+    scheme = "s3h"
+    #: keys per ListObjectsV2 page (S3's maximum); tests lower it to exercise seeking
+    page_size = 1000
+    #: wanted keys per listing segment; segments are listed in parallel
+    segment = SEGMENT
+
+    def __init__(
+        self,
+        bucket: str,
+        *,
+        endpoint_url: str | None = None,
+        region: str | None = None,
+        profile: str | None = None,
+        credentials: Mapping[str, Any] | None = None,
+        max_pool_connections: int = 64,
+        max_attempts: int = 3,
+        connect_timeout: float = 5.0,
+        read_timeout: float = 60.0,
+    ) -> None:
+        self.bucket = bucket
+        self.endpoint_url = endpoint_url or None
+        self.region = region or "us-east-1"
+        self.max_attempts = max_attempts
+        self._source = "keys passed by code" if credentials else (f"AWS profile {profile!r}" if profile else "the AWS credential chain")
+        self._known: set[str] = set()
+        self._lock = threading.Lock()
+        self._checked = False
+        session = self._session(profile, credentials)
+        config = Config(
+            region_name=self.region,
+            max_pool_connections=max_pool_connections,
+            retries={"mode": "standard", "max_attempts": max_attempts},
+            connect_timeout=connect_timeout,
+            read_timeout=read_timeout,
+            tcp_keepalive=True,
+            # S3-compatible servers (MinIO, moto) are addressed by path; AWS picks for itself
+            s3={"addressing_style": "path" if self.endpoint_url else "auto"},
+            # CIDs verify every download; skip botocore's extra CRCs, which some S3-compatible servers reject
+            request_checksum_calculation="when_required",
+            response_checksum_validation="when_required",
+        )
+        with self._boundary("connect to"):
+            self._client = session.client("s3", endpoint_url=self.endpoint_url, config=config)
+
+    @classmethod
+    def from_config(
+        cls,
+        bucket: str,
+        settings: Mapping[str, Any],
+        credentials: Mapping[str, Any] | None = None,
+        **options: Any,
+    ) -> S3Storage:
+        """Build from ``storages.s3h.BUCKET`` of ``.ml-git/config.yaml`` (ML-Git's keys)."""
+        aws = settings.get("aws-credentials") or {}
+        profile = aws.get("profile") if isinstance(aws, Mapping) else None
+        return cls(
+            bucket,
+            endpoint_url=settings.get("endpoint-url") or None,
+            region=settings.get("region") or None,
+            profile=str(profile) if profile else None,
+            credentials=credentials,
+            **options,
+        )
+
+    # -- credentials -------------------------------------------------------------------------
+
+    def _session(self, profile: str | None, credentials: Mapping[str, Any] | None) -> boto3.session.Session:
+        if credentials:
+            key_id = credentials.get("aws_access_key_id")
+            secret = credentials.get("aws_secret_access_key")
+            if not key_id or not secret:
+                raise StorageAuthError(
+                    f"credentials passed for {self.where()} need aws_access_key_id and aws_secret_access_key"
+                )
+            return boto3.session.Session(
+                aws_access_key_id=str(key_id),
+                aws_secret_access_key=str(secret),
+                aws_session_token=credentials.get("aws_session_token") or None,
+                region_name=self.region,
+            )
+        if profile:
+            try:
+                return boto3.session.Session(profile_name=profile, region_name=self.region)
+            except bexc.ProfileNotFound:
+                fallback = boto3.session.Session(region_name=self.region)
+                if fallback.get_credentials() is None:
+                    raise StorageAuthError(
+                        f"AWS profile {profile!r} (aws-credentials.profile of {self.where()}) is not in the AWS "
+                        f"config or credentials file, and no credentials are in the environment; "
+                        f"create it with: aws configure --profile {profile}"
+                    ) from None
+                log.warning("AWS profile %r not found; %s uses the default credential chain", profile, self.where())
+                self._source = "the AWS credential chain"
+                return fallback
+        return boto3.session.Session(region_name=self.region)
+
+    # -- the one error boundary --------------------------------------------------------------
+
+    def _endpoint(self) -> str:
+        return self.endpoint_url or f"AWS S3 ({self.region})"
+
+    def where(self) -> str:
+        return f"s3h://{self.bucket} at {self._endpoint()}"
+
+    def _translate(self, exc: Exception, action: str, key: str | None) -> MLGitError:
+        where = self.where()
+        if isinstance(exc, bexc.ClientError):
+            err = exc.response.get("Error", {})
+            code = str(err.get("Code", ""))
+            status = int(exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0) or 0)
+            if code in _AUTH_CODES or status == 403:
+                return StorageAuthError(
+                    f"{self._endpoint()} refused {self._source} for bucket {self.bucket} ({code or status}); "
+                    f"check the keys or profile configured for {where}"
+                )
+            if code in _NO_BUCKET_CODES or (status == 404 and key is None):
+                return StorageNotFound(self._no_bucket_message())
+            if key is not None and (code in _NO_KEY_CODES or status == 404):
+                return ObjectNotFound(f"object {key} not found in {where}")
+            detail = err.get("Message") or code or status
+            return StorageError(f"{action} {key or ''} on {where} failed: {code or status} {detail}".replace("  ", " "))
+        if isinstance(exc, (bexc.NoCredentialsError, bexc.PartialCredentialsError)):
+            return StorageAuthError(
+                f"no usable AWS credentials for {where}: set aws-credentials.profile in .ml-git/config.yaml, "
+                f"AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, or pass credentials"
+            )
+        if isinstance(exc, _UNREACHABLE):
+            return StorageError(
+                f"cannot reach {self._endpoint()} for bucket {self.bucket} after {self.max_attempts} attempts "
+                f"({type(exc).__name__}); is the server up and endpoint-url right?"
+            )
+        return StorageError(f"{action} {key or ''} on {where} failed: {type(exc).__name__}: {exc}")
+
+    def _no_bucket_message(self) -> str:
+        hint = f" --endpoint-url {self.endpoint_url}" if self.endpoint_url else ""
+        return (
+            f"bucket {self.bucket} does not exist at {self._endpoint()}; create it "
+            f"(aws s3 mb s3://{self.bucket}{hint}, or mc mb ALIAS/{self.bucket} on MinIO) "
+            f"or fix storages.s3h in .ml-git/config.yaml"
+        )
+
+    @contextlib.contextmanager
+    def _boundary(self, action: str, key: str | None = None) -> Iterator[None]:
+        try:
+            yield
+        except (bexc.BotoCoreError, bexc.ClientError) as exc:
+            raise self._translate(exc, action, key) from exc
+
+    # -- the contract ------------------------------------------------------------------------
+
+    def check(self) -> None:
+        if self._checked:
+            return
+        with self._boundary("open bucket"):
+            self._client.head_bucket(Bucket=self.bucket)
+        self._checked = True
+
+    def put(self, key: str, data: bytes) -> None:
+        with self._boundary("upload", key):
+            self._client.put_object(Bucket=self.bucket, Key=key, Body=data)
+        with self._lock:
+            self._known.add(key)
+
+    def get(self, key: str) -> bytes:
+        with self._boundary("download", key):
+            body = self._client.get_object(Bucket=self.bucket, Key=key)["Body"]
+            try:
+                data: bytes = body.read()
+            finally:
+                body.close()
+        return data
+
+    def exists(self, key: str) -> bool:
+        try:
+            with self._boundary("look up", key):
+                self._client.head_object(Bucket=self.bucket, Key=key)
+        except ObjectNotFound:
+            return False
+        return True
+
+    def list_keys(self, prefix: str = "") -> Iterator[str]:
+        paginator = self._client.get_paginator("list_objects_v2")
+        with self._boundary("list"):
+            for page in paginator.paginate(Bucket=self.bucket, Prefix=prefix):
+                for obj in page.get("Contents", ()):
+                    yield str(obj["Key"])
+
+    def delete(self, key: str) -> None:
+        with self._boundary("delete", key):
+            self._client.delete_object(Bucket=self.bucket, Key=key)
+        with self._lock:
+            self._known.discard(key)
+
+    def missing(self, keys: Iterable[str]) -> set[str]:
+        """The keys not in the bucket: a few by HEAD, many by listing from each unanswered key on.
+
+        ``ListObjectsV2`` is sorted, so one page starting just before the first unanswered key
+        answers every wanted key up to its last entry; in a sparse bucket that is one request per
+        wanted key at worst, in a dense one a thousand keys per request. Segments run in parallel.
+        """
+        with self._lock:
+            wanted = sorted(set(keys) - self._known)
+        if not wanted:
+            return set()
+        if len(wanted) <= HEAD_AT_MOST:
+            return {k for k in wanted if not self.exists(k)}
+        segments = [wanted[i : i + self.segment] for i in range(0, len(wanted), self.segment)]
+        if len(segments) == 1:
+            present = self._present(segments[0])
+        else:
+            with ThreadPoolExecutor(max_workers=min(8, len(segments)), thread_name_prefix="mlgit-list") as pool:
+                present = set().union(*pool.map(self._present, segments))
+        with self._lock:
+            self._known.update(present)
+        return set(wanted) - present
+
+    def _present(self, wanted: list[str]) -> set[str]:
+        """Which of the sorted ``wanted`` keys the bucket holds, by seeking listings."""
+        found: set[str] = set()
+        i = 0
+        start = wanted[0][:-1]  # a proper prefix sorts just before the key: the page starts at wanted[0]
+        while True:
+            with self._boundary("list"):
+                page = self._client.list_objects_v2(Bucket=self.bucket, StartAfter=start, MaxKeys=self.page_size)
+            listed = [str(o["Key"]) for o in page.get("Contents", ())]
+            found.update(listed)
+            if not listed or not page.get("IsTruncated"):
+                break  # the listing reached the bucket's end: every remaining key is answered
+            i = bisect.bisect_right(wanted, listed[-1], lo=i)
+            if i >= len(wanted):
+                break
+            start = max(listed[-1], wanted[i][:-1])  # strictly grows: the loop ends
+        return found.intersection(wanted)
+
+    def close(self) -> None:
+        with contextlib.suppress(Exception):
+            self._client.close()
+
+
+__all__ = ["S3Storage"]

@@ -1,0 +1,82 @@
+"""The backends the conformance suite runs over, each a real server or folder."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import time
+import urllib.request
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from mlgit.storage.base import Storage
+from mlgit.storage.local import LocalStorage
+
+REPO = Path(__file__).resolve().parents[2]
+COMPOSE = REPO / "docker" / "docker-compose.yml"
+
+
+@dataclass
+class Backend:
+    """A storage under test and how to make broken variants of it."""
+
+    name: str
+    storage: Storage
+    #: the same storage but pointed at a bucket that does not exist
+    missing_bucket: Callable[[], Storage]
+
+
+def docker_unavailable() -> str | None:
+    """Why MinIO-in-Docker tests cannot run here, or None when a Docker engine answers."""
+    if shutil.which("docker") is None:
+        return "no docker client on PATH"
+    try:
+        out = subprocess.run(["docker", "info"], capture_output=True, text=True, timeout=15)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        return f"`docker info` failed: {exc}"
+    if out.returncode != 0:
+        lines = (out.stderr or out.stdout).strip().splitlines()
+        return f"`docker info` failed: {lines[-1] if lines else out.returncode}"
+    return None
+
+
+@pytest.fixture(scope="session")
+def minio_docker() -> Iterator[tuple[str, str, str]]:
+    """MinIO from docker/docker-compose.yml (endpoint, access key, secret key); skipped without Docker."""
+    reason = docker_unavailable()
+    if reason:
+        pytest.skip(f"MinIO in Docker not tested: {reason}")
+    port = free_port()
+    env = {**os.environ, "MINIO_PORT": str(port), "COMPOSE_PROJECT_NAME": f"mlgit-test-{port}"}
+    compose = ["docker", "compose", "-f", str(COMPOSE)]
+    subprocess.run([*compose, "up", "-d", "--wait", "minio"], check=True, env=env, timeout=300)
+    endpoint = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            try:
+                urllib.request.urlopen(f"{endpoint}/minio/health/live", timeout=2).close()
+                break
+            except OSError:
+                time.sleep(0.5)
+        yield endpoint, "minioadmin", "minioadmin"
+    finally:
+        subprocess.run([*compose, "down", "-v"], env=env, timeout=120)
+
+
+def free_port() -> int:
+    """A loopback port nobody listens on (closed again at once)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def local_backend(tmp_path: Path) -> Backend:
+    root = tmp_path / "bucket"
+    root.mkdir()
+    return Backend("local", LocalStorage("bucket", root), lambda: LocalStorage("gone", tmp_path / "no-such-folder"))
