@@ -146,7 +146,8 @@ class MetadataRepo:
 
     def show(self, ref: str, path: str) -> bytes:
         try:
-            out = self.repo.git.execute(["git", "show", f"{ref}:{path}"], stdout_as_string=False)
+            out = self.repo.git.execute(["git", "show", f"{ref}:{path}"], stdout_as_string=False,
+                                        strip_newline_in_stdout=False)
         except GitCommandError as exc:
             raise MetadataError(f"{path} not found at {ref} in {self.path}: {_err(exc)}") from exc
         return out  # type: ignore[return-value]
