@@ -11,8 +11,9 @@ import yaml
 from mlgit.cid import cid_of, hash_file, is_cid, parse_descriptor
 from mlgit.objects import HashFS
 
-SHARED = Path(__file__).resolve().parents[2] / "shared"
-VECTORS = yaml.safe_load((SHARED / "vectors" / "mlgit-cids.yaml").read_text())["vectors"]
+from helpers import VECTORS as VECTORS_FILE
+
+VECTORS = yaml.safe_load(VECTORS_FILE.read_text())["vectors"]
 
 
 def _content(vector: dict) -> bytes:

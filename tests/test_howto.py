@@ -8,7 +8,7 @@ import random
 from pathlib import Path
 
 import yaml
-from conftest import Cli, write
+from helpers import Cli, write
 
 from mlgit import Repository
 

@@ -12,7 +12,7 @@ from .base import Storage
 
 #: scheme -> (module, class, extra that installs its SDK)
 BACKENDS: dict[str, tuple[str, str, str | None]] = {
-    "local": ("mlgit.storage.local", "LocalStorage", None),
+    "local": ("mlgit.storage.local", "LocalStorage", None),  # also any storage with a `path:`
     "s3h": ("mlgit.storage.s3", "S3Storage", "s3"),
     "s3": ("mlgit.storage.s3", "S3Storage", "s3"),
 }
@@ -53,6 +53,17 @@ def open_storage(
             f"storage {uri} is not configured in .ml-git/config.yaml (configured: {known}); "
             f"add it with: ml-git repository storage add {bucket} --type={scheme}"
         )
+    if scheme == "local" or "path" in settings:
+        # an s3h storage configured with a `path:` is served from that folder: an offline mirror
+        # of the bucket (air-gapped machines, tests of what ML-Git wrote)
+        path = Path(str(settings.get("path", "")))
+        if not settings.get("path"):
+            raise ConfigError(f"storage {uri} in .ml-git/config.yaml has no 'path'")
+        if not path.is_absolute():
+            path = root / path
+        from .local import LocalStorage
+
+        return LocalStorage(bucket, path)
     try:
         module = importlib.import_module(module_name)
     except ImportError as exc:
@@ -60,13 +71,6 @@ def open_storage(
             f"storage {uri} needs the '{extra}' extra: pip install 'mlgit[{extra}]' ({exc})"
         ) from exc
     cls = getattr(module, cls_name)
-    if scheme == "local":
-        path = Path(str(settings.get("path", "")))
-        if not settings.get("path"):
-            raise ConfigError(f"storage local://{bucket} in .ml-git/config.yaml has no 'path'")
-        if not path.is_absolute():
-            path = root / path
-        return cls(bucket, path)  # type: ignore[no-any-return]
     return cls.from_config(bucket, settings, credentials)  # type: ignore[no-any-return]
 
 

@@ -1,0 +1,82 @@
+"""Helpers shared by the tests (import with ``from helpers import ...``)."""
+
+from __future__ import annotations
+
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+
+from click.testing import CliRunner, Result
+
+from mlgit import Repository
+from mlgit.cli import main
+
+DATA = Path(__file__).resolve().parent / "data"
+#: a verbatim copy of ../shared (the ground truth ML-Git 2.9.9 wrote); test_shared_copy checks it
+FIXTURE = DATA / "mlgit-2.9.9"
+VECTORS = DATA / "vectors" / "mlgit-cids.yaml"
+ENTITY_TYPES = ("datasets", "labels", "models")
+
+
+def make_remotes(base: Path) -> dict[str, str]:
+    out = {}
+    for et in ENTITY_TYPES:
+        path = base / f"{et}.git"
+        subprocess.run(["git", "init", "-q", "--bare", "--initial-branch=master", str(path)], check=True)
+        out[et] = str(path)
+    return out
+
+
+@dataclass
+class Project:
+    repo: Repository
+    remotes: dict[str, str]
+    bucket: Path
+
+    @property
+    def root(self) -> Path:
+        return self.repo.root
+
+
+def make_project(root: Path, remotes: dict[str, str], bucket: Path) -> Project:
+    repo = Repository.init(root)
+    for et, url in remotes.items():
+        repo.remote_add(et, url)
+        repo.entity_init(et)
+    repo.storage_add("bucket", "local", path=str(bucket))
+    return Project(repo, remotes, bucket)
+
+
+class Cli:
+    """Runs ``ml-git`` in-process, as if started in ``cwd``."""
+
+    def __init__(self, cwd: Path) -> None:
+        self.cwd = cwd
+        self.runner = CliRunner()
+
+    def __call__(self, line: str, ok: bool = True, cwd: Path | None = None) -> Result:
+        import shlex
+
+        args = ["-C", str(cwd or self.cwd), *shlex.split(line)]
+        result = self.runner.invoke(main, args, catch_exceptions=False)
+        if ok and result.exit_code != 0:
+            raise AssertionError(f"ml-git {line} exited {result.exit_code}:\n{result.output}")
+        if not ok and result.exit_code == 0:
+            raise AssertionError(f"ml-git {line} should have failed:\n{result.output}")
+        return result
+
+
+def write(path: Path, data: bytes) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(data)
+    return path
+
+
+def serve_fixture(base: Path) -> dict[str, str]:
+    """The ML-Git 2.9.9 metadata repositories as bare remotes under ``base``."""
+    out = {}
+    for et in ENTITY_TYPES:
+        path = base / f"{et}.git"
+        subprocess.run(["git", "clone", "-q", "--bare", str(FIXTURE / f"{et}.bundle"), str(path)], check=True)
+        out[et] = str(path)
+    return out
