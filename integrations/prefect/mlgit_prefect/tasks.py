@@ -1,0 +1,182 @@
+"""Prefect tasks: each builds the ``Repository`` from its block and calls one verb.
+
+Every task returns plain JSON (``result.to_dict()``), the same dict as the Airflow operators.
+All are safe to retry (the verbs are idempotent), and retry on their own only on errors that a
+second attempt can cure (a storage or git remote that did not answer), never on a wrong name.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from typing import Any
+
+from prefect import get_run_logger, task
+from prefect.cache_policies import NO_CACHE
+
+from mlgit import (
+    CorruptObject,
+    EntityNotFound,
+    GitIdentityMissing,
+    MetadataError,
+    ObjectNotFound,
+    Repository,
+    StorageAuthError,
+    StorageError,
+    StorageNotFound,
+    VersionResult,
+)
+
+from . import artifacts
+from .blocks import MLGitRepository, load_repository_block
+from .runs import checkouts_in_this_flow_run, commit_message, link_from_checkouts, record_checkout
+
+RepositoryRef = MLGitRepository | str
+LinkRef = str | Mapping[str, Any] | None
+
+_PERMANENT = (GitIdentityMissing, StorageAuthError, StorageNotFound, ObjectNotFound, CorruptObject)
+
+
+def _transient(task: Any, task_run: Any, state: Any) -> bool:
+    """Retry a storage or remote hiccup; fail at once on anything a retry cannot change."""
+    exc = state.data
+    if isinstance(exc, _PERMANENT):
+        return False
+    return isinstance(exc, StorageError | MetadataError | ConnectionError | TimeoutError)
+
+
+_OPTIONS: dict[str, Any] = {
+    "cache_policy": NO_CACHE,  # every call has side effects: never skip one because its inputs repeat
+    "retries": 2,
+    "retry_delay_seconds": [2, 10],
+    "retry_condition_fn": _transient,
+}
+
+
+def _repository(repository: RepositoryRef) -> Repository:
+    return load_repository_block(repository).get_repository()
+
+
+def _progress(verb: str) -> Any:
+    logger = get_run_logger()
+
+    def progress(phase: str, done: int, total: int) -> None:
+        if done == total:
+            logger.info("mlgit %s: %s %d/%d", verb, phase, done, total)
+
+    return progress
+
+
+def _link(value: LinkRef) -> str | dict[str, str] | None:
+    """A name or tag as is; a checkout/push result (or any mapping) reduced to ``{tag, sha}``."""
+    if value is None or isinstance(value, str):
+        return value
+    return {"tag": str(value["tag"]), "sha": str(value["sha"])}
+
+
+@task(name="mlgit_create", **_OPTIONS)
+def mlgit_create(repository: RepositoryRef, entity_type: str, name: str, categories: str | list[str],
+                 mutability: str = "strict", bucket: str | None = None, entity_dir: str = "",
+                 version: int = 1, exist_ok: bool = True) -> dict[str, Any]:
+    """Write the entity's spec (``ml-git <type> create``); with ``exist_ok`` a retry or rerun finds it there."""
+    block = load_repository_block(repository)
+    repo = block.get_repository()
+    if exist_ok:
+        try:
+            path = repo.entity_path(entity_type, name)
+            return {"entity_type": entity_type, "name": name, "path": str(path), "created": False}
+        except EntityNotFound:
+            pass
+    path = repo.create(entity_type, name, categories=categories, mutability=mutability,
+                       storage_type=block.storage_type, bucket=bucket or block.bucket_for(entity_type),
+                       entity_dir=entity_dir, version=version)
+    return {"entity_type": entity_type, "name": name, "path": str(path), "created": True}
+
+
+@task(name="mlgit_checkout", **_OPTIONS)
+def mlgit_checkout(repository: RepositoryRef, entity_type: str, ref: str, version: int | None = None,
+                   bare: bool = False, force: bool = False) -> dict[str, Any]:
+    """Check out a version (name = latest, name + version, or a tag); later commits in this flow run link it."""
+    repo = _repository(repository)
+    result = repo.checkout(entity_type, ref, version=version, bare=bare, force=force,
+                           progress=_progress("checkout")).to_dict()
+    record_checkout(result)
+    return result
+
+
+@task(name="mlgit_add", **_OPTIONS)
+def mlgit_add(repository: RepositoryRef, entity_type: str, name: str, bumpversion: bool = False,
+              metrics: Mapping[str, float] | None = None,
+              metrics_file: str | os.PathLike[str] | None = None) -> dict[str, Any]:
+    """Stage the entity's files (and metrics, from a dict or the how-to's CSV file).
+
+    ``bumpversion`` bumps only when the spec's version is already tagged and the staged files or
+    metrics differ from the checked-out version: a retried or rerun add never bumps twice.
+    """
+    repo = _repository(repository)
+    result = repo.add(entity_type, name, metrics=metrics, metrics_file=metrics_file)
+    if bumpversion and _is_tagged(repo, entity_type, name, result.version) and _differs(repo, result):
+        result = repo.add(entity_type, name, bumpversion=True)
+    return result.to_dict()
+
+
+def _is_tagged(repo: Repository, entity_type: str, name: str, version: int) -> bool:
+    return any(tag.rsplit("__", 1)[-1] == str(version) for tag in repo.tags(entity_type, name))
+
+
+def _differs(repo: Repository, staged: VersionResult) -> bool:
+    """Whether the staged files or metrics differ from the version checked out (HEAD)."""
+    status = repo.status(staged.entity_type, staged.name)
+    if status.new or status.modified or status.deleted:
+        return True
+    if repo.branch(staged.entity_type, staged.name) is None:
+        return True
+    head_metrics = repo.show(staged.entity_type, staged.name).get("metrics") or {}
+    return {k: float(v) for k, v in head_metrics.items()} != staged.metrics
+
+
+@task(name="mlgit_commit", **_OPTIONS)
+def mlgit_commit(repository: RepositoryRef, entity_type: str, name: str, message: str | None = None,
+                 version: int | None = None, dataset: LinkRef = None, labels: LinkRef = None,
+                 auto_lineage: bool = True, auto_bump: bool = False) -> dict[str, Any]:
+    """Commit the staged version to the metadata repository, linked to the dataset/labels it came from.
+
+    ``dataset`` / ``labels``: a name (its checked-out version), a tag, or a checkout result. Left
+    out, labels and models link the dataset/labels that ``mlgit_checkout`` took earlier in this flow
+    run (``auto_lineage=False`` turns that off). The flow and task run ids go into the git message.
+    """
+    repo = _repository(repository)
+    links: dict[str, str | dict[str, str] | None] = {"dataset": _link(dataset), "labels": _link(labels)}
+    plural = {"dataset": "datasets", "label": "labels", "model": "models"}.get(entity_type, entity_type)
+    wanted = {"labels": ("dataset",), "models": ("dataset", "labels")}.get(plural, ())
+    if auto_lineage and any(links[k] is None for k in wanted):
+        checkouts = checkouts_in_this_flow_run()
+        for kind in wanted:
+            if links[kind] is None:
+                links[kind] = link_from_checkouts(kind, checkouts)
+    for kind, link in links.items():
+        if link is not None:
+            get_run_logger().info("mlgit commit %s/%s: %s %s", plural, name, kind,
+                                  link if isinstance(link, str) else link["tag"])
+    result = repo.commit(entity_type, name, message=commit_message(message, plural, name), version=version,
+                         dataset=links["dataset"], labels=links["labels"], auto_bump=auto_bump)
+    return result.to_dict()
+
+
+@task(name="mlgit_push", **_OPTIONS)
+def mlgit_push(repository: RepositoryRef, entity_type: str, name: str) -> dict[str, Any]:
+    """Upload the objects, push tag and branch; then the asset ``mlgit://<type>/<name>`` and two artifacts."""
+    repo = _repository(repository)
+    result = repo.push(entity_type, name, progress=_progress("push"))
+    data = result.to_dict()
+    artifacts.emit_asset(data)
+    artifacts.pushed_table(data)
+    artifacts.lineage_summary(repo.lineage(result.entity_type, str(result.tag)))
+    return data
+
+
+@task(name="mlgit_fsck", **_OPTIONS)
+def mlgit_fsck(repository: RepositoryRef, entity_type: str, fix: bool = True) -> dict[str, Any]:
+    """Check (and repair) local objects, cache and locked workspace files."""
+    result = _repository(repository).fsck(entity_type, fix=fix)
+    return {**result.to_dict(), "total": result.total}

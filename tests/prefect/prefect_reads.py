@@ -1,0 +1,66 @@
+"""Reading what a flow run left behind back through the Prefect API (the way a user's UI sees it)."""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from typing import Any
+
+from prefect import get_client
+from prefect.client.schemas.filters import (
+    ArtifactFilter,
+    ArtifactFilterFlowRunId,
+    FlowRunFilter,
+    FlowRunFilterId,
+    LogFilter,
+    LogFilterFlowRunId,
+)
+from prefect.events.filters import EventFilter, EventNameFilter, EventResourceFilter
+
+SECRET = "mlgit-s3cr3t-" + uuid.uuid4().hex  # must never show up in a log, a result or an artifact
+ACCESS_KEY = "AKIAMLGITPREFECTTEST"
+
+
+def flow_run_artifacts(flow_run_id: Any) -> list[Any]:
+    with get_client(sync_client=True) as client:
+        return client.read_artifacts(
+            artifact_filter=ArtifactFilter(flow_run_id=ArtifactFilterFlowRunId(any_=[flow_run_id]))
+        )
+
+
+def flow_run_logs(flow_run_id: Any) -> list[str]:
+    from prefect.logging.handlers import APILogHandler
+
+    APILogHandler.flush()
+    with get_client(sync_client=True) as client:
+        logs = client.read_logs(log_filter=LogFilter(flow_run_id=LogFilterFlowRunId(any_=[flow_run_id])), limit=200)
+    return [log.message for log in logs]
+
+
+def task_runs(flow_run_id: Any) -> list[Any]:
+    with get_client(sync_client=True) as client:
+        return client.read_task_runs(flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[flow_run_id])))
+
+
+def asset_events(key: str, flow_run_id: Any, wanted: int = 1, timeout: float = 30.0) -> list[Any]:
+    """Materialization events of asset ``key`` emitted by one flow run (events arrive asynchronously)."""
+    deadline = time.monotonic() + timeout
+    found: list[Any] = []
+    while time.monotonic() < deadline:
+        with get_client(sync_client=True) as client:
+            page = client.read_events(
+                EventFilter(event=EventNameFilter(prefix=["prefect.asset.materialization."]),
+                            resource=EventResourceFilter(id=[key])),
+                limit=50,
+            )
+        found = [e for e in page.events
+                 if any(r.id == f"prefect.flow-run.{flow_run_id}" for r in e.related)]
+        if len(found) >= wanted:
+            return found
+        time.sleep(0.5)
+    return found
+
+
+def as_text(value: Any) -> str:
+    return json.dumps(value, default=str)
