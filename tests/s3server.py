@@ -10,6 +10,7 @@ or written.
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import urllib.request
 import uuid
@@ -90,6 +91,10 @@ def s3_server() -> Iterator[S3Server]:
         return
     from moto.server import ThreadedMotoServer
 
+    # werkzeug logs one line per request to stderr: thousands per test, burying failures
+    werkzeug = logging.getLogger("werkzeug")
+    level = werkzeug.level
+    werkzeug.setLevel(logging.WARNING)
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
     server.start()
     host, port = server.get_host_and_port()
@@ -97,6 +102,7 @@ def s3_server() -> Iterator[S3Server]:
         yield S3Server(f"http://{host}:{port}", "testing-access-key", "testing-secret-key")
     finally:
         server.stop()
+        werkzeug.setLevel(level)
 
 
 def point_aws_env_at(monkeypatch: pytest.MonkeyPatch, tmp: Path, server: S3Server) -> None:

@@ -139,7 +139,8 @@ class S3Storage(Storage):
                         f"config or credentials file, and no credentials are in the environment; "
                         f"create it with: aws configure --profile {profile}"
                     ) from None
-                log.warning("AWS profile %r not found; %s uses the default credential chain", profile, self.where())
+                level = logging.DEBUG if profile == "default" else logging.WARNING
+                log.log(level, "AWS profile %r not found; %s uses the default credential chain", profile, self.where())
                 self._source = "the AWS credential chain"
                 return fallback
         return boto3.session.Session(region_name=self.region)
