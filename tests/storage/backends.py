@@ -42,6 +42,9 @@ def docker_unavailable() -> str | None:
     if out.returncode != 0:
         lines = (out.stderr or out.stdout).strip().splitlines()
         return f"`docker info` failed: {lines[-1] if lines else out.returncode}"
+    compose = subprocess.run(["docker", "compose", "version"], capture_output=True, text=True, timeout=15)
+    if compose.returncode != 0:
+        return "the docker compose plugin is missing (`docker compose version` failed)"
     return None
 
 
