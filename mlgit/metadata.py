@@ -222,7 +222,7 @@ class MetadataRepo:
         for attempt in range(1, PUSH_ATTEMPTS + 1):
             try:
                 self.repo.git.execute(
-                    ["git", "push", "--quiet", "--porcelain", "origin", f"{branch}:refs/heads/{branch}",
+                    ["git", "push", "--atomic", "--quiet", "--porcelain", "origin", f"{branch}:refs/heads/{branch}",
                      *[f"refs/tags/{t}:refs/tags/{t}" for t in tags]]
                 )
                 return attempt

@@ -387,6 +387,14 @@ class Repository:
         links = {"dataset": self._resolve_link("dataset", dataset), "labels": self._resolve_link("labels", labels)}
         md = self.metadata(et)
         md.fetch()
+        previous = md.tags(name)
+        if previous:
+            before = self._read_version(et, previous[-1], name)[0].get("mutability", "strict")
+            if before != body.get("mutability", "strict"):
+                raise MutabilityError(
+                    f"{et} {name}: mutability cannot change between versions "
+                    f"(was {before} in {previous[-1]}, found {body.get('mutability')} in the spec)"
+                )
         folder = path.relative_to(self.root / et).as_posix()
         size = sum(e.size for e in index.values())
         while True:

@@ -1,0 +1,290 @@
+"""Every user error: one clear message (what was expected, what was found, where), nothing lost."""
+
+from __future__ import annotations
+
+import os
+import threading
+from pathlib import Path
+
+import pytest
+from helpers import Cli, Project, write
+
+from mlgit import (
+    ConfigError,
+    EntityNotFound,
+    GitIdentityMissing,
+    InvalidName,
+    LocalChanges,
+    ManifestError,
+    MutabilityError,
+    NotARepository,
+    Repository,
+    SpecError,
+    StorageNotFound,
+    TagNotFound,
+    UnsafePath,
+    VersionConflict,
+)
+
+
+def _dataset(p: Project, name: str = "ds", mutability: str = "strict", files: dict[str, bytes] | None = None) -> Path:
+    path = p.repo.create("datasets", name, "cv, img", mutability, "local", "bucket")
+    for rel, data in (files or {"data/a.bin": b"a" * 1000, "data/b.bin": b"b" * 10}).items():
+        write(path / rel, data)
+    return path
+
+
+def _version(p: Project, name: str = "ds", **kw: object) -> None:
+    p.repo.add("datasets", name)
+    p.repo.commit("datasets", name, **kw)  # type: ignore[arg-type]
+    p.repo.push("datasets", name)
+
+
+@pytest.mark.parametrize("name", ["../evil", "a/b", "a__b", "", "x" * 101, "bad\nname", "-lead", "a b"])
+def test_invalid_entity_name(project: Project, name: str) -> None:
+    with pytest.raises(InvalidName, match="entity name: expected"):
+        project.repo.create("datasets", name, "cv", "strict", "local", "bucket")
+    assert not (project.root / "datasets").exists() or not any((project.root / "datasets").iterdir())
+
+
+def test_invalid_categories_mutability_and_type(project: Project) -> None:
+    with pytest.raises(InvalidName, match="category"):
+        project.repo.create("datasets", "ds", "cv, a__b", "strict", "local", "bucket")
+    with pytest.raises(InvalidName, match="mutability: expected strict, flexible or mutable, found 'rigid'"):
+        project.repo.create("datasets", "ds", "cv", "rigid", "local", "bucket")
+    with pytest.raises(InvalidName, match="entity type: expected datasets, labels or models, found 'tables'"):
+        project.repo.status("tables", "ds")
+
+
+def test_not_a_project(tmp_path: Path) -> None:
+    with pytest.raises(NotARepository, match=r"no \.ml-git/config\.yaml"):
+        Repository(tmp_path)
+
+
+def test_missing_and_malformed_spec(project: Project) -> None:
+    path = _dataset(project)
+    spec = path / "ds.spec"
+    good = spec.read_bytes()
+    spec.write_text("dataset: [unclosed\n")
+    with pytest.raises(SpecError, match=r"ds\.spec: malformed YAML"):
+        project.repo.add("datasets", "ds")
+    spec.write_text("model:\n  name: ds\n")
+    with pytest.raises(SpecError, match=r"expected a top-level 'dataset:' mapping, found \['model'\]"):
+        project.repo.add("datasets", "ds")
+    spec.write_text(good.decode().replace("version: 1", "version: -3"))
+    with pytest.raises(SpecError, match="expected 'version' to be a positive integer, found -3"):
+        project.repo.add("datasets", "ds")
+    spec.unlink()
+    with pytest.raises(EntityNotFound, match="expected datasets/.../ds/ds.spec"):
+        project.repo.add("datasets", "ds")
+    assert (path / "data" / "a.bin").read_bytes() == b"a" * 1000  # nothing lost
+
+
+def test_spec_extra_keys_are_kept_and_never_rewritten_by_a_read(project: Project) -> None:
+    path = _dataset(project)
+    spec = path / "ds.spec"
+    spec.write_text(spec.read_text() + "  metadata:\n    owner:\n      name: Ana   # a comment\n")
+    before = spec.read_bytes(), spec.stat().st_mtime_ns
+    project.repo.status("datasets", "ds")
+    project.repo.show("datasets", "ds")
+    assert (spec.read_bytes(), spec.stat().st_mtime_ns) == before
+    _version(project)
+    committed = project.repo.show("datasets", "ds")
+    assert committed["metadata"] == {"owner": {"name": "Ana"}}
+
+
+def test_malformed_config(project: Project) -> None:
+    (project.root / ".ml-git" / "config.yaml").write_text("datasets: {git: [\n")
+    with pytest.raises(ConfigError, match=r"config\.yaml: malformed YAML"):
+        Repository(project.root)
+    (project.root / ".ml-git" / "config.yaml").write_text("push_threads_count: many\n")
+    with pytest.raises(ConfigError, match="'push_threads_count' must be a positive integer, found 'many'"):
+        Repository(project.root)
+
+
+def test_malformed_manifest_in_index(project: Project) -> None:
+    _dataset(project)
+    project.repo.add("datasets", "ds")
+    index = project.root / ".ml-git" / "datasets" / "index" / "metadata" / "ds" / "MANIFEST.yaml"
+    index.write_text("not-a-cid:\n- data/a.bin\n")
+    with pytest.raises(ManifestError, match="expected a CID key"):
+        project.repo.commit("datasets", "ds")
+
+
+def test_unknown_tag_and_version(project: Project) -> None:
+    _dataset(project)
+    _version(project)
+    with pytest.raises(TagNotFound, match=r"no version matches 'ds version 7' .*tags of ds: cv__img__ds__1"):
+        project.repo.checkout("datasets", "ds", version=7)
+    with pytest.raises(TagNotFound, match="cv__img__ds__9"):
+        project.repo.checkout("datasets", "cv__img__ds__9")
+    with pytest.raises(TagNotFound):
+        project.repo.checkout("datasets", "nothing")
+
+
+def test_checkout_over_local_changes_needs_force(project: Project) -> None:
+    path = _dataset(project, mutability="mutable")
+    _version(project)
+    (path / "data" / "a.bin").write_bytes(b"my edit")
+    with pytest.raises(LocalChanges, match=r"would overwrite 1 local change\(s\) .*first: data/a.bin"):
+        project.repo.checkout("datasets", "ds")
+    assert (path / "data" / "a.bin").read_bytes() == b"my edit"  # nothing lost
+    project.repo.checkout("datasets", "ds", force=True)
+    assert (path / "data" / "a.bin").read_bytes() == b"a" * 1000
+
+
+def test_no_git_identity(project: Project, monkeypatch: pytest.MonkeyPatch) -> None:
+    for var in ("GIT_AUTHOR_NAME", "GIT_AUTHOR_EMAIL", "GIT_COMMITTER_NAME", "GIT_COMMITTER_EMAIL"):
+        monkeypatch.delenv(var)
+    _dataset(project)
+    project.repo.add("datasets", "ds")
+    with pytest.raises(GitIdentityMissing, match="git config --global user.name"):
+        project.repo.commit("datasets", "ds")
+    assert project.repo.tags("datasets", "ds") == []
+
+
+def test_no_git_identity_cli_fails_clearly(project: Project, monkeypatch: pytest.MonkeyPatch, cli: Cli) -> None:
+    for var in ("GIT_AUTHOR_NAME", "GIT_AUTHOR_EMAIL", "GIT_COMMITTER_NAME", "GIT_COMMITTER_EMAIL"):
+        monkeypatch.delenv(var)
+    _dataset(project)
+    cli("datasets add ds", cwd=project.root)
+    res = cli("datasets commit ds", ok=False, cwd=project.root)
+    assert res.exit_code == 1 and res.output.startswith("ERROR - git has no identity")
+    assert res.output.count("\n") == 1
+
+
+@pytest.mark.parametrize("evil", ["../../outside.txt", "/tmp/abs.txt", "data/../../x", "C:/win.txt"])
+def test_manifest_path_escaping_is_refused_before_writing(project: Project, second: Project, evil: str) -> None:
+    path = _dataset(project, mutability="mutable")
+    _version(project)
+    # another tool (or a hostile commit) rewrites the MANIFEST with a path that escapes
+    md = project.repo.metadata("datasets")
+    manifest = (md.path / "ds" / "MANIFEST.yaml").read_text()
+    (md.path / "ds" / "MANIFEST.yaml").write_text(manifest.replace("data/b.bin", evil))
+    (md.path / "ds" / "ds.spec").write_text((path / "ds.spec").read_text().replace("version: 1", "version: 2"))
+    md.git("commit", "-qam", "evil")
+    md.git("tag", "-a", "cv__img__ds__2", "-m", "evil")
+    md.push(["cv__img__ds__2"])
+    before = sorted(p for p in second.root.parent.rglob("*") if ".ml-git" not in p.parts)
+    with pytest.raises(ManifestError, match="expected a path inside the entity folder|absolute|escapes"):
+        second.repo.checkout("datasets", "cv__img__ds__2")
+    assert sorted(p for p in second.root.parent.rglob("*") if ".ml-git" not in p.parts) == before
+    assert not (second.root / "datasets").exists()
+    assert not (second.root.parent / "outside.txt").exists()
+
+
+def test_checkout_through_a_symlinked_folder_is_refused(project: Project, second: Project, tmp_path: Path) -> None:
+    _dataset(project)
+    _version(project)
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (second.root / "datasets").mkdir()
+    os.symlink(outside, second.root / "datasets" / "ds")
+    with pytest.raises(UnsafePath, match="is a symlink; refusing to write through it"):
+        second.repo.checkout("datasets", "ds")
+    assert list(outside.iterdir()) == []
+
+
+def test_symlink_out_of_the_dataset_is_refused_on_add(project: Project, tmp_path: Path) -> None:
+    path = _dataset(project)
+    secret = write(tmp_path / "secret.txt", b"do not read")
+    os.symlink(secret, path / "data" / "link.txt")
+    with pytest.raises(UnsafePath, match="symlink points outside the entity folder"):
+        project.repo.add("datasets", "ds")
+
+
+def test_missing_storage(project: Project) -> None:
+    with pytest.raises(ConfigError, match=r"storage local://nope is not configured .* run: ml-git repository storage add nope"):
+        project.repo.create("datasets", "ds", "cv", "strict", "local", "nope")
+    path = _dataset(project)
+    spec = path / "ds.spec"
+    spec.write_text(spec.read_text().replace("local://bucket", "local://gone"))
+    project.repo.add("datasets", "ds")
+    project.repo.commit("datasets", "ds")
+    with pytest.raises(StorageNotFound, match=r"storage local://gone is not configured"):
+        project.repo.push("datasets", "ds")
+
+
+def test_version_conflict_and_auto_bump(project: Project, second: Project) -> None:
+    _dataset(project)
+    _version(project)
+    second.repo.update("datasets")
+    p2 = _dataset(second, name="ds2")
+    assert p2.exists()
+    second.repo.checkout("datasets", "ds")
+    entity = second.repo.entity_path("datasets", "ds")
+    os.chmod(entity / "data", 0o755)
+    write(entity / "data" / "c.bin", b"c")
+    second.repo.add("datasets", "ds")
+    with pytest.raises(VersionConflict, match=r"version 1 is already tagged cv__img__ds__1 .* --version=2"):
+        second.repo.commit("datasets", "ds")
+    v = second.repo.commit("datasets", "ds", auto_bump=True)
+    assert v.version == 2 and v.tag == "cv__img__ds__2"
+
+
+def test_mutability_rules(project: Project) -> None:
+    strict = _dataset(project, "st", "strict")
+    flex = _dataset(project, "fx", "flexible", {"data/a.bin": b"f" * 1000, "data/b.bin": b"g"})
+    project.repo.add("datasets", "st")
+    project.repo.add("datasets", "fx")
+    for path in (strict, flex):
+        target = path / "data" / "a.bin"
+        assert not os.access(target, os.W_OK) or os.geteuid() == 0
+        assert target.stat().st_mode & 0o222 == 0  # read-only
+        assert target.stat().st_nlink == 2  # hardlinked from the cache
+    # an edit in place (as root can) is reported corrupted and refused by add
+    os.chmod(strict / "data" / "a.bin", 0o644)
+    (strict / "data" / "a.bin").write_bytes(b"edited")
+    assert project.repo.status("datasets", "st").corrupted == ["data/a.bin"]
+    with pytest.raises(MutabilityError, match="strict: 1 locked file"):
+        project.repo.add("datasets", "st")
+    with pytest.raises(MutabilityError, match="strict: its files cannot be unlocked"):
+        project.repo.unlock("datasets", "st", "data/a.bin")
+    # flexible: unlock, edit, add: a new version, and the cache is untouched
+    target = project.repo.unlock("datasets", "fx", "data\\a.bin")
+    assert target.stat().st_nlink == 1 and target.stat().st_mode & 0o200
+    target.write_bytes(b"edited on purpose")
+    assert project.repo.status("datasets", "fx").corrupted == []
+    res = project.repo.add("datasets", "fx")
+    assert res.files == 2
+    report = project.repo.fsck("datasets")  # the strict edit hit the cache too (one inode): both restored
+    assert (len(report.corrupted_index), report.corrupted_workspace, report.unfixable) == (1, ["st/data/a.bin"], [])
+    assert project.repo.fsck("datasets").total == 0
+    assert (strict / "data" / "a.bin").read_bytes() == b"a" * 1000
+    assert target.read_bytes() == b"edited on purpose"
+    assert project.repo._cache("datasets").path(project.repo._staged("datasets", "fx")[0]["data/b.bin"].cid).exists()
+
+
+def test_mutability_cannot_change_between_versions(project: Project) -> None:
+    path = _dataset(project)
+    _version(project)
+    spec = path / "ds.spec"
+    os.chmod(path / "data", 0o755)
+    write(path / "data" / "c.bin", b"c")
+    spec.write_text(spec.read_text().replace("mutability: strict", "mutability: mutable"))
+    project.repo.add("datasets", "ds", bumpversion=True)
+    with pytest.raises(MutabilityError, match="mutability cannot change between versions"):
+        project.repo.commit("datasets", "ds")
+
+
+def test_two_repositories_in_two_threads(project: Project, second: Project) -> None:
+    errors: list[BaseException] = []
+
+    def work(p: Project, name: str) -> None:
+        try:
+            _dataset(p, name, files={f"data/{i}.bin": os.urandom(5000) for i in range(30)})
+            p.repo.add("datasets", name)
+            p.repo.commit("datasets", name)
+            p.repo.push("datasets", name)
+        except BaseException as exc:  # collected and re-raised in the main thread
+            errors.append(exc)
+
+    threads = [threading.Thread(target=work, args=(p, n)) for p, n in ((project, "left"), (second, "right"))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    project.repo.update("datasets")
+    assert project.repo.tags("datasets", "right") == ["cv__img__right__1"]
+    assert project.repo.tags("datasets", "left") == ["cv__img__left__1"]
