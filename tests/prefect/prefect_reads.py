@@ -30,9 +30,9 @@ def flow_run_artifacts(flow_run_id: Any) -> list[Any]:
 
 
 def flow_run_logs(flow_run_id: Any) -> list[str]:
-    from prefect.logging.handlers import APILogHandler
+    from prefect.logging.handlers import APILogWorker
 
-    APILogHandler.flush()
+    APILogWorker.drain_all(timeout=5)
     with get_client(sync_client=True) as client:
         logs = client.read_logs(log_filter=LogFilter(flow_run_id=LogFilterFlowRunId(any_=[flow_run_id])), limit=200)
     return [log.message for log in logs]
