@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import BinaryIO
@@ -49,15 +50,18 @@ def cid_of(data: bytes) -> str:
     return cid_from_digest(hashlib.sha256(data).digest())
 
 
+#: every CIDv1/dag-pb/sha2-256 in base58btc is "z" + 48 characters starting "dj7W" (fixed prefix bytes)
+_CID_RE = re.compile(r"zdj7W[1-9A-HJ-NP-Za-km-z]{44}\Z")
+
+
 def is_cid(text: str) -> bool:
     """True when ``text`` is a well-formed ML-Git CID (safe to use as a file name or key)."""
-    if len(text) < 40 or len(text) > 60 or not text.startswith("z"):
-        return False
-    try:
-        raw = _b58decode(text[1:])
-    except KeyError:
-        return False
-    return len(raw) == 36 and raw[:4] == _PREFIX
+    return isinstance(text, str) and _CID_RE.match(text) is not None
+
+
+def decode_cid(text: str) -> bytes:
+    """The raw CID bytes (prefix + sha256 digest) of a base58btc CID."""
+    return _b58decode(text[1:])
 
 
 def descriptor_bytes(links: list[tuple[str, int]]) -> bytes:

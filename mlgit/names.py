@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import re
-from pathlib import PurePosixPath
-
 from .errors import InvalidName, UnsafePath
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
@@ -40,18 +38,21 @@ def parse_categories(value: str | list[str] | tuple[str, ...]) -> list[str]:
     return cats
 
 
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
 def safe_relpath(path: str, where: str) -> str:
     """A workspace-relative POSIX path that cannot escape its root, or UnsafePath."""
-    if not isinstance(path, str) or not path or "\0" in path or any(ord(c) < 32 for c in path):
+    if not isinstance(path, str) or not path or _CONTROL.search(path):
         raise UnsafePath(f"{where}: expected a relative file path, found {path!r}")
     if "\\" in path:
         path = path.replace("\\", "/")  # ML-Git on Windows wrote backslashes
-    pure = PurePosixPath(path)
-    if pure.is_absolute() or re.match(r"^[A-Za-z]:", path):
+    if path[0] == "/" or (len(path) > 1 and path[1] == ":"):
         raise UnsafePath(f"{where}: path {path!r} is absolute; expected a path inside the entity folder")
-    if any(part in ("..", "") for part in path.split("/")) or path.startswith("./"):
+    parts = path.split("/")
+    if ".." in parts or "" in parts or "." in parts:
         raise UnsafePath(f"{where}: path {path!r} escapes or is not normalized; expected a path inside the entity folder")
-    return pure.as_posix()
+    return path
 
 
 def parse_tag(tag: str) -> tuple[list[str], str, int] | None:

@@ -231,8 +231,9 @@ class Repository:
         atomic_write(self._head_file(et, name), f"{tag}: {sha}\n".encode())
 
     def _staged(self, et: str, name: str) -> tuple[idx.Index, mf.Manifest]:
-        d = self._index_dir(et, name)
-        return idx.load(d / "INDEX.yaml"), mf.load(d / "MANIFEST.yaml")
+        """The index and the manifest it stages (``MANIFEST.yaml`` beside it is written for ML-Git's sake)."""
+        index = idx.load(self._index_dir(et, name) / "INDEX.yaml")
+        return index, {rel: e.cid for rel, e in index.items()}
 
     def _save_staged(self, et: str, name: str, index: idx.Index) -> None:
         d = self._index_dir(et, name)

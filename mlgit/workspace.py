@@ -56,30 +56,35 @@ def scan(entity_dir: Path, name: str) -> dict[str, os.stat_result]:
     A symlink whose target lies outside the entity folder, or a symlinked folder, is refused:
     nothing outside the workspace is ever read.
     """
-    root = entity_dir.resolve()
+    root = str(entity_dir)
+    real_root = os.path.realpath(root)
     out: dict[str, os.stat_result] = {}
-    for dirpath, dirs, files in os.walk(entity_dir):
-        here = Path(dirpath)
-        for d in list(dirs):
-            if (here / d).is_symlink():
-                raise UnsafePath(f"{here / d}: symlinked folders are not followed; expected a real folder inside {entity_dir}")
-        dirs[:] = [d for d in dirs if not d.startswith(".")]
-        for fname in files:
-            full = here / fname
-            rel = full.relative_to(entity_dir).as_posix()
-            if fname.startswith(".tmp-") or is_metadata_file(rel, name):
-                continue
-            try:
-                rel.encode("utf-8")
-            except UnicodeEncodeError:
-                raise UnsafePath(f"{full!r}: file name is not valid UTF-8; rename it") from None
-            if full.is_symlink():
-                target = full.resolve()
-                if not target.is_relative_to(root):
-                    raise UnsafePath(f"{full}: symlink points outside the entity folder (to {target}); expected a file inside {entity_dir}")
-            st = full.stat()
-            if stat.S_ISREG(st.st_mode):
-                out[rel] = st
+    stack = [(root, "")]
+    while stack:
+        folder, prefix = stack.pop()
+        with os.scandir(folder) as it:
+            for entry in it:
+                fname = entry.name
+                rel = prefix + fname
+                if entry.is_symlink():
+                    target = os.path.realpath(entry.path)
+                    if entry.is_dir():
+                        raise UnsafePath(f"{entry.path}: symlinked folders are not followed; expected a real folder inside {root}")
+                    if not (target + os.sep).startswith(real_root + os.sep):
+                        raise UnsafePath(f"{entry.path}: symlink points outside the entity folder (to {target}); expected a file inside {root}")
+                if entry.is_dir():
+                    if not fname.startswith("."):
+                        stack.append((entry.path, rel + "/"))
+                    continue
+                if fname.startswith(".tmp-") or (not prefix and is_metadata_file(fname, name)):
+                    continue
+                try:
+                    fname.encode("utf-8")  # undecodable bytes arrive as lone surrogates
+                except UnicodeEncodeError:
+                    raise UnsafePath(f"{entry.path!r}: file name is not valid UTF-8; rename it") from None
+                st = entry.stat()
+                if stat.S_ISREG(st.st_mode):
+                    out[rel] = st
     return out
 
 

@@ -102,13 +102,30 @@ def test_malformed_config(project: Project) -> None:
         Repository(project.root)
 
 
-def test_malformed_manifest_in_index(project: Project) -> None:
+def test_malformed_index(project: Project) -> None:
     _dataset(project)
     project.repo.add("datasets", "ds")
-    index = project.root / ".ml-git" / "datasets" / "index" / "metadata" / "ds" / "MANIFEST.yaml"
-    index.write_text("not-a-cid:\n- data/a.bin\n")
-    with pytest.raises(ManifestError, match="expected a CID key"):
+    index = project.root / ".ml-git" / "datasets" / "index" / "metadata" / "ds" / "INDEX.yaml"
+    index.write_text("{data/a.bin: [\n")
+    with pytest.raises(ManifestError, match=r"INDEX\.yaml: malformed YAML"):
         project.repo.commit("datasets", "ds")
+    index.write_text('{"data/a.bin": {"hash": "not-a-cid", "size": 1, "mtime_ns": 1, "ino": 1}}')
+    with pytest.raises(ManifestError, match="entry 'data/a.bin' has no valid CID, found 'not-a-cid'"):
+        project.repo.status("datasets", "ds")
+
+
+def test_malformed_manifest_in_metadata(project: Project, second: Project) -> None:
+    _dataset(project)
+    _version(project)
+    md = project.repo.metadata("datasets")
+    (md.path / "ds" / "MANIFEST.yaml").write_text("zdj7Wnot-a-cid: !!set\n  data/a.bin: null\n")
+    (md.path / "ds" / "ds.spec").write_text((md.path / "ds" / "ds.spec").read_text().replace("version: 1", "version: 2"))
+    md.git("commit", "-qam", "broken")
+    md.git("tag", "-a", "cv__img__ds__2", "-m", "broken")
+    md.push(["cv__img__ds__2"])
+    with pytest.raises(ManifestError, match=r"cv__img__ds__2:ds/MANIFEST.yaml: expected a CID key \(zdj7...\), found 'zdj7Wnot-a-cid'"):
+        second.repo.checkout("datasets", "ds")
+    assert not (second.root / "datasets").exists()
 
 
 def test_unknown_tag_and_version(project: Project) -> None:
