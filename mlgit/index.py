@@ -75,4 +75,4 @@ def save(path: Path, index: Index) -> None:
         rel: {"hash": e.cid, "size": e.size, "mtime_ns": e.mtime_ns, "ino": e.ino, "status": e.status}
         for rel, e in index.items()
     }
-    atomic_write(path, json.dumps(doc, indent=0, sort_keys=True).encode())
+    atomic_write(path, json.dumps(doc, separators=(",", ":"), sort_keys=True).encode())

@@ -81,7 +81,14 @@ def load(path: Path) -> Manifest:
 
 
 def dumps(manifest: Manifest) -> bytes:
+    """ML-Git's layout, byte for byte: keys sorted, each a ``!!set`` of sorted paths."""
     grouped: dict[str, set[str]] = defaultdict(set)
     for rel, key in manifest.items():
         grouped[key].add(rel)
+    if all(_PATH.match(f"  {rel}: null") and not rel.endswith(" ") for rel in manifest):
+        lines = []
+        for key in sorted(grouped):
+            lines.append(f"{key}: !!set")
+            lines.extend(f"  {rel}: null" for rel in sorted(grouped[key]))
+        return ("\n".join(lines) + "\n").encode() if lines else b"{}\n"
     return yamlio.dumps(dict(grouped)).encode()

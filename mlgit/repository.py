@@ -305,23 +305,18 @@ class Repository:
                 f"(first: {corrupted[0]}); restore them with checkout --force, or unlock them first (flexible)"
             )
         changed = [r for r, st in files.items() if r not in index or not index[r].matches(st)]
-        staged = stage(path, changed, self._objects(et))
-        cache = self._cache(et)
-        new_index: idx.Index = {}
-        new_index.update({rel: e for rel, e in index.items() if e.status == idx.BARE and rel not in files})
+        staged = stage(path, changed, self._objects(et), None if mutability == "mutable" else self._cache(et))
+        new_index: idx.Index = {rel: e for rel, e in index.items() if e.status == idx.BARE and rel not in files}
         for rel, st in files.items():
             if rel in staged:
-                full = path / rel
-                if mutability != "mutable":
-                    cache.link_from(staged[rel].cid, full)
-                    make_read_only(full)
-                    st = full.stat()
-                new_index[rel] = idx.Entry.from_stat(staged[rel].cid, st)
+                fo, st_after = staged[rel]
+                new_index[rel] = idx.Entry.from_stat(fo.cid, st_after)
+            elif index[rel].status == idx.UNLOCKED:
+                new_index[rel] = idx.Entry(index[rel].cid, st.st_size, st.st_mtime_ns, st.st_ino, idx.ADDED)
             else:
                 new_index[rel] = index[rel]
-                if new_index[rel].status == idx.UNLOCKED:
-                    new_index[rel] = idx.Entry(index[rel].cid, st.st_size, st.st_mtime_ns, st.st_ino, idx.ADDED)
-        self._save_staged(et, name, new_index)
+        if new_index != index or not (self._index_dir(et, name) / "INDEX.yaml").exists():
+            self._save_staged(et, name, new_index)
         new_body = body
         if metrics or metrics_file:
             if et != "models":

@@ -89,27 +89,34 @@ def scan(entity_dir: Path, name: str) -> dict[str, os.stat_result]:
 
 
 def stage(
-    entity_dir: Path, rels: Iterable[str], objects: HashFS, threads: int = 0
-) -> dict[str, FileObjects]:
-    """Cut, hash and store the files into the local object store, in parallel (hashlib frees the GIL)."""
+    entity_dir: Path, rels: Iterable[str], objects: HashFS, cache: HashFS | None = None, threads: int = 0
+) -> dict[str, tuple[FileObjects, os.stat_result]]:
+    """Cut, hash and store files into the local object store, in parallel (hashlib frees the GIL).
 
-    def one(rel: str) -> tuple[str, FileObjects]:
-        fo = hash_file(entity_dir / rel, sink=lambda chunk: objects.put(chunk.cid, chunk.data))
+    With ``cache`` (strict/flexible), each file is also hardlinked into the cache and made
+    read-only. Returns each file's objects and its stat after all that.
+    """
+    base = str(entity_dir)
+
+    def one(rel: str) -> tuple[str, tuple[FileObjects, os.stat_result]]:
+        full = f"{base}/{rel}"
+        fo = hash_file(full, sink=lambda chunk: objects.put(chunk.cid, chunk.data))
         objects.put(fo.cid, fo.descriptor)
-        return rel, fo
+        if cache is not None:
+            cache.link_from(fo.cid, full)
+            make_read_only(full)
+        return rel, (fo, os.stat(full))
 
     rels = list(rels)
-    if not rels:
-        return {}
+    if len(rels) <= 1:
+        return dict(one(r) for r in rels)
     workers = threads or min(8, (os.cpu_count() or 2) * 2)
-    if len(rels) == 1:
-        return dict([one(rels[0])])
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="mlgit-add") as pool:
-        return dict(pool.map(one, rels))
+        return dict(pool.map(one, rels, chunksize=16))
 
 
-def make_read_only(path: Path) -> None:
-    mode = path.stat().st_mode
+def make_read_only(path: str | os.PathLike[str]) -> None:
+    mode = os.stat(path).st_mode
     if mode & 0o222:
         os.chmod(path, mode & ~0o222 & 0o7777)
 
