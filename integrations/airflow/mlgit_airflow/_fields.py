@@ -1,0 +1,53 @@
+"""The connection form of the ``mlgit`` type: read by Airflow from the provider info without
+importing the hook (Airflow >= 3.2), and by ``MLGitHook.get_ui_field_behaviour``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+# One source for both the declarative provider info (Airflow >= 3.2) and get_ui_field_behaviour().
+UI_FIELD_BEHAVIOUR: dict[str, Any] = {
+    "hidden_fields": ["host", "port", "schema"],
+    "relabeling": {
+        "login": "Storage access key id",
+        "password": "Storage secret access key",
+    },
+    "placeholders": {
+        "login": "AKIA... (leave empty to use an AWS profile or the environment)",
+        "password": "secret key of the bucket",
+        "extra": '{"workspace": "/data/mlgit", "datasets_remote": "git@host:org/datasets.git", '
+        '"storage_type": "s3h", "bucket": "mlgit-datasets", "endpoint_url": "http://minio:9000"}',
+    },
+}
+
+CONN_FIELDS: dict[str, dict[str, Any]] = {
+    "workspace": {
+        "label": "Workspace folder on the worker",
+        "schema": {"type": ["string", "null"]},
+    },
+    "datasets_remote": {"label": "Datasets metadata git URL", "schema": {"type": ["string", "null"]}},
+    "labels_remote": {"label": "Labels metadata git URL", "schema": {"type": ["string", "null"]}},
+    "models_remote": {"label": "Models metadata git URL", "schema": {"type": ["string", "null"]}},
+    "storage_type": {
+        "label": "Storage type (s3h or local)",
+        "schema": {"type": ["string", "null"], "default": "s3h"},
+    },
+    "bucket": {"label": "Bucket (storage name)", "schema": {"type": ["string", "null"]}},
+    "storage_path": {"label": "Folder of a local storage", "schema": {"type": ["string", "null"]}},
+    "endpoint_url": {"label": "S3 endpoint URL (MinIO, ...)", "schema": {"type": ["string", "null"]}},
+    "region": {"label": "S3 region", "schema": {"type": ["string", "null"], "default": "us-east-1"}},
+    "profile": {"label": "AWS profile (instead of keys)", "schema": {"type": ["string", "null"]}},
+    "aws_session_token": {
+        "label": "AWS session token (temporary keys)",
+        "schema": {"type": ["string", "null"], "format": "password"},
+    },
+}
+
+
+def provider_ui_field_behaviour() -> dict[str, Any]:
+    """UI_FIELD_BEHAVIOUR in the kebab-case keys of provider info."""
+    return {
+        "hidden-fields": list(UI_FIELD_BEHAVIOUR["hidden_fields"]),
+        "relabeling": dict(UI_FIELD_BEHAVIOUR["relabeling"]),
+        "placeholders": dict(UI_FIELD_BEHAVIOUR["placeholders"]),
+    }

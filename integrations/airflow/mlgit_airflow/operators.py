@@ -1,0 +1,521 @@
+"""One operator per verb of ``mlgit.Repository``; each returns the verb's result to XCom as a dict.
+
+Templating lives here, the connection in the hook, all logic in the core. Errors that a retry
+cannot fix (unknown entity, bad tag, bad connection) fail the task at once with the core's message;
+storage and git errors are raised as they are, so Airflow's retries apply to them.
+"""
+
+from __future__ import annotations
+
+import ast
+import json
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from airflow.sdk import AssetAlias, BaseOperator
+from airflow.sdk.exceptions import AirflowFailException, AirflowNotFoundException
+
+from mlgit_airflow._entities import MLGitInputError, plural_entity_type
+from mlgit_airflow.assets import event_extra, mlgit_asset
+from mlgit_airflow.hooks import MLGitHook
+from mlgit_airflow.lineage import LineageRef, operator_lineage
+
+if TYPE_CHECKING:
+    from airflow.sdk import Context
+
+    from mlgit import Repository
+
+#: The alias a push adds its asset to when the entity's name is only known at run time.
+PUSH_ALIAS = "mlgit"
+
+
+def _fatal_errors() -> tuple[type[BaseException], ...]:
+    import mlgit
+
+    return (
+        MLGitInputError,
+        AirflowNotFoundException,
+        mlgit.ConfigError,
+        mlgit.InvalidName,
+        mlgit.SpecError,
+        mlgit.ManifestError,
+        mlgit.EntityNotFound,
+        mlgit.TagNotFound,
+        mlgit.VersionConflict,
+        mlgit.NothingToCommit,
+        mlgit.LocalChanges,
+        mlgit.MutabilityError,
+        mlgit.MissingExtra,
+        mlgit.StorageAuthError,
+    )
+
+
+def _is_templated(value: object) -> bool:
+    return isinstance(value, str) and ("{{" in value or "{%" in value)
+
+
+def _optional_int(value: object, what: str) -> int | None:
+    if value is None or (isinstance(value, str) and value.strip() in ("", "None")):
+        return None
+    if isinstance(value, bool):
+        raise MLGitInputError(f"{what}: expected a positive integer, found {value!r}")
+    try:
+        return int(str(value).strip())
+    except ValueError:
+        raise MLGitInputError(f"{what}: expected a positive integer, found {value!r}") from None
+
+
+def _literal(value: object, what: str) -> Any:
+    """A dict given natively (XComArg) or as rendered text (JSON or a Python literal)."""
+    if not isinstance(value, str):
+        return value
+    text = value.strip()
+    if not text or text == "None":
+        return None
+    if not text.startswith(("{", "[")):
+        return text
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError:
+        pass
+    try:
+        return ast.literal_eval(text)
+    except (ValueError, SyntaxError):
+        raise MLGitInputError(
+            f"{what}: expected a mapping (JSON or a Python dict), found {value!r}"
+        ) from None
+
+
+def _link_arg(value: object, what: str) -> str | dict[str, str] | None:
+    """A lineage link argument: an entity name, a tag, or a mapping with tag and sha (an XCom)."""
+    value = _literal(value, what)
+    if value is None:
+        return None
+    if isinstance(value, Mapping):
+        if not value.get("tag") or not value.get("sha"):
+            raise MLGitInputError(
+                f"{what}: expected a mapping with 'tag' and 'sha' (an MLGit XCom), found {dict(value)!r}"
+            )
+        return {"tag": str(value["tag"]), "sha": str(value["sha"])}
+    if isinstance(value, str):
+        return value
+    raise MLGitInputError(
+        f"{what}: expected an entity name, a tag or a {{tag, sha}} mapping, found {value!r}"
+    )
+
+
+def _operator_class(task: Any) -> type:
+    return getattr(task, "operator_class", None) or type(task)
+
+
+class MLGitBaseOperator(BaseOperator):
+    """Shared plumbing: the hook, templated connection/workspace, error translation, OpenLineage."""
+
+    template_fields: Sequence[str] = ("mlgit_conn_id", "workspace", "entity_type")
+    ui_color = "#dbe9f6"
+
+    def __init__(
+        self,
+        *,
+        entity_type: str,
+        mlgit_conn_id: str = MLGitHook.default_conn_name,
+        workspace: str | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.entity_type = entity_type
+        self.mlgit_conn_id = mlgit_conn_id
+        self.workspace = workspace
+        self._lineage_inputs: list[LineageRef] = []
+        self._lineage_outputs: list[LineageRef] = []
+
+    @property
+    def entity_types(self) -> str:
+        """The entity type in its plural form (``datasets``, ``labels``, ``models``)."""
+        return plural_entity_type(self.entity_type)
+
+    def repository(self) -> Repository:
+        hook = MLGitHook(mlgit_conn_id=self.mlgit_conn_id, workspace=self.workspace or None)
+        return hook.get_repository()
+
+    def execute(self, context: Context) -> dict[str, Any]:
+        try:
+            return self.run_verb(context)
+        except _fatal_errors() as err:
+            # A retry cannot fix these: fail now, with the core's message (what, expected, where).
+            raise AirflowFailException(f"{type(err).__name__}: {err}") from err
+
+    def run_verb(self, context: Context) -> dict[str, Any]:
+        raise NotImplementedError
+
+    def get_openlineage_facets_on_complete(self, task_instance: Any) -> Any:
+        """OpenLineage inputs/outputs with their version (the tag); None without the provider."""
+        return operator_lineage(self._lineage_inputs, self._lineage_outputs)
+
+
+class MLGitCreateOperator(MLGitBaseOperator):
+    """``ml-git <type> create``: write the entity's spec. Storage and bucket default to the connection's.
+
+    With ``exist_ok`` (the default) an entity already in the workspace is left as it is, so a
+    re-run or a retry does not fail.
+    """
+
+    template_fields: Sequence[str] = (
+        *MLGitBaseOperator.template_fields,
+        "name",
+        "categories",
+        "mutability",
+        "storage_type",
+        "bucket",
+        "entity_dir",
+        "version",
+    )
+
+    def __init__(
+        self,
+        *,
+        name: str,
+        categories: str | list[str],
+        mutability: str = "strict",
+        storage_type: str | None = None,
+        bucket: str | None = None,
+        entity_dir: str = "",
+        version: int | str = 1,
+        exist_ok: bool = True,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.name = name
+        self.categories = categories
+        self.mutability = mutability
+        self.storage_type = storage_type
+        self.bucket = bucket
+        self.entity_dir = entity_dir
+        self.version = version
+        self.exist_ok = exist_ok
+
+    def run_verb(self, context: Context) -> dict[str, Any]:
+        from mlgit import EntityNotFound
+
+        hook = MLGitHook(mlgit_conn_id=self.mlgit_conn_id, workspace=self.workspace or None)
+        repo = hook.get_repository()
+        et = self.entity_types
+        try:
+            path = repo.entity_path(et, self.name)
+            created = False
+            if not self.exist_ok:
+                raise MLGitInputError(f"{et} {self.name} already exists at {path} (exist_ok=False)")
+        except EntityNotFound:
+            defaults = hook.storage_args()
+            path = repo.create(
+                et,
+                self.name,
+                categories=self.categories,
+                mutability=self.mutability,
+                storage_type=self.storage_type or defaults["storage_type"],
+                bucket=self.bucket or defaults["bucket"],
+                entity_dir=self.entity_dir or "",
+                version=_optional_int(self.version, "version") or 1,
+            )
+            created = True
+        spec = repo.show(et, self.name)
+        self.log.info("mlgit: %s %s %s at %s", "created" if created else "found", et, self.name, path)
+        return {
+            "entity_type": et,
+            "name": self.name,
+            "path": str(path),
+            "version": int(spec.get("version", 1)),
+            "storage": str((spec.get("manifest") or {}).get("storage", "")),
+            "created": created,
+        }
+
+
+class MLGitCheckoutOperator(MLGitBaseOperator):
+    """``ml-git <type> checkout``: materialize a version (name = latest, name + version, or a tag).
+
+    Its XCom ``{tag, sha, ...}`` is what a downstream :class:`MLGitCommitOperator` links as lineage.
+    """
+
+    template_fields: Sequence[str] = (*MLGitBaseOperator.template_fields, "ref", "version")
+
+    def __init__(
+        self,
+        *,
+        ref: str,
+        version: int | str | None = None,
+        bare: bool = False,
+        force: bool = False,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.ref = ref
+        self.version = version
+        self.bare = bare
+        self.force = force
+
+    def run_verb(self, context: Context) -> dict[str, Any]:
+        repo = self.repository()
+        result = repo.checkout(
+            self.entity_types,
+            str(self.ref),
+            version=_optional_int(self.version, "version"),
+            bare=self.bare,
+            force=self.force,
+        )
+        self.log.info(
+            "mlgit: checked out %s %s (%s files, %s bytes)",
+            result.entity_type,
+            result.tag,
+            result.files,
+            result.size,
+        )
+        self._lineage_inputs = [LineageRef(result.entity_type, result.name, result.tag, result.sha)]
+        return result.to_dict()
+
+
+class MLGitAddOperator(MLGitBaseOperator):
+    """``ml-git <type> add``: stage the entity's files; models take ``metrics`` or ``metrics_file``.
+
+    ``metrics`` may be a dict, an XComArg (``train_task.output``), or rendered template text
+    holding a JSON object or Python dict.
+    """
+
+    template_fields: Sequence[str] = (*MLGitBaseOperator.template_fields, "name", "metrics", "metrics_file")
+
+    def __init__(
+        self,
+        *,
+        name: str,
+        bumpversion: bool = False,
+        metrics: Mapping[str, Any] | str | None = None,
+        metrics_file: str | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.name = name
+        self.bumpversion = bumpversion
+        self.metrics = metrics
+        self.metrics_file = metrics_file
+
+    def run_verb(self, context: Context) -> dict[str, Any]:
+        metrics = _literal(self.metrics, "metrics")
+        if metrics is not None and not isinstance(metrics, Mapping):
+            raise MLGitInputError(f"metrics: expected a mapping of metric name to number, found {metrics!r}")
+        repo = self.repository()
+        result = repo.add(
+            self.entity_types,
+            self.name,
+            bumpversion=self.bumpversion,
+            metrics=metrics,
+            metrics_file=Path(self.metrics_file) if self.metrics_file else None,
+        )
+        self.log.info(
+            "mlgit: staged %s %s version %s (%s files)",
+            result.entity_type,
+            result.name,
+            result.version,
+            result.files,
+        )
+        return result.to_dict()
+
+
+class MLGitCommitOperator(MLGitBaseOperator):
+    """``ml-git <type> commit``: record a version in the metadata repository.
+
+    Lineage: for labels and models, when ``dataset`` / ``labels`` are not given, the versions that
+    upstream :class:`MLGitCheckoutOperator` tasks of the same DAG run checked out are linked, read
+    from their XCom (tag + sha), so the commit may run on another worker than the checkout.
+    The metadata commit message records the Airflow run (dag_id, run_id, task_id, try_number).
+    """
+
+    template_fields: Sequence[str] = (
+        *MLGitBaseOperator.template_fields,
+        "name",
+        "message",
+        "version",
+        "dataset",
+        "labels",
+    )
+    template_fields_renderers: ClassVar[dict[str, str]] = {"message": "md"}
+
+    _LINKABLE: ClassVar[dict[str, tuple[str, ...]]] = {
+        "labels": ("datasets",),
+        "models": ("datasets", "labels"),
+    }
+
+    def __init__(
+        self,
+        *,
+        name: str,
+        message: str | None = None,
+        version: int | str | None = None,
+        dataset: str | Mapping[str, Any] | None = None,
+        labels: str | Mapping[str, Any] | None = None,
+        link_upstream: bool = True,
+        auto_bump: bool = False,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.name = name
+        self.message = message
+        self.version = version
+        self.dataset = dataset
+        self.labels = labels
+        self.link_upstream = link_upstream
+        self.auto_bump = auto_bump
+
+    def upstream_links(self, context: Context) -> dict[str, dict[str, str]]:
+        """``{"datasets": {tag, sha}, "labels": {...}}`` from upstream checkout XComs of this run."""
+        linkable = self._LINKABLE.get(self.entity_types, ())
+        if not linkable:
+            return {}
+        found: dict[str, set[tuple[str, str]]] = {}
+        ti = context["ti"]
+        for task in self.get_flat_relatives(upstream=True):
+            if not issubclass(_operator_class(task), MLGitCheckoutOperator):
+                continue
+            value = ti.xcom_pull(task_ids=task.task_id)
+            items = (
+                list(value)
+                if isinstance(value, Sequence) and not isinstance(value, str | Mapping)
+                else [value]
+            )
+            for item in items:
+                if (
+                    isinstance(item, Mapping)
+                    and item.get("entity_type") in linkable
+                    and item.get("tag")
+                    and item.get("sha")
+                ):
+                    found.setdefault(str(item["entity_type"]), set()).add(
+                        (str(item["tag"]), str(item["sha"]))
+                    )
+        links: dict[str, dict[str, str]] = {}
+        for et, versions in found.items():
+            if len(versions) > 1:
+                tags = sorted(tag for tag, _ in versions)
+                raise MLGitInputError(
+                    f"{self.entity_types} {self.name}: upstream checkouts of several {et} versions ({', '.join(tags)}); "
+                    f"name the one to link with {'dataset' if et == 'datasets' else 'labels'}="
+                )
+            tag, sha = next(iter(versions))
+            links[et] = {"tag": tag, "sha": sha}
+        return links
+
+    def commit_message(self, context: Context) -> str:
+        ti = context["ti"]
+        head = (self.message or "").strip() or f"{self.entity_types} {self.name}"
+        return (
+            f"{head}\n\n"
+            f"Airflow-Dag-Id: {ti.dag_id}\n"
+            f"Airflow-Run-Id: {ti.run_id}\n"
+            f"Airflow-Task-Id: {ti.task_id}\n"
+            f"Airflow-Try-Number: {ti.try_number}\n"
+        )
+
+    def run_verb(self, context: Context) -> dict[str, Any]:
+        dataset = _link_arg(self.dataset, "dataset")
+        labels = _link_arg(self.labels, "labels")
+        if self.link_upstream and (dataset is None or labels is None):
+            upstream = self.upstream_links(context)
+            if dataset is None:
+                dataset = upstream.get("datasets")
+            if labels is None and self.entity_types == "models":
+                labels = upstream.get("labels")
+        repo = self.repository()
+        result = repo.commit(
+            self.entity_types,
+            self.name,
+            message=self.commit_message(context),
+            version=_optional_int(self.version, "version"),
+            dataset=dataset,
+            labels=labels,
+            auto_bump=self.auto_bump,
+        )
+        self.log.info(
+            "mlgit: %s %s (sha %s)%s%s",
+            "committed" if result.created else "already committed",
+            result.tag,
+            result.sha,
+            f", dataset {result.dataset.tag}" if result.dataset else "",
+            f", labels {result.labels.tag}" if result.labels else "",
+        )
+        self._lineage_inputs = [
+            LineageRef(et, "", link.tag, link.sha)
+            for et, link in (("datasets", result.dataset), ("labels", result.labels))
+            if link is not None
+        ]
+        self._lineage_outputs = [LineageRef(result.entity_type, result.name, result.tag, result.sha)]
+        return result.to_dict()
+
+
+class MLGitPushOperator(MLGitBaseOperator):
+    """``ml-git <type> push``: upload the objects, then the metadata; emits the entity's Asset event.
+
+    The event (``mlgit://<type>/<name>``) carries ``{tag, sha, version, metrics}``. When the name is
+    templated, the asset is only known at run time and is emitted through the ``mlgit`` AssetAlias.
+    """
+
+    template_fields: Sequence[str] = (*MLGitBaseOperator.template_fields, "name")
+
+    def __init__(self, *, name: str, **kwargs: Any) -> None:
+        entity_type = kwargs.get("entity_type", "")
+        outlets = list(kwargs.pop("outlets", None) or [])
+        if _is_templated(name) or _is_templated(entity_type):
+            outlets.append(AssetAlias(PUSH_ALIAS))
+        else:
+            outlets.append(mlgit_asset(entity_type, name))
+        super().__init__(outlets=outlets, **kwargs)
+        self.name = name
+
+    def run_verb(self, context: Context) -> dict[str, Any]:
+        repo = self.repository()
+        result = repo.push(self.entity_types, self.name)
+        self.log.info(
+            "mlgit: pushed %s (%s objects uploaded, %s already there)%s",
+            result.tag,
+            result.uploaded,
+            result.skipped,
+            "" if result.created else "; nothing new to push",
+        )
+        value = result.to_dict()
+        asset = mlgit_asset(result.entity_type, result.name)
+        outlet_events = context["outlet_events"]
+        if any(getattr(outlet, "uri", None) == asset.uri for outlet in self.outlets):
+            outlet_events[asset].extra = event_extra(value)
+        else:
+            outlet_events[AssetAlias(PUSH_ALIAS)].add(asset, extra=event_extra(value))
+        self._lineage_outputs = [LineageRef(result.entity_type, result.name, result.tag, result.sha)]
+        return value
+
+
+class MLGitFsckOperator(MLGitBaseOperator):
+    """``ml-git <type> fsck``: verify (and repair) the local objects, cache and workspace.
+
+    Fails when something stays corrupted after the repair, unless ``fail_on_unfixable=False``.
+    """
+
+    def __init__(self, *, fix: bool = True, fail_on_unfixable: bool = True, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.fix = fix
+        self.fail_on_unfixable = fail_on_unfixable
+
+    def run_verb(self, context: Context) -> dict[str, Any]:
+        result = self.repository().fsck(self.entity_types, fix=self.fix)
+        value = result.to_dict()
+        value["corrupted"] = result.total
+        self.log.info(
+            "mlgit: fsck %s: %s objects checked, %s corrupted, %s fixed, %s unfixable",
+            result.entity_type,
+            result.objects_checked,
+            result.total,
+            len(result.fixed),
+            len(result.unfixable),
+        )
+        if self.fail_on_unfixable and result.unfixable:
+            raise AirflowFailException(
+                f"fsck {result.entity_type}: {len(result.unfixable)} corrupted item(s) could not be repaired "
+                f"(first: {result.unfixable[0]})"
+            )
+        return value
