@@ -37,6 +37,7 @@ from .names import MUTABILITIES, check_name, entity_type, make_tag, parse_catego
 from .objects import HashFS, atomic_write
 from .results import FsckResult, Lineage, LineageNode, Link, StatusResult, VersionResult
 from .storage import Storage, open_storage, parse_uri
+from .materialize import Builder, build_all
 from .transfer import Progress, download, upload
 from .workspace import (
     README,
@@ -447,7 +448,8 @@ class Repository:
             keys: set[str] = set()
             for cid in set(manifest.values()):
                 keys.add(cid)
-                keys.update(h for h, _ in parse_descriptor(objects.get(cid)))
+                if objects.exists(cid):  # absent after a --bare checkout: then the storage must have it
+                    keys.update(h for h, _ in parse_descriptor(objects.get(cid)))
             storage = self._storage(vbody["manifest"]["storage"])
             try:
                 report = upload(storage, objects, keys, threads=int(self.config["push_threads_count"]),
@@ -520,32 +522,35 @@ class Repository:
         old_index, _ = self._staged(et, name)
         mutability = body.get("mutability", "strict")
         objects, cache = self._objects(et), self._cache(et)
-        downloaded = skipped = 0
-        if not bare:
-            wanted = {rel: cid for rel, cid in manifest.items()
-                      if not (rel in old_index and old_index[rel].cid == cid and _matches(dest / rel, old_index[rel]))}
-            need = {cid for cid in wanted.values() if mutability == "mutable" or not cache.exists(cid)}
-            if need:
-                storage = self._storage(body["manifest"]["storage"])
-                threads = int(self.config["push_threads_count"])
-                try:
-                    rep = download(storage, objects, need, threads, progress, fail_limit)
-                    chunks = {h for cid in need for h, _ in parse_descriptor(objects.get(cid))}
-                    rep2 = download(storage, objects, chunks, threads, progress, fail_limit)
-                finally:
-                    storage.close()
-                downloaded, skipped = len(rep.done) + len(rep2.done), rep.skipped + rep2.skipped
-        dest.mkdir(parents=True, exist_ok=True)
         new_index: idx.Index = {}
+        jobs: dict[str, tuple[str, Path]] = {}
         for rel, cid in sorted(manifest.items()):
-            target = dest / rel
             old = old_index.get(rel)
             if bare:
                 new_index[rel] = idx.Entry(cid, 0, 0, 0, idx.BARE)
-                continue
-            if not (old is not None and old.cid == cid and _matches(target, old)):
-                _materialize(objects, cache, cid, target, mutability)
-            new_index[rel] = idx.Entry.from_stat(cid, target.stat())
+            elif old is not None and old.cid == cid and _matches(dest / rel, old):
+                new_index[rel] = old
+            else:
+                jobs[rel] = (cid, dest / rel)
+        downloaded = skipped = 0
+        if jobs:
+            need = {cid for cid, _ in jobs.values() if mutability == "mutable" or not cache.exists(cid)}
+            threads = int(self.config["push_threads_count"])
+            storage = self._storage(body["manifest"]["storage"]) if need else None
+            try:
+                if storage is not None:
+                    rep = download(storage, objects, need, threads, progress, fail_limit)  # descriptors
+                    downloaded, skipped = len(rep.done), rep.skipped
+                builder = Builder(objects, cache, mutability, storage)
+                dest.mkdir(parents=True, exist_ok=True)
+                stats = build_all(builder, jobs, threads, progress, fail_limit)
+            finally:
+                if storage is not None:
+                    storage.close()
+            downloaded += builder.fetched
+            for rel, (cid, _target) in jobs.items():
+                new_index[rel] = idx.Entry.from_stat(cid, stats[rel])
+        dest.mkdir(parents=True, exist_ok=True)
         for rel in old_index:
             if rel not in manifest and (dest / rel).exists():
                 (dest / rel).unlink()
@@ -560,7 +565,12 @@ class Repository:
 
     # -- integrity ------------------------------------------------------------------------------
     def fsck(self, entity_type_: str, fix: bool = True) -> FsckResult:
-        """Verify every local object, cached file and locked workspace file; repair what can be repaired."""
+        """Verify every local object, cached file and locked workspace file; repair what can be repaired.
+
+        Corrupted objects are removed and fetched again from the storage; a corrupted cache entry is
+        removed (the cache is rebuilt on demand); a corrupted workspace file of a strict/flexible
+        entity is rebuilt from the local objects or the storage.
+        """
         from .cid import cid_of, hash_file
         from .workspace import list_entities
 
@@ -582,67 +592,73 @@ class Repository:
             if hash_file(cache.path(cid)).cid != cid:
                 bad_cache.append(cid)
                 cache.remove(cid)
-        entities = list_entities(self.root / et)
-        if fix and bad_objects:
-            uris = set()
-            for ename, epath in entities.items():
+        threads = int(self.config["push_threads_count"])
+        storages: dict[str, Storage | None] = {}
+
+        def storage_for(uri: str) -> Storage | None:
+            if uri not in storages:
                 try:
-                    uris.add(specs.load(specs.spec_file(epath, ename), et, ename)["manifest"]["storage"])
-                except MLGitError:
-                    continue
-            remaining = set(bad_objects)
-            for uri in sorted(uris):
-                try:
-                    storage = self._storage(uri)
-                    try:
-                        download(storage, objects, remaining, int(self.config["push_threads_count"]))
-                    finally:
-                        storage.close()
+                    storages[uri] = self._storage(uri)
                 except MLGitError as exc:
-                    log.info("fsck: could not restore objects from %s: %s", uri, exc)
-                remaining = {c for c in remaining if not objects.exists(c)}
-            fixed += [c for c in bad_objects if c not in remaining]
-            unfixable += sorted(remaining)
-        for ename, epath in entities.items():
+                    log.info("fsck: storage %s unavailable: %s", uri, exc)
+                    storages[uri] = None
+            return storages[uri]
+
+        entities = {}
+        for ename, epath in list_entities(self.root / et).items():
             try:
-                body = specs.load(specs.spec_file(epath, ename), et, ename)
-                index, _ = self._staged(et, ename)
+                entities[ename] = (epath, specs.load(specs.spec_file(epath, ename), et, ename))
             except MLGitError as exc:
                 log.info("fsck: skipping %s: %s", ename, exc)
-                continue
-            mutability = body.get("mutability", "strict")
-            changed = False
-            for rel, entry in index.items():
-                target = epath / rel
-                if entry.status in (idx.UNLOCKED, idx.BARE) or mutability == "mutable" or not target.exists():
+        try:
+            if fix and bad_objects:
+                remaining = set(bad_objects)
+                for uri in sorted({body["manifest"]["storage"] for _, body in entities.values()}):
+                    storage = storage_for(uri)
+                    if storage is None or not remaining:
+                        continue
+                    try:
+                        download(storage, objects, remaining, threads)
+                    except MLGitError as exc:
+                        log.info("fsck: could not restore objects from %s: %s", uri, exc)
+                    remaining = {c for c in remaining if not objects.exists(c)}
+                fixed += [c for c in bad_objects if c not in remaining]
+                unfixable += sorted(remaining)
+            for ename, (epath, body) in entities.items():
+                mutability = body.get("mutability", "strict")
+                if mutability == "mutable":
                     continue
-                if entry.cid in bad_cache or not _matches(target, entry):
+                index, _ = self._staged(et, ename)
+                changed = False
+                for rel, entry in index.items():
+                    target = epath / rel
+                    if entry.status in (idx.UNLOCKED, idx.BARE) or not target.exists():
+                        continue
+                    if entry.cid not in bad_cache and _matches(target, entry):
+                        continue
                     if entry.cid not in bad_cache and hash_file(target).cid == entry.cid:
-                        index[rel] = idx.Entry.from_stat(entry.cid, target.stat())
-                        changed = True
+                        index[rel], changed = idx.Entry.from_stat(entry.cid, target.stat()), True
                         continue
                     bad_work.append(f"{ename}/{rel}")
-                    if fix:
-                        try:
-                            _materialize(objects, cache, entry.cid, target, mutability)
-                            index[rel] = idx.Entry.from_stat(entry.cid, target.stat())
-                            fixed.append(f"{ename}/{rel}")
-                            changed = True
-                        except (MLGitError, OSError) as exc:
-                            unfixable.append(f"{ename}/{rel}")
-                            log.info("fsck: cannot restore %s/%s: %s", ename, rel, exc)
-            if changed:
-                self._save_staged(et, ename, index)
-        if fix:
-            for cid in bad_cache:
-                if cache.exists(cid):
-                    fixed.append(cid)
-                else:
+                    if not fix:
+                        continue
                     try:
-                        _materialize(objects, cache, cid, None, "strict")
-                        fixed.append(cid)
-                    except (MLGitError, OSError):
-                        unfixable.append(cid)
+                        builder = Builder(objects, cache, mutability, storage_for(body["manifest"]["storage"]))
+                        st = builder.build(entry.cid, target)
+                        assert st is not None
+                        index[rel], changed = idx.Entry.from_stat(entry.cid, st), True
+                        fixed.append(f"{ename}/{rel}")
+                    except (MLGitError, OSError) as exc:
+                        unfixable.append(f"{ename}/{rel}")
+                        log.info("fsck: cannot restore %s/%s: %s", ename, rel, exc)
+                if changed:
+                    self._save_staged(et, ename, index)
+        finally:
+            for storage in storages.values():
+                if storage is not None:
+                    storage.close()
+        if fix:
+            fixed += bad_cache  # removed: rebuilt from objects or storage when next needed
         return FsckResult(et, checked, bad_objects, bad_cache, bad_work, fixed, unfixable)
 
     def unlock(self, entity_type_: str, name: str, file: str) -> Path:
@@ -776,35 +792,6 @@ def _refuse_symlinked_parents(root: Path, target: Path) -> None:
         current = current / part
         if current.is_symlink():
             raise UnsafePath(f"{current} is a symlink; refusing to write through it (expected a folder inside {root})")
-
-
-def _materialize(objects: HashFS, cache: HashFS, cid: str, target: Path | None, mutability: str) -> None:
-    """Put file ``cid`` at ``target``: hardlinked read-only from the cache (strict/flexible), or copied (mutable)."""
-    from .objects import assemble
-
-    if mutability == "mutable":
-        if target is None:
-            return
-        if target.exists():
-            target.unlink()
-        assemble(objects, cid, target)
-        return
-    cached = cache.path(cid)
-    if not cached.exists():
-        assemble(objects, cid, cached)
-        make_read_only(cached)
-    if target is None:
-        return
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = target.with_name(f".tmp-co-{target.name}")
-    if tmp.exists():
-        tmp.unlink()
-    try:
-        os.link(cached, tmp)
-    except OSError:
-        shutil.copyfile(cached, tmp)
-    os.replace(tmp, target)
-    make_read_only(target)
 
 
 __all__ = ["Repository", "MUTABILITIES", "parse_categories"]

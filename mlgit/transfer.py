@@ -59,7 +59,7 @@ def _retry(fn: Callable[[], T], what: str, retries: int = RETRIES, base_delay: f
     raise AssertionError("unreachable")  # pragma: no cover
 
 
-def _run(
+def run_pool(
     phase: str,
     keys: list[str],
     one: Callable[[str], None],
@@ -67,6 +67,7 @@ def _run(
     progress: Progress | None,
     fail_limit: int | None,
 ) -> TransferReport:
+    """Run ``one(key)`` for every key on ``threads`` workers, with progress and early stop."""
     report = TransferReport()
     total = len(keys)
     if progress:
@@ -153,11 +154,19 @@ def upload(
                 failed=wanted,
             ) from exc
 
+    not_here = [k for k in missing if not store.exists(k)]
+    if not_here:
+        raise TransferError(
+            f"push: {len(not_here)} object(s) are neither in the local store {store.root} nor in "
+            f"{storage.where()} (first: {not_here[0]}); check out the version again, then push",
+            failed=not_here,
+        )
+
     def one(key: str) -> None:
         data = store.get(key, verify=True)
         _retry(lambda: storage.put(key, data), f"upload {key}")
 
-    report = _run("push", missing, one, threads, progress, fail_limit)
+    report = run_pool("push", missing, one, threads, progress, fail_limit)
     report.skipped = len(wanted) - len(missing)
     _raise_failed(report, "push", len(missing), storage.where())
     return report
@@ -186,15 +195,21 @@ def download(
             ) from exc
 
     def one(key: str) -> None:
-        def get() -> bytes:
-            data = storage.get(key)
-            if cid_of(data) != key:
-                raise CorruptObject(f"object {key} in {storage.where()} does not match its CID (corrupted in the storage)")
-            return data
+        store.put(key, fetch_verified(storage, key))
 
-        store.put(key, _retry(get, f"download {key}", retries=RETRIES))
-
-    report = _run("checkout", missing, one, threads, progress, fail_limit)
+    report = run_pool("checkout", missing, one, threads, progress, fail_limit)
     report.skipped = len(wanted) - len(missing)
     _raise_failed(report, "checkout", len(missing), storage.where())
     return report
+
+
+def fetch_verified(storage: Storage, key: str) -> bytes:
+    """One object from the storage, retried on transient errors, refused unless it matches its CID."""
+
+    def get() -> bytes:
+        data = storage.get(key)
+        if cid_of(data) != key:
+            raise CorruptObject(f"object {key} in {storage.where()} does not match its CID (corrupted in the storage)")
+        return data
+
+    return _retry(get, f"download {key}")
