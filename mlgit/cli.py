@@ -298,7 +298,7 @@ def _entity_group(et: str) -> click.Group:
     @click.pass_context
     def list_(ctx: click.Context) -> None:
         click.echo(f"ML {et.rstrip('s') if et != 'labels' else et}")
-        for line in _tree(_repo(ctx).list(et)):
+        for line in _tree(_repo(ctx).entities(et)):
             click.echo(line)
 
     tag_grp = click.Group("tag", help="Version tags.")

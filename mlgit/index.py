@@ -76,3 +76,11 @@ def save(path: Path, index: Index) -> None:
         for rel, e in index.items()
     }
     atomic_write(path, json.dumps(doc, separators=(",", ":"), sort_keys=True).encode())
+
+
+def matches_file(path: Path | str, entry: Entry) -> bool:
+    """True when the file at ``path`` still has the stat recorded in ``entry``."""
+    try:
+        return entry.matches(os.stat(path))
+    except OSError:
+        return False

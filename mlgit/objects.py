@@ -116,7 +116,7 @@ class HashFS:
         base = self.root / "hashfs"
         if not base.is_dir():
             return
-        for dirpath, _dirs, files in os.walk(base):
+        for _dirpath, _dirs, files in os.walk(base):
             for name in files:
                 if is_cid(name):
                     yield name

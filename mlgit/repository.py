@@ -24,7 +24,6 @@ from .errors import (
     InvalidName,
     LocalChanges,
     MetadataError,
-    MLGitError,
     MutabilityError,
     NothingToCommit,
     SpecError,
@@ -32,17 +31,17 @@ from .errors import (
     UnsafePath,
     VersionConflict,
 )
+from .lineage import walk_lineage
+from .materialize import Builder, build_all
 from .metadata import MetadataRepo
 from .names import MUTABILITIES, check_name, entity_type, make_tag, parse_categories, parse_tag, safe_relpath
 from .objects import HashFS, atomic_write
 from .results import FsckResult, Lineage, LineageNode, Link, StatusResult, VersionResult
 from .storage import Storage, open_storage, parse_uri
-from .materialize import Builder, build_all
 from .transfer import Progress, download, upload
 from .workspace import (
     README,
     find_entity,
-    make_read_only,
     read_metrics_file,
     scan,
     stage,
@@ -528,7 +527,7 @@ class Repository:
             old = old_index.get(rel)
             if bare:
                 new_index[rel] = idx.Entry(cid, 0, 0, 0, idx.BARE)
-            elif old is not None and old.cid == cid and _matches(dest / rel, old):
+            elif old is not None and old.cid == cid and idx.matches_file(dest / rel, old):
                 new_index[rel] = old
             else:
                 jobs[rel] = (cid, dest / rel)
@@ -565,101 +564,10 @@ class Repository:
 
     # -- integrity ------------------------------------------------------------------------------
     def fsck(self, entity_type_: str, fix: bool = True) -> FsckResult:
-        """Verify every local object, cached file and locked workspace file; repair what can be repaired.
+        """Verify every local object, cached file and locked workspace file; repair what can be repaired."""
+        from .fsck import fsck
 
-        Corrupted objects are removed and fetched again from the storage; a corrupted cache entry is
-        removed (the cache is rebuilt on demand); a corrupted workspace file of a strict/flexible
-        entity is rebuilt from the local objects or the storage.
-        """
-        from .cid import cid_of, hash_file
-        from .workspace import list_entities
-
-        et = entity_type(entity_type_)
-        objects, cache = self._objects(et), self._cache(et)
-        bad_objects, bad_cache, bad_work, fixed, unfixable = [], [], [], [], []
-        checked = 0
-        for cid in list(objects):
-            checked += 1
-            try:
-                ok = cid_of(objects.path(cid).read_bytes()) == cid
-            except OSError:
-                ok = False
-            if not ok:
-                bad_objects.append(cid)
-                objects.remove(cid)
-        for cid in list(cache):
-            checked += 1
-            if hash_file(cache.path(cid)).cid != cid:
-                bad_cache.append(cid)
-                cache.remove(cid)
-        threads = int(self.config["push_threads_count"])
-        storages: dict[str, Storage | None] = {}
-
-        def storage_for(uri: str) -> Storage | None:
-            if uri not in storages:
-                try:
-                    storages[uri] = self._storage(uri)
-                except MLGitError as exc:
-                    log.info("fsck: storage %s unavailable: %s", uri, exc)
-                    storages[uri] = None
-            return storages[uri]
-
-        entities = {}
-        for ename, epath in list_entities(self.root / et).items():
-            try:
-                entities[ename] = (epath, specs.load(specs.spec_file(epath, ename), et, ename))
-            except MLGitError as exc:
-                log.info("fsck: skipping %s: %s", ename, exc)
-        try:
-            if fix and bad_objects:
-                remaining = set(bad_objects)
-                for uri in sorted({body["manifest"]["storage"] for _, body in entities.values()}):
-                    storage = storage_for(uri)
-                    if storage is None or not remaining:
-                        continue
-                    try:
-                        download(storage, objects, remaining, threads)
-                    except MLGitError as exc:
-                        log.info("fsck: could not restore objects from %s: %s", uri, exc)
-                    remaining = {c for c in remaining if not objects.exists(c)}
-                fixed += [c for c in bad_objects if c not in remaining]
-                unfixable += sorted(remaining)
-            for ename, (epath, body) in entities.items():
-                mutability = body.get("mutability", "strict")
-                if mutability == "mutable":
-                    continue
-                index, _ = self._staged(et, ename)
-                changed = False
-                for rel, entry in index.items():
-                    target = epath / rel
-                    if entry.status in (idx.UNLOCKED, idx.BARE) or not target.exists():
-                        continue
-                    if entry.cid not in bad_cache and _matches(target, entry):
-                        continue
-                    if entry.cid not in bad_cache and hash_file(target).cid == entry.cid:
-                        index[rel], changed = idx.Entry.from_stat(entry.cid, target.stat()), True
-                        continue
-                    bad_work.append(f"{ename}/{rel}")
-                    if not fix:
-                        continue
-                    try:
-                        builder = Builder(objects, cache, mutability, storage_for(body["manifest"]["storage"]))
-                        st = builder.build(entry.cid, target)
-                        assert st is not None
-                        index[rel], changed = idx.Entry.from_stat(entry.cid, st), True
-                        fixed.append(f"{ename}/{rel}")
-                    except (MLGitError, OSError) as exc:
-                        unfixable.append(f"{ename}/{rel}")
-                        log.info("fsck: cannot restore %s/%s: %s", ename, rel, exc)
-                if changed:
-                    self._save_staged(et, ename, index)
-        finally:
-            for storage in storages.values():
-                if storage is not None:
-                    storage.close()
-        if fix:
-            fixed += bad_cache  # removed: rebuilt from objects or storage when next needed
-        return FsckResult(et, checked, bad_objects, bad_cache, bad_work, fixed, unfixable)
+        return fsck(self, entity_type(entity_type_), fix)
 
     def unlock(self, entity_type_: str, name: str, file: str) -> Path:
         """Make one file of a flexible entity editable (a private copy, no longer the cache's inode)."""
@@ -683,7 +591,7 @@ class Repository:
         return target
 
     # -- reading the metadata -----------------------------------------------------------------
-    def list(self, entity_type_: str) -> list[str]:
+    def entities(self, entity_type_: str) -> list[str]:
         """Folders (relative to the type folder) of every entity in the metadata repository."""
         et = entity_type(entity_type_)
         md = self.metadata(et)
@@ -735,25 +643,7 @@ class Repository:
             tag = head[0] if head else self._resolve_ref(et, str(ref), None)[0]
         else:
             tag = str(ref)
-        root = self._node(et, tag)
-        upstream: list[LineageNode] = []
-        seen = {tag}
-        queue = [root]
-        while queue:
-            node = queue.pop(0)
-            for kind, link in (("datasets", node.dataset), ("labels", node.labels)):
-                if link is None or link.tag in seen:
-                    continue
-                seen.add(link.tag)
-                try:
-                    up = self._node(kind, link.tag)
-                except MLGitError as exc:
-                    log.info("lineage: %s %s not readable: %s", kind, link.tag, exc)
-                    up = LineageNode(kind, str(parse_tag(link.tag)[1]) if parse_tag(link.tag) else link.tag,  # type: ignore[index]
-                                     link.tag, link.sha, int(parse_tag(link.tag)[2]) if parse_tag(link.tag) else 0)  # type: ignore[index]
-                upstream.append(up)
-                queue.append(up)
-        return Lineage(root, upstream)
+        return walk_lineage(self._node(et, tag), self._node)
 
     def _node(self, et: str, tag: str) -> LineageNode:
         md = self.metadata(et)
@@ -776,13 +666,6 @@ def _link(value: Any) -> Link | None:
 def _same_version(a: dict[str, Any], b: dict[str, Any]) -> bool:
     keys = ("version", "metrics", "dataset", "labels", "categories", "mutability")
     return all(a.get(k) == b.get(k) for k in keys)
-
-
-def _matches(path: Path, entry: idx.Entry) -> bool:
-    try:
-        return entry.matches(path.stat())
-    except OSError:
-        return False
 
 
 def _refuse_symlinked_parents(root: Path, target: Path) -> None:

@@ -96,8 +96,9 @@ def natural_size(n: int) -> str:
     if n < 1000:
         return f"{n} Bytes"
     value = float(n)
-    for unit in ("kB", "MB", "GB", "TB", "PB", "EB"):
+    suffix = "kB"
+    for suffix in ("kB", "MB", "GB", "TB", "PB", "EB"):  # noqa: B007 - the last suffix tried is the one
         value /= 1000.0
         if value < 1000:
             break
-    return f"{value:.1f} {unit}"
+    return f"{value:.1f} {suffix}"

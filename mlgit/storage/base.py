@@ -41,12 +41,12 @@ class Storage(ABC):
         """The keys not in the storage. Backends answer many keys with one listing where they can."""
         return {k for k in keys if not self.exists(k)}
 
-    def check(self) -> None:
+    def check(self) -> None:  # noqa: B027 - optional: backends that can check cheaply do
         """Raise ``StorageNotFound`` / ``StorageAuthError`` if the storage cannot be used."""
 
     def where(self) -> str:
         """Where the objects live, for messages (never a secret)."""
         return f"{self.scheme}://{self.bucket}"
 
-    def close(self) -> None:
+    def close(self) -> None:  # noqa: B027 - optional: only backends with pools need it
         """Release clients and pools."""

@@ -1,0 +1,116 @@
+"""``fsck``: verify every local object, cached file and locked workspace file; repair what can be."""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING
+
+from . import index as idx
+from . import spec as specs
+from .cid import cid_of, hash_file
+from .errors import MLGitError
+from .materialize import Builder
+from .results import FsckResult
+from .storage import Storage
+from .transfer import download
+from .workspace import list_entities
+
+if TYPE_CHECKING:
+    from .repository import Repository
+
+log = logging.getLogger(__name__)
+
+
+def fsck(repo: Repository, et: str, fix: bool = True) -> FsckResult:
+    """Verify every local object, cached file and locked workspace file; repair what can be repaired.
+
+    Corrupted objects are removed and fetched again from the storage; a corrupted cache entry is
+    removed (the cache is rebuilt on demand); a corrupted workspace file of a strict/flexible
+    entity is rebuilt from the local objects or the storage.
+    """
+
+    objects, cache = repo._objects(et), repo._cache(et)
+    bad_objects, bad_cache, bad_work, fixed, unfixable = [], [], [], [], []
+    checked = 0
+    for cid in list(objects):
+        checked += 1
+        try:
+            ok = cid_of(objects.path(cid).read_bytes()) == cid
+        except OSError:
+            ok = False
+        if not ok:
+            bad_objects.append(cid)
+            objects.remove(cid)
+    for cid in list(cache):
+        checked += 1
+        if hash_file(cache.path(cid)).cid != cid:
+            bad_cache.append(cid)
+            cache.remove(cid)
+    threads = int(repo.config["push_threads_count"])
+    storages: dict[str, Storage | None] = {}
+
+    def storage_for(uri: str) -> Storage | None:
+        if uri not in storages:
+            try:
+                storages[uri] = repo._storage(uri)
+            except MLGitError as exc:
+                log.info("fsck: storage %s unavailable: %s", uri, exc)
+                storages[uri] = None
+        return storages[uri]
+
+    entities = {}
+    for ename, epath in list_entities(repo.root / et).items():
+        try:
+            entities[ename] = (epath, specs.load(specs.spec_file(epath, ename), et, ename))
+        except MLGitError as exc:
+            log.info("fsck: skipping %s: %s", ename, exc)
+    try:
+        if fix and bad_objects:
+            remaining = set(bad_objects)
+            for uri in sorted({body["manifest"]["storage"] for _, body in entities.values()}):
+                storage = storage_for(uri)
+                if storage is None or not remaining:
+                    continue
+                try:
+                    download(storage, objects, remaining, threads)
+                except MLGitError as exc:
+                    log.info("fsck: could not restore objects from %s: %s", uri, exc)
+                remaining = {c for c in remaining if not objects.exists(c)}
+            fixed += [c for c in bad_objects if c not in remaining]
+            unfixable += sorted(remaining)
+        for ename, (epath, body) in entities.items():
+            mutability = body.get("mutability", "strict")
+            if mutability == "mutable":
+                continue
+            index, _ = repo._staged(et, ename)
+            changed = False
+            for rel, entry in index.items():
+                target = epath / rel
+                if entry.status in (idx.UNLOCKED, idx.BARE) or not target.exists():
+                    continue
+                if entry.cid not in bad_cache and idx.matches_file(target, entry):
+                    continue
+                if entry.cid not in bad_cache and hash_file(target).cid == entry.cid:
+                    index[rel], changed = idx.Entry.from_stat(entry.cid, target.stat()), True
+                    continue
+                bad_work.append(f"{ename}/{rel}")
+                if not fix:
+                    continue
+                try:
+                    builder = Builder(objects, cache, mutability, storage_for(body["manifest"]["storage"]))
+                    st = builder.build(entry.cid, target)
+                    assert st is not None
+                    index[rel], changed = idx.Entry.from_stat(entry.cid, st), True
+                    fixed.append(f"{ename}/{rel}")
+                except (MLGitError, OSError) as exc:
+                    unfixable.append(f"{ename}/{rel}")
+                    log.info("fsck: cannot restore %s/%s: %s", ename, rel, exc)
+            if changed:
+                repo._save_staged(et, ename, index)
+    finally:
+        for storage in storages.values():
+            if storage is not None:
+                storage.close()
+    if fix:
+        fixed += bad_cache  # removed: rebuilt from objects or storage when next needed
+    return FsckResult(et, checked, bad_objects, bad_cache, bad_work, fixed, unfixable)
