@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+
 from .errors import InvalidName, UnsafePath
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
