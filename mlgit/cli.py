@@ -85,7 +85,7 @@ def _fail(ctx: click.Context, exc: BaseException, code: int, prefix: str = "") -
 @click.option("-C", "cwd", default=".", type=click.Path(file_okay=False), help="Run as if started in this folder.")
 @click.version_option(__version__, prog_name="ml-git")
 @click.pass_context
-def main(ctx: click.Context, verbose: bool, cwd: str) -> None:
+def cli(ctx: click.Context, verbose: bool, cwd: str) -> None:
     """Version ML datasets, labels and models (ML-Git compatible)."""
     ctx.ensure_object(dict)
     ctx.obj.update(verbose=verbose, cwd=str(Path(cwd).resolve()))
@@ -93,7 +93,7 @@ def main(ctx: click.Context, verbose: bool, cwd: str) -> None:
 
 
 # -- ml-git repository ... ---------------------------------------------------------------------
-@main.group()
+@cli.group()
 def repository() -> None:
     """Project-wide configuration."""
 
@@ -172,7 +172,7 @@ def repository_update(ctx: click.Context) -> None:
     click.echo("Metadata repositories updated")
 
 
-@main.command("clone")
+@cli.command("clone")
 @click.argument("url")
 @click.argument("folder", required=False)
 @click.pass_context
@@ -400,10 +400,10 @@ def _tree(paths: list[str]) -> list[str]:
 
 
 for _et in ENTITY_TYPES:
-    main.add_command(_entity_group(_et))
+    cli.add_command(_entity_group(_et))
 
 
-@main.command("demo")
+@cli.command("demo")
 @click.argument("folder", default="mlgit-demo", required=False)
 @click.pass_context
 def demo(ctx: click.Context, folder: str) -> None:
@@ -421,6 +421,15 @@ def demo(ctx: click.Context, folder: str) -> None:
     for tag, metrics in res.metrics.items():
         click.echo(f"  {tag}: " + ", ".join(f"{k}={v:g}" for k, v in sorted(metrics.items())))
     click.echo(f"\nTry: cd {res.workspace} && ml-git models lineage birdnet")
+
+
+def main(argv: list[str] | None = None) -> None:
+    """The ``ml-git`` program. ``--verbose`` may come anywhere, as in ML-Git (``ml-git datasets fsck --verbose``)."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    if "--verbose" in args[1:]:
+        args.remove("--verbose")
+        args.insert(0, "--verbose")
+    cli.main(args=args, prog_name="ml-git")
 
 
 if __name__ == "__main__":  # pragma: no cover

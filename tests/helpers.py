@@ -9,7 +9,7 @@ from pathlib import Path
 from click.testing import CliRunner, Result
 
 from mlgit import Repository
-from mlgit.cli import main
+from mlgit.cli import cli
 
 DATA = Path(__file__).resolve().parent / "data"
 #: a verbatim copy of ../shared (the ground truth ML-Git 2.9.9 wrote); test_shared_copy checks it
@@ -58,7 +58,10 @@ class Cli:
         import shlex
 
         args = ["-C", str(cwd or self.cwd), *shlex.split(line)]
-        result = self.runner.invoke(main, args, catch_exceptions=False)
+        if "--verbose" in args:  # as main() does for the installed program
+            args.remove("--verbose")
+            args.insert(0, "--verbose")
+        result = self.runner.invoke(cli, args, catch_exceptions=False)
         if ok and result.exit_code != 0:
             raise AssertionError(f"ml-git {line} exited {result.exit_code}:\n{result.output}")
         if not ok and result.exit_code == 0:

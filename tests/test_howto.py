@@ -167,3 +167,7 @@ def test_entry_point_runs_as_a_program(tmp_path: Path) -> None:
     assert err.returncode == 1
     assert err.stderr.count("\n") == 1 and "Traceback" not in err.stderr
     assert "no .ml-git/config.yaml" in err.stderr
+    verbose = subprocess.run([str(bindir / "ml-git"), "-C", str(tmp_path), "datasets", "fsck", "--verbose"],
+                             capture_output=True, text=True)
+    assert verbose.returncode == 1
+    assert "Traceback" in verbose.stderr and verbose.stderr.rstrip().splitlines()[-1].startswith("ERROR - ")
