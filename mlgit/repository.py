@@ -11,7 +11,7 @@ import shutil
 import threading
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from . import config as cfg
 from . import index as idx
@@ -47,6 +47,9 @@ from .workspace import (
     stage,
     to_metric,
 )
+
+if TYPE_CHECKING:
+    from .remote_fsck import RemoteFsckResult
 
 log = logging.getLogger(__name__)
 LinkArg = str | Mapping[str, str] | Link | None
@@ -655,6 +658,12 @@ class Repository:
         return LineageNode(et, str(body["name"]), tag, sha, int(body["version"]),
                            {k: float(v) for k, v in (body.get("metrics") or {}).items()},
                            _link(body.get("dataset")), _link(body.get("labels")))
+
+    def remote_fsck(self, entity_type_: str, name: str, thorough: bool = False, fix: bool = True) -> RemoteFsckResult:
+        """Check that the storage holds every object of every version of ``name``; re-upload what it lacks."""
+        from .remote_fsck import remote_fsck
+
+        return remote_fsck(self, entity_type(entity_type_), name, thorough, fix)
 
 
 def _link(value: Any) -> Link | None:
