@@ -117,7 +117,7 @@ class MetadataRepo:
         if not self._has_commits():
             self.git("reset", "--quiet", "--hard", remote_ref)
             return
-        self.git("rebase", "--quiet", remote_ref)
+        self._rebase_keeping_tags(remote_ref)
 
     def _ref_exists(self, ref: str) -> bool:
         try:
@@ -194,12 +194,13 @@ class MetadataRepo:
         self.git("tag", "-a", tag, "-m", f'Automatic tag "{tag}"')
         return self.tag_sha(tag)
 
-    def unpushed_tags(self, name: str) -> list[str]:
-        local = self.tags(name)
-        if not self.remote_url():
+    def unpushed_tags(self) -> list[str]:
+        """Version tags on our branch that the remote lacks (a push makes all of them visible)."""
+        if not self.remote_url() or not self._has_commits():
             return []
+        merged = set(self.git("tag", "--merged", "HEAD").split())
         remote = self.remote_tags()
-        return [t for t in local if t not in remote]
+        return [t for t in self.tags() if t in merged and t not in remote]
 
     def remote_tags(self) -> dict[str, str]:
         out = self.git("ls-remote", "--tags", "origin")
@@ -249,17 +250,32 @@ class MetadataRepo:
                         f"version tag {tag} was pushed by another worker with other content "
                         f"(remote {theirs[:12]}, ours {ours[:12]}); bump the version and commit again"
                     )
-        tagged = {t: self.repo.git.rev_parse(f"refs/tags/{t}^{{commit}}").strip() for t in tags}
-        mine = self.git("rev-list", "--reverse", f"origin/{branch}..HEAD").split()
+        self._rebase_keeping_tags(f"origin/{branch}")
+
+    def _tag_commits(self) -> dict[str, str]:
+        out = self.git("for-each-ref", "refs/tags", "--format=%(refname:short) %(*objectname) %(objectname)")
+        tags = {}
+        for line in out.splitlines():
+            name, peeled, obj = (line.split(" ") + ["", ""])[:3]
+            tags[name] = peeled or obj
+        return tags
+
+    def _rebase_keeping_tags(self, onto: str) -> None:
+        """Replay our unpushed commits on ``onto``; tags on them move to the replayed commits."""
+        mine = self.git("rev-list", "--reverse", f"{onto}..HEAD").split()
+        if not mine:
+            self.git("reset", "--quiet", "--hard", onto)
+            return
+        on_mine = {t: c for t, c in self._tag_commits().items() if c in set(mine)}
         try:
-            self.git("rebase", "--quiet", "--empty=keep", f"origin/{branch}")
+            self.git("rebase", "--quiet", "--empty=keep", onto)
         except MetadataError:
             self.git("rebase", "--abort")
             raise
-        replayed = self.git("rev-list", "--reverse", f"origin/{branch}..HEAD").split()
+        replayed = self.git("rev-list", "--reverse", f"{onto}..HEAD").split()
         if len(replayed) != len(mine):
-            raise MetadataError(f"replaying {len(mine)} metadata commits on origin/{branch} gave {len(replayed)}")
+            raise MetadataError(f"replaying {len(mine)} metadata commits on {onto} gave {len(replayed)}")
         moved = dict(zip(mine, replayed, strict=True))
-        for tag, old in tagged.items():
-            if old in moved and moved[old] != old:
+        for tag, old in on_mine.items():
+            if moved[old] != old:
                 self.git("tag", "-f", "-a", tag, "-m", f'Automatic tag "{tag}"', moved[old])

@@ -441,12 +441,13 @@ class Repository:
             raise NothingToCommit(f"{et} {name}: no committed version to push; run ml-git {et} commit {name} first")
         if not md.remote_url():
             raise MetadataError(f"{et}: no metadata remote to push to; run: ml-git repository remote {et} add URL")
-        tags = md.unpushed_tags(name)
+        # every unpushed version on the branch becomes visible with this push: send all their data
+        tags = md.unpushed_tags()
         objects = self._objects(et)
         uploaded = skipped = 0
         manifest: mf.Manifest = {}
         for tag in tags:
-            vbody, manifest, _, _ = self._read_version(et, tag, name)
+            vbody, manifest, _, _ = self._read_version(et, tag, str(parse_tag(tag)[1]))  # type: ignore[index]
             keys: set[str] = set()
             for cid in set(manifest.values()):
                 keys.add(cid)

@@ -305,3 +305,33 @@ def test_two_repositories_in_two_threads(project: Project, second: Project) -> N
     project.repo.update("datasets")
     assert project.repo.tags("datasets", "right") == ["cv__img__right__1"]
     assert project.repo.tags("datasets", "left") == ["cv__img__left__1"]
+
+
+def test_push_sends_every_version_it_makes_visible(project: Project, second: Project) -> None:
+    """Two entities committed, one pushed: the branch carries both, so both versions' data go out."""
+    _dataset(project, "one", files={"data/1.bin": b"1" * 100})
+    _dataset(project, "two", files={"data/2.bin": b"2" * 100})
+    for name in ("one", "two"):
+        project.repo.add("datasets", name)
+        project.repo.commit("datasets", name)
+    res = project.repo.push("datasets", "one")
+    assert res.uploaded == 4  # descriptor + chunk of each file
+    second.repo.update("datasets")
+    for name in ("one", "two"):
+        assert second.repo.checkout("datasets", name).files == 1
+
+
+def test_update_replays_local_commits_and_keeps_their_tags(project: Project, second: Project) -> None:
+    _dataset(project, "one")
+    _version(project, "one")
+    _dataset(second, "two")
+    second.repo.add("datasets", "two")
+    local = second.repo.commit("datasets", "two")
+    second.repo.update("datasets")  # pulls "one" under our unpushed "two"
+    md = second.repo.metadata("datasets")
+    moved = md.tag_sha(local.tag)  # type: ignore[arg-type]
+    assert moved != local.sha and md.git("merge-base", "--is-ancestor", moved, "HEAD") == ""
+    second.repo.push("datasets", "two")
+    assert second.repo.branch("datasets", "two") == (local.tag, moved)
+    project.repo.update("datasets")
+    assert project.repo.checkout("datasets", "two").sha == moved
