@@ -352,6 +352,28 @@ def _entity_group(et: str) -> click.Group:
         elif res.total:
             click.echo("INFO - Repository: For more information about the corrupted files you can run the command with the --verbose option.")
 
+    @command("remote-fsck")
+    @click.argument("name")
+    @click.option("--thorough", is_flag=True, help="Also download every bucket object and verify it against its CID.")
+    @click.option("--no-fix", is_flag=True, help="Only report.")
+    @click.pass_context
+    def remote_fsck(ctx: click.Context, name: str, thorough: bool, no_fix: bool) -> None:
+        res = _repo(ctx).remote_fsck(et, name, thorough=thorough, fix=not no_fix)
+        click.echo(f"INFO - remote-fsck: {res.objects_checked} object(s) of {len(res.versions)} version(s) "
+                   f"of {et} {name} checked in {', '.join(res.storages) or 'no storage'}")
+        click.echo(f"[{len(res.missing)}] missing object(s) in the storage")
+        if thorough:
+            click.echo(f"[{len(res.corrupted)}] corrupted object(s) in the storage")
+        if res.fixed or res.unfixable:
+            click.echo(f"Fixed: {len(res.fixed)}; could not fix: {len(res.unfixable)}")
+        if ctx.obj["verbose"]:
+            for item in res.missing + res.corrupted:
+                click.echo(f"    {item}")
+            for item in res.unfixable:
+                click.echo(f"    not fixed: {item}")
+        if res.unfixable:
+            ctx.exit(1)
+
     @command("unlock")
     @click.argument("name")
     @click.argument("file")
