@@ -1,10 +1,13 @@
-"""Reading what a flow run left behind back through the Prefect API (the way a user's UI sees it)."""
+"""Test helpers: running the how-to flows, and reading what a run left behind back through the Prefect API."""
 
 from __future__ import annotations
 
 import json
 import time
 import uuid
+from collections.abc import Callable
+from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 from prefect import get_client
@@ -17,6 +20,7 @@ from prefect.client.schemas.filters import (
     LogFilterFlowRunId,
 )
 from prefect.events.filters import EventFilter, EventNameFilter, EventResourceFilter
+from prefect.states import State
 
 SECRET = "mlgit-s3cr3t-" + uuid.uuid4().hex  # must never show up in a log, a result or an artifact
 ACCESS_KEY = "AKIAMLGITPREFECTTEST"
@@ -64,3 +68,26 @@ def asset_events(key: str, flow_run_id: Any, wanted: int = 1, timeout: float = 3
 
 def as_text(value: Any) -> str:
     return json.dumps(value, default=str)
+
+
+# -- running the how-to flows ---------------------------------------------------------------------
+DATASET, LABELS, MODEL = "imagenet8", "mscoco-captions", "imagenet-model"
+DS_TAG = f"computer-vision__images__{DATASET}__1"
+LB_TAG = f"computer-vision__captions__{LABELS}__1"
+MD_TAG = f"computer-vision__images__{MODEL}__1"
+
+
+def run(flow_fn: Any, **kwargs: Any) -> tuple[dict[str, Any], Any]:
+    state: State = flow_fn(**kwargs, return_state=True)
+    assert state.is_completed(), state.message
+    return state.result(), state.state_details.flow_run_id
+
+
+def howto(examples: Callable[[str], ModuleType], sample: Path, block: str) -> dict[str, tuple[dict[str, Any], Any]]:
+    """Sections 2, 4 and 5: a dataset, labels linked to it, a model trained on both."""
+    return {
+        "dataset": run(examples("dataset_flow").dataset_flow, source=str(sample / "data"), repository=block),
+        "labels": run(examples("labels_flow").labels_flow, source=str(sample / "annotations"), dataset=DATASET,
+                      repository=block),
+        "model": run(examples("training_flow").training_flow, dataset=DATASET, labels=LABELS, repository=block),
+    }

@@ -7,34 +7,26 @@ import subprocess
 from collections.abc import Callable
 from pathlib import Path
 from types import ModuleType
-from typing import Any
 
 from mlgit_prefect import MLGitRepository
-from prefect.states import State
-from prefect_reads import SECRET, as_text, asset_events, flow_run_artifacts, flow_run_logs, task_runs
+from prefect_reads import (
+    DATASET,
+    DS_TAG,
+    LABELS,
+    LB_TAG,
+    MD_TAG,
+    MODEL,
+    SECRET,
+    as_text,
+    asset_events,
+    flow_run_artifacts,
+    flow_run_logs,
+    howto,
+    run,
+    task_runs,
+)
 
 from mlgit import Repository
-
-DATASET, LABELS, MODEL = "imagenet8", "mscoco-captions", "imagenet-model"
-DS_TAG = f"computer-vision__images__{DATASET}__1"
-LB_TAG = f"computer-vision__captions__{LABELS}__1"
-MD_TAG = f"computer-vision__images__{MODEL}__1"
-
-
-def run(flow_fn: Any, **kwargs: Any) -> tuple[dict[str, Any], Any]:
-    state: State = flow_fn(**kwargs, return_state=True)
-    assert state.is_completed(), state.message
-    return state.result(), state.state_details.flow_run_id
-
-
-def howto(examples: Callable[[str], ModuleType], sample: Path, block: str) -> dict[str, tuple[dict[str, Any], Any]]:
-    """Sections 2, 4 and 5: a dataset, labels linked to it, a model trained on both."""
-    return {
-        "dataset": run(examples("dataset_flow").dataset_flow, source=str(sample / "data"), repository=block),
-        "labels": run(examples("labels_flow").labels_flow, source=str(sample / "annotations"), dataset=DATASET,
-                      repository=block),
-        "model": run(examples("training_flow").training_flow, dataset=DATASET, labels=LABELS, repository=block),
-    }
 
 
 def fresh_workspace(block: str, tmp_path: Path, name: str) -> Repository:
