@@ -20,7 +20,7 @@ from .names import parse_tag
 
 log = logging.getLogger(__name__)
 DEFAULT_BRANCH = "master"  # what ML-Git's metadata repositories use
-PUSH_ATTEMPTS = 8
+PUSH_ATTEMPTS = 40  # 8 ran out with 8 workers pushing at once on 2 cores
 
 
 def _err(exc: GitCommandError) -> str:
@@ -200,7 +200,8 @@ class MetadataRepo:
             return []
         merged = set(self.git("tag", "--merged", "HEAD").split())
         remote = self.remote_tags()
-        return [t for t in self.tags() if t in merged and t not in remote]
+        # by sha, not by name: a tag another worker pushed first with other content is not ours
+        return [t for t in self.tags() if t in merged and remote.get(t) != self.repo.git.rev_parse(f"refs/tags/{t}").strip()]
 
     def remote_tags(self) -> dict[str, str]:
         out = self.git("ls-remote", "--tags", "origin")
@@ -235,7 +236,7 @@ class MetadataRepo:
                     raise MetadataError(f"git push of {self.entity_type} metadata to {url} failed: {text}") from exc
                 log.info("metadata push rejected (attempt %d), replaying on the remote's branch", attempt)
                 self._replay(branch, tags)
-                time.sleep(random.uniform(0.05, 0.3) * attempt)
+                time.sleep(random.uniform(0.05, 0.3) * min(attempt, 8))
         raise MetadataError("unreachable")  # pragma: no cover
 
     def _replay(self, branch: str, tags: list[str]) -> None:
@@ -267,15 +268,38 @@ class MetadataRepo:
             self.git("reset", "--quiet", "--hard", onto)
             return
         on_mine = {t: c for t, c in self._tag_commits().items() if c in set(mine)}
-        try:
-            self.git("rebase", "--quiet", "--empty=keep", onto)
-        except MetadataError:
-            self.git("rebase", "--abort")
-            raise
-        replayed = self.git("rev-list", "--reverse", f"{onto}..HEAD").split()
-        if len(replayed) != len(mine):
-            raise MetadataError(f"replaying {len(mine)} metadata commits on {onto} gave {len(replayed)}")
-        moved = dict(zip(mine, replayed, strict=True))
+        # not a git rebase: two workers versioning one entity both rewrite its spec and MANIFEST,
+        # which a rebase stops on (or merges line by line); each commit's files are replayed as they are
+        head = self.git("rev-parse", onto).strip()
+        moved = {}
+        for old in mine:
+            head = moved[old] = self._replay_commit(old, head)
+        self.git("reset", "--quiet", "--hard", head)
         for tag, old in on_mine.items():
             if moved[old] != old:
                 self.git("tag", "-f", "-a", tag, "-m", f'Automatic tag "{tag}"', moved[old])
+
+    def _replay_commit(self, commit: str, onto: str) -> str:
+        """A copy of ``commit`` on top of ``onto``: the paths it changed take its content, the rest
+        keeps ``onto``'s. Built in a private index, so the working tree is only touched by the reset."""
+        index = self.path / ".git" / f"mlgit-replay-{commit[:12]}.index"
+        env = {"GIT_INDEX_FILE": str(index)}
+        try:
+            self.git("read-tree", onto, env=env)
+            fields = self.git("diff-tree", "-r", "-z", "--root", "--no-commit-id", "--raw", commit).split("\0")
+            lines = []
+            for meta, path in zip(fields[0::2], fields[1::2], strict=False):
+                _old_mode, new_mode, _old_sha, new_sha, _status = meta.lstrip(":").split(" ")
+                lines.append(f"{new_mode} {new_sha}\t{path}" if int(new_mode, 8) else f"0 {'0' * 40}\t{path}")
+            if lines:
+                listing = index.with_suffix(".info")
+                listing.write_bytes(("\0".join(lines) + "\0").encode())
+                with open(listing, "rb") as fh:
+                    self.git("update-index", "-z", "--index-info", env=env, istream=fh)
+                listing.unlink()
+            tree = self.git("write-tree", env=env).strip()
+        finally:
+            index.unlink(missing_ok=True)
+        info = self.git("log", "-1", "--format=%an%x00%ae%x00%ad%x00%B", "--date=raw", commit).split("\0", 3)
+        author = {"GIT_AUTHOR_NAME": info[0], "GIT_AUTHOR_EMAIL": info[1], "GIT_AUTHOR_DATE": info[2]}
+        return self.git("commit-tree", tree, "-p", onto, "-m", info[3].rstrip("\n") or "replayed", env=author).strip()
