@@ -128,22 +128,16 @@ def _env(tmp: Path) -> dict[str, str]:
     }
 
 
-def timed(cmd: list[str], env: dict[str, str], cwd: Path | None = None) -> tuple[float, float, str]:
-    """Run ``cmd``; (seconds, peak RSS in MiB of it and its children, stdout)."""
+def timed(cmd: list[str], env: dict[str, str], cwd: Path | None = None) -> tuple[float, float, float, str]:
+    """Run ``cmd`` (wrapped by ``peak``); (seconds, peak RSS MiB, CPU seconds of the client, stdout)."""
     started = time.perf_counter()
     proc = subprocess.Popen(cmd, env=env, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     out, err = proc.communicate()
     seconds = time.perf_counter() - started
     if proc.returncode != 0:
         raise RuntimeError(f"{' '.join(cmd[:4])}... failed ({proc.returncode}):\n{err.decode()[-3000:]}")
-    return seconds, _last_peak(err.decode()), out.decode()
-
-
-def _last_peak(stderr: str) -> float:
-    for line in reversed(stderr.splitlines()):
-        if line.startswith("PEAK_RSS_KIB="):
-            return int(line.split("=", 1)[1]) / 1024
-    return float("nan")
+    figures = dict(line.split("=", 1) for line in err.decode().splitlines() if line.startswith(("PEAK_RSS_KIB=", "CPU_S=")))
+    return seconds, int(figures["PEAK_RSS_KIB"]) / 1024, float(figures["CPU_S"]), out.decode()
 
 
 # a tiny wrapper that runs a command and prints its peak RSS (wait4 gives the child's own figure)
@@ -151,7 +145,7 @@ _PEAK = (
     "import os,subprocess,sys\n"
     "p=subprocess.Popen(sys.argv[1:])\n"
     "_,status,ru=os.wait4(p.pid,0)\n"
-    "sys.stderr.write(f'PEAK_RSS_KIB={ru.ru_maxrss}\\n')\n"
+    "sys.stderr.write(f'CPU_S={ru.ru_utime + ru.ru_stime:.2f}\\nPEAK_RSS_KIB={ru.ru_maxrss}\\n')\n"
     "sys.exit(os.waitstatus_to_exitcode(status))\n"
 )
 
@@ -166,12 +160,17 @@ _MLGIT_STEP = r'''
 import json, sys, time
 from pathlib import Path
 from mlgit import Repository
-step, ws, remote, bucket, endpoint, threads = sys.argv[1:7]
+step, ws, remote, bucket, endpoint, threads, sdk = sys.argv[1:8]
 ws = Path(ws)
 t0 = time.perf_counter()
+phases = {}
+def progress(phase, done, total):
+    now = time.perf_counter() - t0
+    first, _ = phases.get(phase, (now, now))
+    phases[phase] = (first, now)
 if step == "push":
     repo = Repository(ws)
-    res = repo.push("datasets", "bench")
+    res = repo.push("datasets", "bench", progress=progress)
     out = {"uploaded": res.uploaded, "skipped": res.skipped}
 elif step == "checkout":
     repo = Repository.init(ws)
@@ -179,14 +178,19 @@ elif step == "checkout":
     repo.remote_add("datasets", remote)
     repo.entity_init("datasets")
     repo.storage_add(bucket, "s3h", endpoint_url=endpoint)
+    storages = repo.config["storages"]
+    storages["s3h"][bucket]["sdk"] = sdk
+    repo.set_config("storages", storages)
     t0 = time.perf_counter()
-    res = repo.checkout("datasets", "bench")
+    res = repo.checkout("datasets", "bench", progress=progress)
     out = {"downloaded": res.downloaded, "files": res.files}
+out["phases"] = {k: [round(a, 2), round(b, 2)] for k, (a, b) in phases.items()}
 print(json.dumps({**out, "seconds": time.perf_counter() - t0}))
 '''
 
 
-def mlgit_round(w: Workload, server: MotoServer, tmp: Path, env: dict[str, str], threads: int) -> dict[str, Any]:
+def mlgit_round(w: Workload, server: MotoServer, tmp: Path, env: dict[str, str], threads: int,
+                sdk: str = "auto") -> dict[str, Any]:
     from mlgit import Repository
 
     bucket = f"mlgit-{w.name.lower()}"
@@ -202,6 +206,9 @@ def mlgit_round(w: Workload, server: MotoServer, tmp: Path, env: dict[str, str],
         repo.remote_add("datasets", str(remote))
         repo.entity_init("datasets")
         repo.storage_add(bucket, "s3h", endpoint_url=server.endpoint)
+        storages = repo.config["storages"]
+        storages["s3h"][bucket]["sdk"] = sdk
+        repo.set_config("storages", storages)
         entity = repo.create("datasets", "bench", categories=["bench"], storage_type="s3h", bucket=bucket)
         w.write(entity / "data")
         t0 = time.perf_counter()
@@ -211,16 +218,17 @@ def mlgit_round(w: Workload, server: MotoServer, tmp: Path, env: dict[str, str],
     finally:
         os.environ.clear()
         os.environ.update(old)
-    args = [str(remote), bucket, server.endpoint, str(threads)]
-    push_s, push_mb, out = timed(peak([sys.executable, "-c", _MLGIT_STEP, "push", str(ws), *args]), env)
+    args = [str(remote), bucket, server.endpoint, str(threads), sdk]
+    push_s, push_mb, push_cpu, out = timed(peak([sys.executable, "-c", _MLGIT_STEP, "push", str(ws), *args]), env)
     pushed = json.loads(out.strip().splitlines()[-1])
     ws2 = tmp / "ws2"
-    co_s, co_mb, out = timed(peak([sys.executable, "-c", _MLGIT_STEP, "checkout", str(ws2), *args]), env)
+    co_s, co_mb, co_cpu, out = timed(peak([sys.executable, "-c", _MLGIT_STEP, "checkout", str(ws2), *args]), env)
     got = json.loads(out.strip().splitlines()[-1])
     if got["files"] != w.files:
         raise RuntimeError(f"mlgit checkout gave {got['files']} files, expected {w.files}")
     return {"add+commit_s": add_s, "push_s": push_s, "push_mb": push_mb, "checkout_s": co_s, "checkout_mb": co_mb,
-            "objects": pushed["uploaded"], "push_inner_s": pushed["seconds"], "checkout_inner_s": got["seconds"]}
+            "push_cpu_s": push_cpu, "checkout_cpu_s": co_cpu, "objects": pushed["uploaded"], "push_inner_s": pushed["seconds"], "checkout_inner_s": got["seconds"],
+            "push_phases": pushed["phases"], "checkout_phases": got["phases"]}
 
 
 # -- DVC -----------------------------------------------------------------------------------------
@@ -253,17 +261,17 @@ def dvc_round(w: Workload, server: MotoServer, tmp: Path, env: dict[str, str], d
     t0 = time.perf_counter()
     run("add", "-q", "data")
     add_s = time.perf_counter() - t0
-    push_s, push_mb, _ = timed(peak([str(dvc), "push", "-q"]), env, cwd=proj)
+    push_s, push_mb, push_cpu, _ = timed(peak([str(dvc), "push", "-q"]), env, cwd=proj)
     clone = tmp / "dvc-clone"
     clone.mkdir()
     shutil.copytree(proj / ".dvc", clone / ".dvc", ignore=shutil.ignore_patterns("cache", "tmp"))
     shutil.copy(proj / "data.dvc", clone / "data.dvc")
-    pull_s, pull_mb, _ = timed(peak([str(dvc), "pull", "-q"]), env, cwd=clone)
+    pull_s, pull_mb, pull_cpu, _ = timed(peak([str(dvc), "pull", "-q"]), env, cwd=clone)
     n = sum(1 for p in (clone / "data").rglob("*") if p.is_file())
     if n != w.files:
         raise RuntimeError(f"dvc pull gave {n} files, expected {w.files}")
     return {"add+commit_s": add_s, "push_s": push_s, "push_mb": push_mb, "checkout_s": pull_s, "checkout_mb": pull_mb,
-            "objects": w.objects_dvc()}
+            "push_cpu_s": push_cpu, "checkout_cpu_s": pull_cpu, "objects": w.objects_dvc()}
 
 
 # -- report ----------------------------------------------------------------------------------------
@@ -278,7 +286,7 @@ def report(results: dict[str, dict[str, list[dict[str, Any]]]], workloads: list[
              "|---|---|---:|---:|---:|---:|---:|---:|---:|"]
     for w in workloads:
         for tool, rows in results.get(w.name, {}).items():
-            objs = rows[0]["objects"] or (w.objects_mlgit() if tool == "mlgit" else w.objects_dvc())
+            objs = rows[0]["objects"] or (w.objects_mlgit() if tool.startswith("mlgit") else w.objects_dvc())
             p, c = _median(rows, "push_s"), _median(rows, "checkout_s")
             lines.append(f"| {w.name} | {tool} | {p:.1f} | {objs / p:.0f} | {_median(rows, 'push_mb'):.0f} | {c:.1f} | "
                          f"{objs / c:.0f} | {_median(rows, 'checkout_mb'):.0f} | {objs} |")
@@ -299,10 +307,15 @@ def report(results: dict[str, dict[str, list[dict[str, Any]]]], workloads: list[
     return "\n".join(lines)
 
 
+def _save(path: Path | None, results: dict[str, Any]) -> None:
+    if path:
+        path.write_text(json.dumps(results, indent=2))
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--workloads", default="W1,W2")
-    ap.add_argument("--tools", default="mlgit,dvc")
+    ap.add_argument("--tools", default="mlgit,dvc", help="any of mlgit (minio SDK on endpoints), mlgit-boto3, dvc")
     ap.add_argument("--rounds", type=int, default=1)
     ap.add_argument("--threads", type=int, default=10, help="push_threads_count for mlgit (ML-Git's default: 10)")
     ap.add_argument("--scale", type=float, default=1.0, help="shrink the workloads for a smoke run")
@@ -323,12 +336,15 @@ def main(argv: list[str] | None = None) -> int:
                         env = _env(tmp)
                         if tool == "mlgit":
                             row = mlgit_round(w, server, tmp, env, args.threads)
+                        elif tool == "mlgit-boto3":
+                            row = mlgit_round(w, server, tmp, env, args.threads, sdk="boto3")
                         else:
                             assert dvc is not None
                             row = dvc_round(w, server, tmp, env, dvc)
                     results.setdefault(w.name, {}).setdefault(tool, []).append(row)
                     print(f"{w.name} {tool} round {rnd + 1}: " + ", ".join(
                         f"{k}={v:.2f}" if isinstance(v, float) else f"{k}={v}" for k, v in row.items()), flush=True)
+                    _save(args.json, results)
     finally:
         server.stop()
     print()

@@ -53,6 +53,8 @@ class S3Storage(Storage):
     page_size = 1000
     #: wanted keys per listing segment; segments are listed in parallel
     segment = SEGMENT
+    #: a full page that answers fewer wanted keys than this hands the rest to HEAD requests
+    sparse_below = 8
 
     def __init__(
         self,
@@ -298,27 +300,31 @@ class S3Storage(Storage):
         """The keys not in the bucket: a few by HEAD, many by listing from each unanswered key on.
 
         ``ListObjectsV2`` is sorted, so one page starting just before the first unanswered key
-        answers every wanted key up to its last entry; in a sparse bucket that is one request per
-        wanted key at worst, in a dense one a thousand keys per request. Segments run in parallel.
+        answers every wanted key up to its last entry: a thousand keys per request where the
+        bucket is dense with ours. Where a page answers fewer than ``sparse_below`` of them (a huge
+        bucket, a few keys), HEADs are cheaper and answer the rest. Segments run in parallel.
         """
         with self._lock:
             wanted = sorted(set(keys) - self._known)
         if not wanted:
             return set()
-        if len(wanted) <= HEAD_AT_MOST:
-            return {k for k in wanted if not self.exists(k)}
-        segments = [wanted[i : i + self.segment] for i in range(0, len(wanted), self.segment)]
-        if len(segments) == 1:
-            present = self._present(segments[0])
-        else:
+        unanswered = wanted
+        present: set[str] = set()
+        if len(wanted) > HEAD_AT_MOST:
+            segments = [wanted[i : i + self.segment] for i in range(0, len(wanted), self.segment)]
             with ThreadPoolExecutor(max_workers=min(8, len(segments)), thread_name_prefix="mlgit-list") as pool:
-                present = set().union(*pool.map(self._present, segments))
+                answers = list(pool.map(self._list_segment, segments))
+            present = set().union(*(found for found, _ in answers))
+            unanswered = [k for _, rest in answers for k in rest]
+        if unanswered:
+            with ThreadPoolExecutor(max_workers=min(16, len(unanswered)), thread_name_prefix="mlgit-head") as pool:
+                present.update(k for k, there in zip(unanswered, pool.map(self.exists, unanswered), strict=True) if there)
         with self._lock:
             self._known.update(present)
         return set(wanted) - present
 
-    def _present(self, wanted: list[str]) -> set[str]:
-        """Which of the sorted ``wanted`` keys the bucket holds, by seeking listings."""
+    def _list_segment(self, wanted: list[str]) -> tuple[set[str], list[str]]:
+        """(the sorted ``wanted`` keys the bucket holds, the keys left for HEAD), by seeking listings."""
         found: set[str] = set()
         i = 0
         start = wanted[0][:-1]  # a proper prefix sorts just before the key: the page starts at wanted[0]
@@ -328,12 +334,13 @@ class S3Storage(Storage):
             listed = [str(o["Key"]) for o in page.get("Contents", ())]
             found.update(listed)
             if not listed or not page.get("IsTruncated"):
-                break  # the listing reached the bucket's end: every remaining key is answered
-            i = bisect.bisect_right(wanted, listed[-1], lo=i)
+                return found.intersection(wanted), []  # the listing reached the bucket's end
+            before, i = i, bisect.bisect_right(wanted, listed[-1], lo=i)
             if i >= len(wanted):
-                break
+                return found.intersection(wanted), []
+            if i - before < self.sparse_below:
+                return found.intersection(wanted[:i]), wanted[i:]  # sparse: HEADs are cheaper
             start = max(listed[-1], wanted[i][:-1])  # strictly grows: the loop ends
-        return found.intersection(wanted)
 
     def close(self) -> None:
         with contextlib.suppress(Exception):

@@ -148,7 +148,7 @@ def test_many_keys_answered_by_listing_not_one_head_each(s3_bucket: S3Bucket) ->
 
 def test_seeking_listing_with_small_pages_and_segments(s3_bucket: S3Bucket) -> None:
     st = S3Storage.from_config(s3_bucket.bucket, s3_bucket.settings())
-    st.page_size, st.segment = 7, 40
+    st.page_size, st.segment, st.sparse_below = 7, 40, 0
     client = s3_bucket.client()
     everything = sorted(_blob(10)[0] for _ in range(200))
     for k in everything[::2]:
@@ -157,6 +157,20 @@ def test_seeking_listing_with_small_pages_and_segments(s3_bucket: S3Bucket) -> N
     calls = _count_calls(st)
     assert st.missing(wanted) == {k for k in wanted if k not in set(everything[::2])}
     assert 0 < calls["ListObjectsV2"] <= 75 // 7 + 2 * 4 + 4 and "HeadObject" not in calls
+
+
+def test_sparse_keys_in_a_big_bucket_switch_to_head(s3_bucket: S3Bucket) -> None:
+    st = S3Storage.from_config(s3_bucket.bucket, s3_bucket.settings())
+    st.page_size = 20  # ~2 of our 40 keys per page among 300 others: under sparse_below (8)
+    client = s3_bucket.client()
+    for _ in range(300):  # other entities' objects
+        client.put_object(Bucket=s3_bucket.bucket, Key=_blob(10)[0], Body=b"o")
+    ours = sorted(_blob(10)[0] for _ in range(40))
+    for k in ours[:10]:
+        client.put_object(Bucket=s3_bucket.bucket, Key=k, Body=b"x")
+    calls = _count_calls(st)
+    assert st.missing(ours) == set(ours[10:])
+    assert calls["ListObjectsV2"] <= 3 and 0 < calls["HeadObject"] < 40
 
 
 def test_few_keys_use_head(s3_bucket: S3Bucket) -> None:
