@@ -8,6 +8,7 @@ from collections.abc import Callable
 from pathlib import Path
 from types import ModuleType
 
+import pytest
 from mlgit_prefect import MLGitRepository
 from prefect_reads import (
     DATASET,
@@ -26,7 +27,7 @@ from prefect_reads import (
     task_runs,
 )
 
-from mlgit import Repository
+from mlgit import CorruptObject, Repository
 
 
 def fresh_workspace(block: str, tmp_path: Path, name: str) -> Repository:
@@ -137,4 +138,27 @@ def test_download_and_check_flow(examples: Callable[[str], ModuleType], sample: 
     checkout, fsck = result["checkout"], result["fsck"]
     assert checkout["tag"] == DS_TAG and checkout["downloaded"] >= 2
     assert (Path(checkout["path"]) / "data" / "points.csv").read_bytes() == (sample / "data" / "points.csv").read_bytes()
-    assert fsck["total"] == 0 and fsck["objects_checked"] >= 2 and fsck["unfixable"] == []
+    assert fsck["corrupted"] == 0 and fsck["objects_checked"] >= 2 and fsck["unfixable"] == []
+
+
+def test_fsck_repairs_from_the_bucket_and_fails_when_it_cannot(
+        examples: Callable[[str], ModuleType], sample: Path, local_block: str, tmp_path: Path) -> None:
+    integrity_flow = examples("integrity_flow").integrity_flow
+    run(examples("dataset_flow").dataset_flow, source=str(sample / "data"), repository=local_block)
+    objects = sorted(p for p in (tmp_path / "workspace" / ".ml-git" / "datasets" / "objects").rglob("*") if p.is_file())
+    assert len(objects) >= 2
+    victim = objects[0]
+    victim.chmod(0o644)
+    victim.write_bytes(b"bit rot")
+
+    result, _ = run(integrity_flow, dataset=DATASET, repository=local_block)
+    assert result["fsck"]["corrupted"] == 1 and result["fsck"]["fixed"] == [victim.name]
+    assert victim.read_bytes() != b"bit rot"
+
+    victim.chmod(0o644)
+    victim.write_bytes(b"bit rot again")
+    (tmp_path / "buckets" / "mlgit-datasets" / victim.name).unlink()  # and the bucket lost it too
+    state = integrity_flow(dataset=DATASET, repository=local_block, return_state=True)
+    assert state.is_failed()
+    with pytest.raises(CorruptObject, match=r"fsck datasets: 1 corrupted item\(s\) could not be repaired"):
+        state.result()

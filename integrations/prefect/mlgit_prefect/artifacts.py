@@ -32,7 +32,7 @@ def _upstream_name(tag: str) -> str:
 def emit_asset(result: Mapping[str, Any]) -> None:
     """Materialize ``mlgit://<type>/<name>`` with ``{tag, sha, version, metrics}``, downstream of its lineage."""
     et, name = str(result["entity_type"]), str(result["name"])
-    deps = [asset_key(kind, _upstream_name(link["tag"]))
+    deps: list[Asset | str] = [asset_key(kind, _upstream_name(link["tag"]))
             for kind, link in (("datasets", result.get("dataset")), ("labels", result.get("labels"))) if link]
     key = asset_key(et, name)
     asset = Asset(key=key, properties=AssetProperties(name=f"{et}/{name}",

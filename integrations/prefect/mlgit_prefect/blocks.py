@@ -19,6 +19,12 @@ ENTITY_TYPES = ("datasets", "labels", "models")
 _PLURAL = {"dataset": "datasets", "label": "labels", "model": "models"}
 
 
+def plural_entity_type(entity_type: str) -> str:
+    """``dataset`` -> ``datasets`` (the form results carry); anything else as given, for the core to judge."""
+    value = str(entity_type).strip().lower()
+    return _PLURAL.get(value, value)
+
+
 class BlockNotFound(ConfigError):
     """No saved block of that name on the Prefect API."""
 
@@ -87,7 +93,7 @@ class MLGitRepository(Block):
     credentials: MLGitCredentials | None = Field(default=None, description="Keys for the buckets (SecretStr).")
 
     def bucket_for(self, entity_type: str) -> str:
-        return self.buckets.get(_PLURAL.get(entity_type, entity_type), self.bucket)
+        return self.buckets.get(plural_entity_type(entity_type), self.bucket)
 
     def all_buckets(self) -> list[str]:
         return sorted({self.bucket, *self.buckets.values()})

@@ -66,8 +66,8 @@ def checkouts_in_this_flow_run() -> list[dict[str, Any]]:
     for artifact in reversed(artifacts):
         if artifact.description != CHECKOUT_DESCRIPTION:
             continue
-        data = json.loads(artifact.data) if isinstance(artifact.data, str) else artifact.data
-        rows.extend(r for r in data if isinstance(r, dict))
+        data: Any = json.loads(artifact.data) if isinstance(artifact.data, str) else artifact.data
+        rows.extend(r for r in data or [] if isinstance(r, dict))
     return rows
 
 

@@ -18,6 +18,7 @@ from mlgit import (
     CorruptObject,
     EntityNotFound,
     GitIdentityMissing,
+    InvalidName,
     MetadataError,
     ObjectNotFound,
     Repository,
@@ -28,7 +29,7 @@ from mlgit import (
 )
 
 from . import artifacts
-from .blocks import MLGitRepository, load_repository_block
+from .blocks import MLGitRepository, load_repository_block, plural_entity_type
 from .runs import checkouts_in_this_flow_run, commit_message, link_from_checkouts, record_checkout
 
 RepositoryRef = MLGitRepository | str
@@ -81,16 +82,20 @@ def mlgit_create(repository: RepositoryRef, entity_type: str, name: str, categor
     """Write the entity's spec (``ml-git <type> create``); with ``exist_ok`` a retry or rerun finds it there."""
     block = load_repository_block(repository)
     repo = block.get_repository()
-    if exist_ok:
-        try:
-            path = repo.entity_path(entity_type, name)
-            return {"entity_type": entity_type, "name": name, "path": str(path), "created": False}
-        except EntityNotFound:
-            pass
-    path = repo.create(entity_type, name, categories=categories, mutability=mutability,
-                       storage_type=block.storage_type, bucket=bucket or block.bucket_for(entity_type),
-                       entity_dir=entity_dir, version=version)
-    return {"entity_type": entity_type, "name": name, "path": str(path), "created": True}
+    et = plural_entity_type(entity_type)
+    try:
+        path = repo.entity_path(et, name)
+        created = False
+        if not exist_ok:
+            raise InvalidName(f"{et} {name} already exists at {path} (exist_ok=False)")
+    except EntityNotFound:
+        path = repo.create(et, name, categories=categories, mutability=mutability,
+                           storage_type=block.storage_type, bucket=bucket or block.bucket_for(et),
+                           entity_dir=entity_dir, version=version)
+        created = True
+    spec = repo.show(et, name)
+    return {"entity_type": et, "name": name, "path": str(path), "version": int(spec.get("version", 1)),
+            "storage": str((spec.get("manifest") or {}).get("storage", "")), "created": created}
 
 
 @task(name="mlgit_checkout", **_OPTIONS)
@@ -147,7 +152,7 @@ def mlgit_commit(repository: RepositoryRef, entity_type: str, name: str, message
     """
     repo = _repository(repository)
     links: dict[str, str | dict[str, str] | None] = {"dataset": _link(dataset), "labels": _link(labels)}
-    plural = {"dataset": "datasets", "label": "labels", "model": "models"}.get(entity_type, entity_type)
+    plural = plural_entity_type(entity_type)
     wanted = {"labels": ("dataset",), "models": ("dataset", "labels")}.get(plural, ())
     if auto_lineage and any(links[k] is None for k in wanted):
         checkouts = checkouts_in_this_flow_run()
@@ -176,7 +181,11 @@ def mlgit_push(repository: RepositoryRef, entity_type: str, name: str) -> dict[s
 
 
 @task(name="mlgit_fsck", **_OPTIONS)
-def mlgit_fsck(repository: RepositoryRef, entity_type: str, fix: bool = True) -> dict[str, Any]:
-    """Check (and repair) local objects, cache and locked workspace files."""
+def mlgit_fsck(repository: RepositoryRef, entity_type: str, fix: bool = True,
+               fail_on_unfixable: bool = True) -> dict[str, Any]:
+    """Check (and repair) local objects, cache and locked workspace files; fail if something stays broken."""
     result = _repository(repository).fsck(entity_type, fix=fix)
-    return {**result.to_dict(), "total": result.total}
+    if fail_on_unfixable and result.unfixable:
+        raise CorruptObject(f"fsck {result.entity_type}: {len(result.unfixable)} corrupted item(s) could not be "
+                            f"repaired (first: {result.unfixable[0]})")
+    return {**result.to_dict(), "corrupted": result.total}
