@@ -40,12 +40,14 @@ def fsck(repo: Repository, et: str, fix: bool = True) -> FsckResult:
             ok = False
         if not ok:
             bad_objects.append(cid)
-            objects.remove(cid)
+            if fix:  # --no-fix only reports: the store is left as it was
+                objects.remove(cid)
     for cid in list(cache):
         checked += 1
         if hash_file(cache.path(cid)).cid != cid:
             bad_cache.append(cid)
-            cache.remove(cid)
+            if fix:
+                cache.remove(cid)
     threads = int(repo.config["push_threads_count"])
     storages: dict[str, Storage | None] = {}
 

@@ -138,6 +138,9 @@ def test_long_concurrency_trial(tmp_path: Path, remotes: dict[str, str], request
                                 kind: str, workers: int, versions: int, same: bool, auto_bump: bool) -> None:
     reports, checked = _trial(tmp_path, remotes, request, kind, workers, versions, same, auto_bump)
     errors = [e for r in reports for e in r["errors"]]
+    print(f"FIGURE concurrency {kind} workers={workers} versions={versions} same={same} auto_bump={auto_bump}: "
+          f"checked={checked} conflicts={sum(v['conflicts'] for r in reports for v in r['pushed'])} "
+          f"rejected_pushes={sum(r['rejected_pushes'] for r in reports)} errors={len(errors)}")
     if auto_bump:
         assert not errors and checked == workers * versions
     else:  # every loser is told, clearly; every winner's version is there
