@@ -147,3 +147,51 @@ def assemble(objects: HashFS, file_cid: str, target: Path) -> None:
         with _suppress(OSError):
             os.unlink(tmp)
         raise
+
+
+class LocalObjects:
+    """What a push can read locally: the object store, plus the chunks of whole files in the cache.
+
+    ``add`` of a strict/flexible file keeps only its descriptor in ``objects/``: the file itself
+    is in the cache (hardlinked, read-only), so its chunks are cut from it when pushed instead of
+    being written twice. Every chunk read here is verified against its CID.
+    """
+
+    def __init__(self, objects: HashFS, cache: HashFS, block_size: int = 256 * 1024) -> None:
+        self.objects, self.cache = objects, cache
+        self._chunks: dict[str, tuple[str, int, int]] = {}
+        self._block = block_size
+
+    def register(self, file_cid: str) -> list[str]:
+        """The keys (descriptor + chunks) of a whole file; chunks absent from ``objects/`` are
+        mapped to their place in the cached file when the cache has it."""
+        links = descriptor_chunks(self.objects, file_cid)
+        cached = self.cache._p(file_cid)
+        offset = 0
+        for chunk_cid, size in links:
+            if chunk_cid not in self._chunks and not self.objects.exists(chunk_cid) and os.path.exists(cached):
+                self._chunks[chunk_cid] = (cached, offset, size)
+            offset += size
+        return [file_cid, *(c for c, _ in links)]
+
+    def exists(self, cid: str) -> bool:
+        return cid in self._chunks or self.objects.exists(cid)
+
+    def get(self, cid: str, verify: bool = True) -> bytes:
+        where = self._chunks.get(cid)
+        if where is None or self.objects.exists(cid):
+            return self.objects.get(cid, verify)
+        path, offset, size = where
+        with open(path, "rb") as fh:
+            fh.seek(offset)
+            data = fh.read(size)
+        if cid_of(data) != cid:
+            raise CorruptObject(
+                f"chunk {cid} of cached file {path} does not match its CID: the file changed after add "
+                "(run fsck, then add again)"
+            )
+        return data
+
+    @property
+    def root(self) -> Path:
+        return self.objects.root

@@ -17,7 +17,6 @@ from . import config as cfg
 from . import index as idx
 from . import manifest as mf
 from . import spec as specs
-from .cid import parse_descriptor
 from .errors import (
     ConfigError,
     EntityNotFound,
@@ -35,7 +34,7 @@ from .lineage import walk_lineage
 from .materialize import Builder, build_all
 from .metadata import MetadataRepo
 from .names import MUTABILITIES, check_name, entity_type, make_tag, parse_categories, parse_tag, safe_relpath
-from .objects import HashFS, atomic_write
+from .objects import HashFS, LocalObjects, atomic_write
 from .results import FsckResult, Lineage, LineageNode, Link, StatusResult, VersionResult
 from .storage import Storage, open_storage, parse_uri
 from .transfer import Progress, download, upload
@@ -444,6 +443,7 @@ class Repository:
         # every unpushed version on the branch becomes visible with this push: send all their data
         tags = md.unpushed_tags()
         objects = self._objects(et)
+        source = LocalObjects(objects, self._cache(et))
         uploaded = skipped = 0
         manifest: mf.Manifest = {}
         for tag in tags:
@@ -452,10 +452,10 @@ class Repository:
             for cid in set(manifest.values()):
                 keys.add(cid)
                 if objects.exists(cid):  # absent after a --bare checkout: then the storage must have it
-                    keys.update(h for h, _ in parse_descriptor(objects.get(cid)))
+                    keys.update(source.register(cid))
             storage = self._storage(vbody["manifest"]["storage"])
             try:
-                report = upload(storage, objects, keys, threads=int(self.config["push_threads_count"]),
+                report = upload(storage, source, keys, threads=int(self.config["push_threads_count"]),
                                 progress=progress, fail_limit=fail_limit)
             finally:
                 storage.close()

@@ -13,7 +13,8 @@ import time
 from collections.abc import Callable, Iterable
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
-from typing import TypeVar
+from pathlib import Path
+from typing import Protocol, TypeVar
 
 from .cid import cid_of
 from .errors import (
@@ -131,9 +132,19 @@ def _raise_failed(report: TransferReport, phase: str, total: int, where: str) ->
     )
 
 
+class Source(Protocol):
+    """Where upload reads objects: a HashFS, or LocalObjects (objects + cached files)."""
+
+    @property
+    def root(self) -> Path: ...
+
+    def exists(self, cid: str) -> bool: ...
+    def get(self, cid: str, verify: bool = True) -> bytes: ...
+
+
 def upload(
     storage: Storage,
-    store: HashFS,
+    store: Source,
     cids: Iterable[str],
     threads: int = 10,
     progress: Progress | None = None,

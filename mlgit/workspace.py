@@ -93,14 +93,18 @@ def stage(
 ) -> dict[str, tuple[FileObjects, os.stat_result]]:
     """Cut, hash and store files into the local object store, in parallel (hashlib frees the GIL).
 
-    With ``cache`` (strict/flexible), each file is also hardlinked into the cache and made
-    read-only. Returns each file's objects and its stat after all that.
+    With ``cache`` (strict/flexible), each file is hardlinked into the cache and made read-only,
+    and only its descriptor goes to the object store (push cuts the chunks from the cached file:
+    each byte is written once). Returns each file's objects and its stat after all that.
     """
     base = str(entity_dir)
 
     def one(rel: str) -> tuple[str, tuple[FileObjects, os.stat_result]]:
         full = f"{base}/{rel}"
-        fo = hash_file(full, sink=lambda chunk: objects.put(chunk.cid, chunk.data))
+        if cache is None:  # mutable: the workspace file may change, so its chunks are the snapshot
+            fo = hash_file(full, sink=lambda chunk: objects.put(chunk.cid, chunk.data))
+        else:  # strict/flexible: the cache keeps the file itself; push cuts the chunks from it
+            fo = hash_file(full)
         objects.put(fo.cid, fo.descriptor)
         if cache is not None:
             cache.link_from(fo.cid, full)

@@ -242,7 +242,7 @@ def test_version_conflict_and_auto_bump(project: Project, second: Project) -> No
 def test_mutability_rules(project: Project) -> None:
     strict = _dataset(project, "st", "strict")
     flex = _dataset(project, "fx", "flexible", {"data/a.bin": b"f" * 1000, "data/b.bin": b"g"})
-    project.repo.add("datasets", "st")
+    _version(project, "st")  # pushed: fsck can restore it from the storage
     project.repo.add("datasets", "fx")
     for path in (strict, flex):
         target = path / "data" / "a.bin"
@@ -270,6 +270,11 @@ def test_mutability_rules(project: Project) -> None:
     assert (strict / "data" / "a.bin").read_bytes() == b"a" * 1000
     assert target.read_bytes() == b"edited on purpose"
     assert project.repo._cache("datasets").path(project.repo._staged("datasets", "fx")[0]["data/b.bin"].cid).exists()
+    # an unpushed flexible file corrupted in place has no other copy: fsck says it could not fix it
+    os.chmod(flex / "data" / "b.bin", 0o644)
+    (flex / "data" / "b.bin").write_bytes(b"G")
+    report = project.repo.fsck("datasets")
+    assert report.corrupted_workspace == ["fx/data/b.bin"] and report.unfixable == ["fx/data/b.bin"]
 
 
 def test_mutability_cannot_change_between_versions(project: Project) -> None:
@@ -335,3 +340,21 @@ def test_update_replays_local_commits_and_keeps_their_tags(project: Project, sec
     assert second.repo.branch("datasets", "two") == (local.tag, moved)
     project.repo.update("datasets")
     assert project.repo.checkout("datasets", "two").sha == moved
+
+
+def test_push_refuses_a_strict_file_changed_after_add(project: Project) -> None:
+    from mlgit import TransferError
+
+    path = _dataset(project, files={"data/a.bin": b"a" * 300_000})
+    project.repo.add("datasets", "ds")
+    project.repo.commit("datasets", "ds")
+    os.chmod(path / "data" / "a.bin", 0o644)
+    with open(path / "data" / "a.bin", "r+b") as fh:  # in place: the cache shares the inode
+        fh.write(b"X")
+    with pytest.raises(TransferError, match="does not match its CID: the file changed after add"):
+        project.repo.push("datasets", "ds")
+    assert project.repo.metadata("datasets").remote_tags() == {}  # nothing visible without its data
+    from mlgit.cid import cid_of
+
+    uploaded = list(project.bucket.iterdir())
+    assert len(uploaded) < 3 and all(cid_of(p.read_bytes()) == p.name for p in uploaded)  # nothing corrupt sent
