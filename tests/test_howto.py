@@ -171,3 +171,27 @@ def test_entry_point_runs_as_a_program(tmp_path: Path) -> None:
                              capture_output=True, text=True)
     assert verbose.returncode == 1
     assert "Traceback" in verbose.stderr and verbose.stderr.rstrip().splitlines()[-1].startswith("ERROR - ")
+
+
+def test_clone_a_project_then_download(tmp_path: Path, cli: Cli, remotes: dict[str, str]) -> None:
+    """`ml-git clone URL`: a git repository holding a project's .ml-git/config.yaml, then checkout."""
+    import subprocess
+
+    ws, bucket = tmp_path / "orig", tmp_path / "bucket"
+    _setup(cli, ws, remotes, bucket)
+    cli("datasets create imagenet8 --categories=cv --mutability=strict --storage-type=local "
+        "--bucket-name=mlgit-datasets", cwd=ws)
+    write(ws / "datasets" / "imagenet8" / "data" / "x.bin", b"x" * 10)
+    for verb in ("add", "commit", "push"):
+        cli(f"datasets {verb} imagenet8", cwd=ws)
+    cfg = tmp_path / "cfg"
+    (cfg / ".ml-git").mkdir(parents=True)
+    (cfg / ".ml-git" / "config.yaml").write_bytes((ws / ".ml-git" / "config.yaml").read_bytes())
+    subprocess.run(["git", "init", "-q", str(cfg)], check=True)
+    subprocess.run(["git", "-C", str(cfg), "add", ".ml-git/config.yaml"], check=True)
+    subprocess.run(["git", "-C", str(cfg), "commit", "-qm", "config"], check=True)
+    out = cli(f"clone {cfg} your-mlgit-repository", cwd=tmp_path).output
+    assert "Project cloned into" in out
+    clone = tmp_path / "your-mlgit-repository"
+    cli("datasets checkout imagenet8", cwd=clone)
+    assert (clone / "datasets" / "imagenet8" / "data" / "x.bin").read_bytes() == b"x" * 10
