@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 from .cid import cid_of, is_cid, parse_descriptor
 from .errors import CorruptObject, ManifestError, MLGitError, ObjectNotFound
 from .names import check_name
-from .objects import HashFS
+from .objects import LocalObjects
 from .results import _Dict
 from .storage import Storage
 from .transfer import _retry, fetch_verified, run_pool
@@ -46,12 +46,10 @@ class RemoteFsckResult(_Dict):
         return len(self.missing) + len(self.corrupted)
 
 
-def _local(objects: HashFS, cid: str) -> bytes | None:
-    """The local copy of ``cid`` when it is there and whole."""
-    if not objects.exists(cid):
-        return None
+def _local(objects: LocalObjects, cid: str) -> bytes | None:
+    """The local copy of ``cid`` (an object, or a chunk cut from a cached file) when it is there and whole."""
     try:
-        return objects.get(cid, verify=True)
+        return objects.get(cid, verify=True) if objects.exists(cid) else None
     except (CorruptObject, OSError):
         return None
 
@@ -73,7 +71,7 @@ def remote_fsck(repo: Repository, et: str, name: str, thorough: bool = False, fi
     md = repo.metadata(et)
     md.fetch()
     tags = md.tags(name)
-    objects = repo._objects(et)
+    objects = LocalObjects(repo._objects(et), repo._cache(et))
     threads = int(repo.config["push_threads_count"])
     by_storage: dict[str, set[str]] = {}
     for tag in tags:
@@ -99,10 +97,15 @@ def remote_fsck(repo: Repository, et: str, name: str, thorough: bool = False, fi
                             sorted(unfixable), thorough, sorted(by_storage))
 
 
-def _check_storage(storage: Storage, objects: HashFS, file_cids: set[str], thorough: bool, fix: bool,
+def _check_storage(storage: Storage, objects: LocalObjects, file_cids: set[str], thorough: bool, fix: bool,
                    threads: int) -> tuple[set[str], set[str], set[str], set[str], set[str]]:
     where = storage.where()
     storage.check()
+    for cid in sorted(file_cids):  # chunks that live only inside cached files (strict/flexible add)
+        try:
+            objects.register(cid)
+        except (MLGitError, OSError, ValueError, KeyError, TypeError):
+            pass  # no (good) local descriptor: read from the storage below
     absent = _retry(lambda: storage.missing(sorted(file_cids)), f"listing {where}")
     keys: set[str] = set(file_cids)
     missing: set[str] = set(absent)
