@@ -95,6 +95,21 @@ def step(kind: str, workload: str, run_dir: Path) -> dict[str, float]:
         repo.storage_add("bench", "local", path=str(run_dir / "bucket"))
         t0 = time.perf_counter()
         repo.checkout("datasets", "data")
+    elif kind in ("dvc-add", "dvc-status"):
+        dvc = os.environ["MLGIT_BENCH_DVC"]
+        proj = run_dir / "dvc"
+        env = {**os.environ, "DVC_NO_ANALYTICS": "1", "DVC_SITE_CACHE_DIR": str(run_dir / "dvc-site")}
+        if kind == "dvc-add":
+            proj.mkdir()
+            subprocess.run(["cp", "-r", str(src), str(proj / "data")], check=True)
+            subprocess.run([dvc, "init", "--no-scm", "-q"], cwd=proj, env=env, check=True)
+            t0 = time.perf_counter()
+            subprocess.run([dvc, "add", "-q", "data"], cwd=proj, env=env, check=True)
+        else:
+            t0 = time.perf_counter()
+            subprocess.run([dvc, "status", "-q"], cwd=proj, env=env, check=True)
+        secs = time.perf_counter() - t0
+        return {"seconds": secs, "peak_mb": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024}
     elif kind == "checkout-warm":
         repo = Repository(run_dir / "ws2")
         path = repo.entity_path("datasets", "data")
@@ -114,7 +129,8 @@ def run_step(kind: str, workload: str, run_dir: Path) -> dict[str, float]:
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
-STEPS = ["sha256-1core", "cp-r", "setup", "add+commit", "status", "add-again", "push", "checkout", "checkout-warm"]
+STEPS = ["sha256-1core", "cp-r", "setup", "add+commit", "status", "add-again", "push", "checkout", "checkout-warm",
+         "dvc-add", "dvc-status"]
 
 
 def main() -> None:
@@ -122,26 +138,33 @@ def main() -> None:
     ap.add_argument("--workloads", default="W1,W2")
     ap.add_argument("--runs", type=int, default=2)
     ap.add_argument("--step", nargs=3)
+    ap.add_argument("--no-dvc", action="store_true", help="skip DVC (else installed into bench/.venv-dvc)")
     args = ap.parse_args()
     if args.step:
         print(json.dumps(step(args.step[0], args.step[1], Path(args.step[2]))))
         return
     results: dict[str, dict[str, dict[str, float]]] = {}
+    steps = [s for s in STEPS if not (args.no_dvc and s.startswith("dvc"))]
+    if not args.no_dvc:
+        sys.path.insert(0, str(HERE))
+        from bench_s3 import ensure_dvc
+
+        os.environ["MLGIT_BENCH_DVC"] = str(ensure_dvc())
     for wl in args.workloads.split(","):
         src = generate(wl)
         mb = _dir_bytes(src) / 1e6
-        samples: dict[str, list[dict[str, float]]] = {s: [] for s in STEPS}
+        samples: dict[str, list[dict[str, float]]] = {s: [] for s in steps}
         for r in range(args.runs):
             run_dir = WORK / "runs" / f"{wl}-{r}"
             shutil.rmtree(run_dir, ignore_errors=True)
             run_dir.mkdir(parents=True)
-            for kind in STEPS:
+            for kind in steps:
                 samples[kind].append(run_step(kind, wl, run_dir))
             shutil.rmtree(run_dir, ignore_errors=True)
         results[wl] = {}
         print(f"\n{wl}: {WORKLOADS[wl][0]} files, {mb:.0f} MB, median of {args.runs}")
         print(f"  {'step':<14} {'seconds':>8} {'MB/s':>8} {'peak MB':>8}")
-        for kind in STEPS:
+        for kind in steps:
             if kind == "setup":
                 continue
             secs = statistics.median(s["seconds"] for s in samples[kind])
@@ -153,6 +176,9 @@ def main() -> None:
               f"  (sha256 limit / add = {r['sha256-1core']['seconds'] / r['add+commit']['seconds']:.2f}x)"
               f"; add / cp -r = {r['add+commit']['seconds'] / r['cp-r']['seconds']:.2f}"
               f"; checkout / cp -r = {r['checkout']['seconds'] / r['cp-r']['seconds']:.2f}")
+        if "dvc-add" in r:
+            print(f"  vs DVC: add {r['dvc-add']['seconds'] / r['add+commit']['seconds']:.2f}x faster"
+                  f", status {r['dvc-status']['seconds'] / r['status']['seconds']:.2f}x faster (>1 = mlgit faster)")
     (WORK / "last.json").write_text(json.dumps(results, indent=2))
 
 
