@@ -49,8 +49,9 @@ def run_workers(jobs: Iterable[dict[str, Any]], timeout: float = 600) -> list[di
 
 
 def files_sha256(folder: Path) -> dict[str, str]:
+    """Data files by content; ``.tmp-*`` files (left by a killed process, ignored by every verb) excluded."""
     return {f.relative_to(folder).as_posix(): hashlib.sha256(f.read_bytes()).hexdigest()
-            for f in sorted(folder.rglob("*.bin"))}
+            for f in sorted(folder.rglob("*.bin")) if not f.name.startswith(".tmp-")}
 
 
 def check_nothing_lost(verifier: Repository, bare: str, reports: list[dict[str, Any]]) -> int:
