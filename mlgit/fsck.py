@@ -10,6 +10,7 @@ from . import spec as specs
 from .cid import cid_of, hash_file
 from .errors import MLGitError
 from .materialize import Builder
+from .objects import remove_stale_temps
 from .results import FsckResult
 from .storage import Storage
 from .transfer import download
@@ -30,6 +31,10 @@ def fsck(repo: Repository, et: str, fix: bool = True) -> FsckResult:
     """
 
     objects, cache = repo._objects(et), repo._cache(et)
+    if fix:
+        for folder in (objects.root, cache.root, repo.root / et):
+            if folder.is_dir():
+                remove_stale_temps(folder)  # leftovers of writes killed mid-way
     bad_objects, bad_cache, bad_work, fixed, unfixable = [], [], [], [], []
     checked = 0
     for cid in list(objects):

@@ -16,7 +16,7 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from .errors import ObjectNotFound
-from .objects import HashFS, descriptor_chunks
+from .objects import HashFS, descriptor_chunks, temp_name
 from .storage.base import Storage
 from .transfer import Progress, TransferReport, _raise_failed, fetch_verified, run_pool
 from .workspace import make_read_only
@@ -51,7 +51,7 @@ class Builder:
         return data
 
     def _write(self, file_cid: str, target: str, mode: int) -> None:
-        tmp = f"{self._folder(target)}/.tmp-{os.getpid()}-{threading.get_ident()}-{os.path.basename(target)}"
+        tmp = temp_name(self._folder(target), os.path.basename(target))
         try:
             with open(tmp, "wb") as fh:
                 for chunk_cid, _size in descriptor_chunks(self.objects, file_cid):
@@ -76,7 +76,7 @@ class Builder:
         if target is None:
             return None
         dest = str(target)
-        tmp = f"{self._folder(dest)}/.tmp-{os.getpid()}-{threading.get_ident()}-{target.name}"
+        tmp = temp_name(self._folder(dest), target.name)
         try:
             os.link(cached, tmp)
         except FileExistsError:

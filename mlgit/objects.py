@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import shutil
-import tempfile
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,11 +18,17 @@ from .cid import cid_of, is_cid, parse_descriptor
 from .errors import CorruptObject
 
 
+def temp_name(folder: str | os.PathLike[str], name: str) -> str:
+    """A temp file beside its destination, named after the writing process so that a
+    leftover of a killed process can be told apart from one being written (``remove_stale_temps``)."""
+    return f"{folder}/.tmp-{os.getpid()}-{threading.get_ident()}-{name}"
+
+
 def atomic_write(path: Path, data: bytes, mode: int | None = None) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
+    tmp = temp_name(path.parent, path.name)
     try:
-        with os.fdopen(fd, "wb") as fh:
+        with open(tmp, "wb") as fh:
             fh.write(data)
         if mode is not None:
             os.chmod(tmp, mode)
@@ -31,6 +37,32 @@ def atomic_write(path: Path, data: bytes, mode: int | None = None) -> None:
         with _suppress(OSError):
             os.unlink(tmp)
         raise
+
+
+_TEMP = re.compile(r"\.tmp-(\d+)-\d+-")
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def remove_stale_temps(root: str | os.PathLike[str]) -> int:
+    """Delete temp files left under ``root`` by processes that are gone (killed mid-write)."""
+    removed = 0
+    for dirpath, _dirs, files in os.walk(root):
+        for name in files:
+            m = _TEMP.match(name)
+            if m and int(m.group(1)) != os.getpid() and not _alive(int(m.group(1))):
+                with _suppress(OSError):
+                    os.unlink(os.path.join(dirpath, name))
+                    removed += 1
+    return removed
 
 
 _suppress = contextlib.suppress  # kept for readability at call sites: _suppress(OSError)
@@ -69,7 +101,7 @@ class HashFS:
         target = self._p(cid)
         if os.path.exists(target):
             return False
-        tmp = f"{self._folder(target)}/.tmp-{os.getpid()}-{threading.get_ident()}-{cid}"
+        tmp = temp_name(self._folder(target), cid)
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
         try:
             view = memoryview(data)
@@ -107,7 +139,7 @@ class HashFS:
         except FileExistsError:
             pass
         except OSError:
-            tmp = f"{folder}/.tmp-{os.getpid()}-{threading.get_ident()}-{cid}"
+            tmp = temp_name(folder, cid)
             shutil.copyfile(src, tmp)
             os.replace(tmp, target)
         return Path(target)
@@ -131,22 +163,6 @@ class HashFS:
 
 def descriptor_chunks(store: HashFS, file_cid: str) -> list[tuple[str, int]]:
     return parse_descriptor(store.get(file_cid))
-
-
-def assemble(objects: HashFS, file_cid: str, target: Path) -> None:
-    """Write a whole file from its descriptor and chunks (verified), atomically."""
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".tmp-")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            for chunk_cid, _size in descriptor_chunks(objects, file_cid):
-                fh.write(objects.get(chunk_cid, verify=True))
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, target)
-    except BaseException:
-        with _suppress(OSError):
-            os.unlink(tmp)
-        raise
 
 
 class LocalObjects:

@@ -34,7 +34,7 @@ from .lineage import walk_lineage
 from .materialize import Builder, build_all
 from .metadata import MetadataRepo
 from .names import MUTABILITIES, check_name, entity_type, make_tag, parse_categories, parse_tag, safe_relpath
-from .objects import HashFS, LocalObjects, atomic_write
+from .objects import HashFS, LocalObjects, atomic_write, remove_stale_temps
 from .results import FsckResult, Lineage, LineageNode, Link, StatusResult, VersionResult
 from .storage import Storage, open_storage, parse_uri
 from .transfer import Progress, download, upload
@@ -525,6 +525,9 @@ class Repository:
         old_index, _ = self._staged(et, name)
         mutability = body.get("mutability", "strict")
         objects, cache = self._objects(et), self._cache(et)
+        for folder_ in (dest, cache.root):  # what a checkout killed mid-way left behind
+            if folder_.is_dir():
+                remove_stale_temps(folder_)
         new_index: idx.Index = {}
         jobs: dict[str, tuple[str, Path]] = {}
         for rel, cid in sorted(manifest.items()):

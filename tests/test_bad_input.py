@@ -358,3 +358,23 @@ def test_push_refuses_a_strict_file_changed_after_add(project: Project) -> None:
 
     uploaded = list(project.bucket.iterdir())
     assert len(uploaded) < 3 and all(cid_of(p.read_bytes()) == p.name for p in uploaded)  # nothing corrupt sent
+
+
+def test_checkout_and_fsck_remove_temps_of_killed_writers(project: Project) -> None:
+    import subprocess
+
+    path = _dataset(project)
+    _version(project)
+    proc = subprocess.Popen(["true"])  # a process that has exited: its pid names the stale temps
+    proc.wait()
+    stale = path / "data" / f".tmp-{proc.pid}-1-a.bin"
+    stale.write_bytes(b"half")
+    live = path / "data" / f".tmp-{os.getpid()}-1-b.bin"  # one being written right now: kept
+    live.write_bytes(b"half")
+    cached = project.repo._cache("datasets").root / "hashfs" / f".tmp-{proc.pid}-7-x"
+    cached.write_bytes(b"half")
+    project.repo.checkout("datasets", "ds", force=True)
+    assert not stale.exists() and not cached.exists() and live.exists()
+    live.unlink()
+    stale.write_bytes(b"half")
+    assert project.repo.fsck("datasets").total == 0 and not stale.exists()
