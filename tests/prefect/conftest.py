@@ -61,7 +61,7 @@ def examples() -> Iterator[Callable[[str], ModuleType]]:
     with pytest.MonkeyPatch.context() as mp:
         mp.syspath_prepend(str(EXAMPLES))
         yield importlib.import_module
-    for name in ("common", "sample_data", "dataset_flow", "labels_flow", "training_flow", "integrity_flow"):
+    for name in ("common", "sample_data", "dataset_flow", "labels_flow", "training_flow", "integrity_flow", "quickstart"):
         sys.modules.pop(name, None)
 
 

@@ -146,7 +146,7 @@ def test_fsck_repairs_from_the_bucket_and_fails_when_it_cannot(
     integrity_flow = examples("integrity_flow").integrity_flow
     run(examples("dataset_flow").dataset_flow, source=str(sample / "data"), repository=local_block)
     objects = sorted(p for p in (tmp_path / "workspace" / ".ml-git" / "datasets" / "objects").rglob("*") if p.is_file())
-    assert len(objects) >= 2
+    assert objects, "the dataset's objects are in the workspace's local repository"
     victim = objects[0]
     victim.chmod(0o644)
     victim.write_bytes(b"bit rot")
@@ -162,3 +162,11 @@ def test_fsck_repairs_from_the_bucket_and_fails_when_it_cannot(
     assert state.is_failed()
     with pytest.raises(CorruptObject, match=r"fsck datasets: 1 corrupted item\(s\) could not be repaired"):
         state.result()
+
+
+def test_the_quickstart_script_runs_every_example(examples: Callable[[str], ModuleType], prefect_api: str,
+                                                  tmp_path: Path) -> None:
+    summary = examples("quickstart").main(tmp_path / "demo")
+    assert summary["model"] == MD_TAG and summary["lineage"]["dataset"]["tag"] == DS_TAG
+    assert summary["lineage"]["labels"]["tag"] == LB_TAG and summary["fsck_corrupted"] == 0
+    assert summary["metrics"] == {"accuracy": 1.0, "recall": 1.0}
