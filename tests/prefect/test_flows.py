@@ -7,6 +7,7 @@ import subprocess
 from collections.abc import Callable
 from pathlib import Path
 from types import ModuleType
+from typing import Any
 
 import pytest
 from mlgit_prefect import MLGitRepository
@@ -170,3 +171,23 @@ def test_the_quickstart_script_runs_every_example(examples: Callable[[str], Modu
     assert summary["model"] == MD_TAG and summary["lineage"]["dataset"]["tag"] == DS_TAG
     assert summary["lineage"]["labels"]["tag"] == LB_TAG and summary["fsck_corrupted"] == 0
     assert summary["metrics"] == {"accuracy": 1.0, "recall": 1.0}
+
+
+def test_tasks_submitted_at_once_on_a_fresh_worker_set_the_workspace_up_once(
+        examples: Callable[[str], ModuleType], sample: Path, local_block: str, tmp_path: Path) -> None:
+    from mlgit_prefect import mlgit_checkout
+    from prefect import flow
+
+    howto(examples, sample, local_block)
+    fresh = MLGitRepository.load(local_block).model_copy(update={"workspace": str(tmp_path / "fresh-worker")})
+    fresh.save("fresh-" + local_block)
+
+    @flow
+    def all_at_once() -> list[dict[str, Any]]:
+        refs = [("datasets", DATASET), ("labels", LABELS), ("models", MODEL)] * 2
+        futures = [mlgit_checkout.submit("fresh-" + local_block, et, ref) for et, ref in refs]
+        return [f.result() for f in futures]
+
+    state = all_at_once(return_state=True)
+    assert state.is_completed(), state.message
+    assert sorted({r["tag"] for r in state.result()}) == sorted([DS_TAG, LB_TAG, MD_TAG])

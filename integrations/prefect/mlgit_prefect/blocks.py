@@ -7,6 +7,8 @@ document. They reach ``mlgit.Repository`` in memory only, never its config file.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Literal
 
@@ -102,7 +104,13 @@ class MLGitRepository(Block):
         """The configured ``Repository``: initialized, remotes and storages set, metadata cloned. Idempotent."""
         keys = self.credentials.storage_credentials() if self.credentials is not None else {}
         creds = {bucket: keys for bucket in self.all_buckets()} if keys else None
-        repo = Repository.init(Path(self.workspace).expanduser(), storage_credentials=creds)
+        root = Path(self.workspace).expanduser()
+        with _setup_lock(root):
+            repo = Repository.init(root, storage_credentials=creds)
+            self._configure(repo)
+        return repo
+
+    def _configure(self, repo: Repository) -> None:
         config = repo.config
         for et in ENTITY_TYPES:
             url = getattr(self, f"{et}_remote")
@@ -111,8 +119,9 @@ class MLGitRepository(Block):
         for bucket in self.all_buckets():
             if self.storage_type == "local":
                 if not self.storage_path:
+                    named = f" {self._block_document_name!r}" if self._block_document_name else ""
                     raise ConfigError(
-                        f"MLGitRepository {self._block_document_name or ''!s}: storage_type local needs "
+                        f"MLGitRepository{named}: storage_type local needs "
                         f"storage_path (the folder used as bucket {bucket!r}), found none"
                     )
                 repo.storage_add(bucket, "local", path=str(Path(self.storage_path).expanduser() / bucket))
@@ -122,7 +131,23 @@ class MLGitRepository(Block):
         for et in ENTITY_TYPES:
             if getattr(self, f"{et}_remote"):
                 repo.entity_init(et)
-        return repo
+
+
+@contextmanager
+def _setup_lock(root: Path) -> Iterator[None]:
+    """Serialize the setup of one workspace: tasks submitted at once on a fresh worker clone once."""
+    (root / ".ml-git").mkdir(parents=True, exist_ok=True)
+    with open(root / ".ml-git" / "prefect-setup.lock", "a+b") as fh:
+        try:
+            import fcntl
+        except ImportError:  # Windows: no advisory lock; the tasks' retries cover a lost race
+            yield
+            return
+        fcntl.flock(fh.fileno(), fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
 
 
 def load_repository_block(ref: MLGitRepository | str) -> MLGitRepository:
