@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import socket
 import urllib.request
 import uuid
 from collections.abc import Iterator
@@ -121,6 +122,13 @@ def point_aws_env_at(monkeypatch: pytest.MonkeyPatch, tmp: Path, server: S3Serve
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", server.secret_key)
     monkeypatch.setenv("AWS_DEFAULT_REGION", server.region)
     monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+
+
+def free_port() -> int:
+    """A loopback port nobody listens on (bound, then closed again at once): an endpoint that is down."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
 
 
 def make_bucket(server: S3Server, prefix: str = "mlgit-test") -> str:

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import yaml
 from helpers import FIXTURE, Cli, make_remotes, serve_fixture, write
-from s3server import S3Bucket, drop_bucket, s3_settings
+from s3server import S3Bucket, drop_bucket, free_port, moto_authentication, s3_settings
 
 from mlgit import Repository
 from mlgit.errors import StorageAuthError
@@ -159,3 +159,41 @@ def test_mlgit_299_bucket_on_s3_checks_out_byte_for_byte(
         if not server.moto:
             drop_bucket(server, name)
 
+
+
+def _pushable(cli: Cli, tmp_path: Path, b: S3Bucket) -> Path:
+    ws = tmp_path / "ws"
+    _workspace(cli, ws, make_remotes(tmp_path / "remotes"), "s3h", b.bucket, b.endpoint)
+    cli(f"datasets create birds --categories=zoo --mutability=strict --storage-type=s3h --bucket-name={b.bucket}", cwd=ws)
+    for i in range(30):
+        write(ws / "datasets" / "birds" / "data" / f"{i}.bin", random.Random(i).randbytes(500))
+    cli("datasets add birds", cwd=ws)
+    cli("datasets commit birds", cwd=ws)
+    return ws
+
+
+def test_cli_push_to_a_down_endpoint_is_one_line_and_loses_nothing(s3_bucket: S3Bucket, tmp_path: Path, cli: Cli) -> None:
+    ws = _pushable(cli, tmp_path, s3_bucket)
+    down = f"http://127.0.0.1:{free_port()}"
+    cli(f"repository storage add {s3_bucket.bucket} --credentials=mlgit --endpoint-url={down}", cwd=ws)
+    out = cli("datasets push birds", ok=False, cwd=ws).output.strip()
+    assert out.count("\n") == 0 and "Traceback" not in out, out
+    assert f"60 of 60 objects not transferred to s3h://{s3_bucket.bucket} at {down}" in out and "cannot reach" in out
+    # nothing lost: with the endpoint back, the same push sends everything, then the tag
+    cli(f"repository storage add {s3_bucket.bucket} --credentials=mlgit --endpoint-url={s3_bucket.endpoint}", cwd=ws)
+    cli("datasets push birds", cwd=ws)
+    listed = s3_bucket.client().list_objects_v2(Bucket=s3_bucket.bucket).get("KeyCount")
+    assert listed == 60
+
+
+def test_cli_wrong_keys_and_missing_bucket_are_one_line(
+    s3_bucket: S3Bucket, tmp_path: Path, cli: Cli, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ws = _pushable(cli, tmp_path, s3_bucket)
+    with moto_authentication(s3_bucket.server):
+        out = cli("datasets push birds", ok=False, cwd=ws).output.strip()
+    assert out.count("\n") == 0 and s3_bucket.bucket in out and s3_bucket.endpoint in out, out
+    assert s3_bucket.secret_key not in out and "AWS profile 'mlgit'" in out
+    s3_bucket.client().delete_bucket(Bucket=s3_bucket.bucket)
+    out = cli("datasets push birds", ok=False, cwd=ws).output.strip()
+    assert out.count("\n") == 0 and "does not exist" in out and "aws s3 mb" in out, out

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import subprocess
 import time
 import urllib.request
@@ -13,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from s3server import free_port
 
 from mlgit.storage.base import Storage
 from mlgit.storage.local import LocalStorage
@@ -70,13 +70,6 @@ def minio_docker() -> Iterator[tuple[str, str, str]]:
         yield endpoint, "minioadmin", "minioadmin"
     finally:
         subprocess.run([*compose, "down", "-v"], env=env, timeout=120)
-
-
-def free_port() -> int:
-    """A loopback port nobody listens on (closed again at once)."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def local_backend(tmp_path: Path) -> Backend:
