@@ -4,6 +4,7 @@ ML-Git 2.9.9 pushed to S3 read back from a real S3 server."""
 from __future__ import annotations
 
 import hashlib
+import os
 import random
 import shutil
 from pathlib import Path
@@ -137,7 +138,10 @@ def test_mlgit_299_bucket_on_s3_checks_out_byte_for_byte(
     server = s3_bucket.server
     name = EXPECTED["bucket"]  # the specs say s3h://mlgit-fixture
     client = server.client()
-    client.create_bucket(Bucket=name)
+    try:
+        client.create_bucket(Bucket=name)
+    except client.exceptions.BucketAlreadyOwnedByYou:  # a real server, left over from a run
+        pass
     try:
         for obj in (FIXTURE / "bucket").iterdir():
             client.put_object(Bucket=name, Key=obj.name, Body=obj.read_bytes())
@@ -190,8 +194,13 @@ def test_cli_wrong_keys_and_missing_bucket_are_one_line(
     s3_bucket: S3Bucket, tmp_path: Path, cli: Cli, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     ws = _pushable(cli, tmp_path, s3_bucket)
-    with moto_authentication(s3_bucket.server):
+    wrong = tmp_path / "wrong-credentials"
+    wrong.write_text(f"[mlgit]\naws_access_key_id = AKIAWRONGWRONGWRONG1\naws_secret_access_key = {s3_bucket.secret_key}x\n")
+    right = os.environ["AWS_SHARED_CREDENTIALS_FILE"]
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(wrong))
+    with moto_authentication(s3_bucket.server):  # moto accepts any key unless told to check
         out = cli("datasets push birds", ok=False, cwd=ws).output.strip()
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", right)
     assert out.count("\n") == 0 and s3_bucket.bucket in out and s3_bucket.endpoint in out, out
     assert s3_bucket.secret_key not in out and "AWS profile 'mlgit'" in out
     s3_bucket.client().delete_bucket(Bucket=s3_bucket.bucket)
