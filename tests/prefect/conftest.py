@@ -10,6 +10,7 @@ from __future__ import annotations
 import importlib
 import os
 import shutil
+import subprocess
 import sys
 import tempfile
 import uuid
@@ -40,7 +41,7 @@ from prefect.settings import (  # noqa: E402
     temporary_settings,
 )
 from prefect.testing.utilities import prefect_test_harness  # noqa: E402
-from prefect_reads import ACCESS_KEY, SECRET  # noqa: E402
+from prefect_reads import ACCESS_KEY, SECRET, HowtoWorld, howto  # noqa: E402
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "flows_examples"
 
@@ -90,3 +91,31 @@ def local_block(prefect_api: str, tmp_path: Path, remotes: dict[str, str], crede
         credentials=MLGitCredentials.load(credentials_name),
     ).save(name)
     return name
+
+
+@pytest.fixture(scope="module")
+def howto_world(prefect_api: str, examples: Callable[[str], ModuleType],
+                tmp_path_factory: pytest.TempPathFactory) -> Iterator[HowtoWorld]:
+    base = tmp_path_factory.mktemp("howto")
+    with pytest.MonkeyPatch.context() as mp:
+        (base / "gitconfig").write_text("[init]\n\tdefaultBranch = master\n")
+        mp.setenv("GIT_CONFIG_GLOBAL", str(base / "gitconfig"))
+        mp.setenv("GIT_CONFIG_NOSYSTEM", "1")
+        for role in ("AUTHOR", "COMMITTER"):
+            mp.setenv(f"GIT_{role}_NAME", "mlgit tests")
+            mp.setenv(f"GIT_{role}_EMAIL", "tests@mlgit.invalid")
+        remotes = {}
+        for et in ("datasets", "labels", "models"):
+            remotes[et] = str(base / "remotes" / f"{et}.git")
+            subprocess.run(["git", "init", "-q", "--bare", "--initial-branch=master", remotes[et]], check=True)
+        keys = f"keys-{uuid.uuid4().hex[:8]}"
+        MLGitCredentials(aws_access_key_id=ACCESS_KEY, aws_secret_access_key=SECRET).save(keys)
+        block = f"howto-{uuid.uuid4().hex[:8]}"
+        MLGitRepository(
+            workspace=str(base / "workspace"), datasets_remote=remotes["datasets"], labels_remote=remotes["labels"],
+            models_remote=remotes["models"], storage_type="local", bucket="mlgit-datasets",
+            buckets={"labels": "mlgit-labels", "models": "mlgit-models"}, storage_path=str(base / "buckets"),
+            credentials=MLGitCredentials.load(keys),
+        ).save(block)
+        sample = Path(examples("sample_data").write_points(base / "sample"))
+        yield HowtoWorld(block, remotes, sample, howto(examples, sample, block))

@@ -6,6 +6,7 @@ import json
 import time
 import uuid
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -91,3 +92,13 @@ def howto(examples: Callable[[str], ModuleType], sample: Path, block: str) -> di
                       repository=block),
         "model": run(examples("training_flow").training_flow, dataset=DATASET, labels=LABELS, repository=block),
     }
+
+
+@dataclass(frozen=True)
+class HowtoWorld:
+    """The how-to run once (dataset, labels, model flows) for the tests that only read what it left."""
+
+    block: str
+    remotes: dict[str, str]
+    sample: Path
+    runs: dict[str, tuple[dict[str, Any], Any]]

@@ -10,7 +10,8 @@ from types import ModuleType
 from typing import Any
 
 import pytest
-from mlgit_prefect import MLGitRepository
+from mlgit_prefect import MLGitRepository, mlgit_checkout
+from prefect import flow
 from prefect_reads import (
     DATASET,
     DS_TAG,
@@ -19,11 +20,11 @@ from prefect_reads import (
     MD_TAG,
     MODEL,
     SECRET,
+    HowtoWorld,
     as_text,
     asset_events,
     flow_run_artifacts,
     flow_run_logs,
-    howto,
     run,
     task_runs,
 )
@@ -38,9 +39,8 @@ def fresh_workspace(block: str, tmp_path: Path, name: str) -> Repository:
 
 
 def test_the_howto_flows_version_dataset_labels_and_model_with_lineage_and_metrics(
-        examples: Callable[[str], ModuleType], sample: Path, local_block: str, tmp_path: Path,
-        remotes: dict[str, str]) -> None:
-    runs = howto(examples, sample, local_block)
+        howto_world: HowtoWorld, tmp_path: Path) -> None:
+    runs, local_block, remotes, sample = howto_world.runs, howto_world.block, howto_world.remotes, howto_world.sample
     dataset, labels, model = (runs[k][0] for k in ("dataset", "labels", "model"))
 
     assert {k: dataset[k] for k in ("entity_type", "name", "version", "tag", "files", "created")} == {
@@ -73,9 +73,8 @@ def test_the_howto_flows_version_dataset_labels_and_model_with_lineage_and_metri
     assert f"Prefect-Flow-Run: {flow_run_id}\nPrefect-Task-Run: {commit_task.id}" in message
 
 
-def test_push_leaves_a_table_a_lineage_summary_and_an_asset_with_metadata(
-        examples: Callable[[str], ModuleType], sample: Path, local_block: str) -> None:
-    runs = howto(examples, sample, local_block)
+def test_push_leaves_a_table_a_lineage_summary_and_an_asset_with_metadata(howto_world: HowtoWorld) -> None:
+    runs = howto_world.runs
     model, flow_run_id = runs["model"]
 
     arts = {a.key: a for a in flow_run_artifacts(flow_run_id) if a.key}
@@ -119,20 +118,18 @@ def test_new_data_makes_the_next_version_and_a_rerun_makes_none(
     assert repo.tags("datasets", DATASET) == [DS_TAG, DS_TAG[:-1] + "2"]
 
 
-def test_metrics_from_the_howto_csv_file(
-        examples: Callable[[str], ModuleType], sample: Path, local_block: str) -> None:
-    runs = howto(examples, sample, local_block)
-    assert runs["model"][0]["version"] == 1
+def test_metrics_from_the_howto_csv_file(examples: Callable[[str], ModuleType], howto_world: HowtoWorld) -> None:
+    assert howto_world.runs["model"][0]["version"] == 1
     # retrain from the CSV path: same model, same metrics -> the same version, nothing duplicated
     model, _ = run(examples("training_flow").training_flow, dataset=DATASET, labels=LABELS,
-                   repository=local_block, metrics_from_csv=True)
+                   repository=howto_world.block, metrics_from_csv=True)
     assert model["tag"] == MD_TAG and model["created"] is False
     assert model["metrics"] == {"accuracy": 1.0, "recall": 1.0}
 
 
-def test_download_and_check_flow(examples: Callable[[str], ModuleType], sample: Path, local_block: str,
+def test_download_and_check_flow(examples: Callable[[str], ModuleType], howto_world: HowtoWorld,
                                  tmp_path: Path) -> None:
-    run(examples("dataset_flow").dataset_flow, source=str(sample / "data"), repository=local_block)
+    local_block, sample = howto_world.block, howto_world.sample
     other = MLGitRepository.load(local_block).model_copy(update={"workspace": str(tmp_path / "downloader")})
     other.save("downloader-" + local_block)
     result, _ = run(examples("integrity_flow").integrity_flow, dataset=DATASET, repository="downloader-" + local_block)
@@ -174,11 +171,8 @@ def test_the_quickstart_script_runs_every_example(examples: Callable[[str], Modu
 
 
 def test_tasks_submitted_at_once_on_a_fresh_worker_set_the_workspace_up_once(
-        examples: Callable[[str], ModuleType], sample: Path, local_block: str, tmp_path: Path) -> None:
-    from mlgit_prefect import mlgit_checkout
-    from prefect import flow
-
-    howto(examples, sample, local_block)
+        howto_world: HowtoWorld, tmp_path: Path) -> None:
+    local_block = howto_world.block
     fresh = MLGitRepository.load(local_block).model_copy(update={"workspace": str(tmp_path / "fresh-worker")})
     fresh.save("fresh-" + local_block)
 
