@@ -24,6 +24,7 @@ from .errors import (
     UnsafePath,
     VersionConflict,
 )
+from .names import entity_type, make_tag, parse_tag
 from .repository import Repository
 from .results import FsckResult, Lineage, LineageNode, Link, StatusResult, VersionResult
 
@@ -34,5 +35,5 @@ __all__ = [
     "Lineage", "LineageNode", "Link", "LocalChanges", "MLGitError", "ManifestError", "MetadataError",
     "MissingExtra", "MutabilityError", "NotARepository", "NothingToCommit", "ObjectNotFound", "Repository",
     "SpecError", "StatusResult", "StorageAuthError", "StorageError", "StorageNotFound", "TagNotFound",
-    "TransferError", "UnsafePath", "VersionConflict", "VersionResult",
+    "TransferError", "UnsafePath", "VersionConflict", "VersionResult", "entity_type", "make_tag", "parse_tag",
 ]

@@ -168,7 +168,7 @@ class MetadataRepo:
     def log(self, path: str) -> str:
         if not self._has_commits():
             return ""
-        return self.git("log", "--format=%H %ad %an%n    %s", "--date=iso", "--", path)
+        return self.git("log", "--format=%H %ad %an <%ae>%n%n%w(0,4,4)%B", "--date=iso", "--", path)
 
     # -- writing ---------------------------------------------------------------------------
     def check_identity(self) -> None:

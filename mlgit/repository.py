@@ -328,10 +328,26 @@ class Repository:
                 values.update(read_metrics_file(Path(metrics_file)))
             new_body = specs.with_changes(new_body, metrics=values)
         if bumpversion:
-            new_body = specs.with_changes(new_body, version=int(body["version"]) + 1)
+            bumped = self._bumped_version(et, name, new_body, {rel: e.cid for rel, e in new_index.items()})
+            if bumped != new_body["version"]:
+                new_body = specs.with_changes(new_body, version=bumped)
         if new_body is not body:
             specs.save(specs.spec_file(path, name), et, new_body)
         return self._result(et, name, new_body, path, new_index, tag=None, sha=None)
+
+    def _bumped_version(self, et: str, name: str, body: dict[str, Any], staged: mf.Manifest) -> int:
+        """``--bumpversion``, safe to retry: the spec's version is bumped only when a tag already
+        holds it with other content; a version not tagged yet (a bump whose commit never ran), or
+        tagged with exactly this content (a retried add after its commit), is kept."""
+        version = int(body["version"])
+        md = self.metadata(et)
+        tag = make_tag([str(c) for c in body["categories"]], name, version)
+        if not md.exists or not md.has_tag(tag):
+            return version
+        old_body, old_manifest, _, _ = self._read_version(et, tag, name)
+        if old_manifest == staged and (old_body.get("metrics") or {}) == (body.get("metrics") or {}):
+            return version
+        return max(version + 1, self._next_version(et, name))
 
     def _result(self, et: str, name: str, body: dict[str, Any], path: Path, index: Mapping[str, Any] | mf.Manifest,
                 tag: str | None, sha: str | None, **extra: Any) -> VersionResult:

@@ -378,3 +378,20 @@ def test_checkout_and_fsck_remove_temps_of_killed_writers(project: Project) -> N
     live.unlink()
     stale.write_bytes(b"half")
     assert project.repo.fsck("datasets").total == 0 and not stale.exists()
+
+
+def test_bumpversion_is_safe_to_retry(project: Project) -> None:
+    """A task retried after a crash must not mint a second version for the same data."""
+    path = _dataset(project)
+    _version(project)  # v1
+    os.chmod(path / "data", 0o755)
+    write(path / "data" / "c.bin", b"c")
+    assert project.repo.add("datasets", "ds", bumpversion=True).version == 2
+    assert project.repo.add("datasets", "ds", bumpversion=True).version == 2  # retried before commit
+    project.repo.commit("datasets", "ds")
+    assert project.repo.add("datasets", "ds", bumpversion=True).version == 2  # retried after commit
+    again = project.repo.commit("datasets", "ds")
+    assert (again.version, again.created) == (2, False)
+    write(path / "data" / "d.bin", b"d")
+    assert project.repo.add("datasets", "ds", bumpversion=True).version == 3  # new data: a new version
+    assert "datasets/ds" not in project.repo.log("datasets", "ds") and "cv/img/ds" in project.repo.log("datasets", "ds")
