@@ -203,7 +203,9 @@ class Repository:
 
     def _storage(self, uri: str) -> Storage:
         _scheme, bucket = parse_uri(uri)
-        return open_storage(uri, self.config.get("storages") or {}, self.root, self._credentials.get(bucket))
+        config = self.config
+        return open_storage(uri, config.get("storages") or {}, self.root, self._credentials.get(bucket),
+                            max_pool_connections=max(64, int(config["push_threads_count"])))
 
     def entity_path(self, entity_type_: str, name: str) -> Path:
         et = entity_type(entity_type_)

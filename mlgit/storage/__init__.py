@@ -36,10 +36,12 @@ def open_storage(
     storages: Mapping[str, Any],
     root: Path,
     credentials: Mapping[str, Any] | None = None,
+    **options: Any,
 ) -> Storage:
     """The backend for ``uri``, configured from the config's ``storages`` section.
 
-    ``credentials`` (keys passed by code, e.g. from an Airflow connection) stay in memory only.
+    ``credentials`` (keys passed by code, e.g. from an Airflow connection) stay in memory only;
+    ``options`` go to the backend (e.g. ``max_pool_connections`` sized for the transfer pool).
     """
     scheme, bucket = parse_uri(uri)
     module_name, cls_name, extra = BACKENDS[scheme]
@@ -71,7 +73,7 @@ def open_storage(
             f"storage {uri} needs the '{extra}' extra: pip install 'mlgit[{extra}]' ({exc})"
         ) from exc
     cls = getattr(module, cls_name)
-    return cls.from_config(bucket, settings, credentials)  # type: ignore[no-any-return]
+    return cls.from_config(bucket, settings, credentials, **options)  # type: ignore[no-any-return]
 
 
 __all__ = ["BACKENDS", "Storage", "open_storage", "parse_uri"]
