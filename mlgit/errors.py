@@ -42,6 +42,10 @@ class TagNotFound(MLGitError):
 class VersionConflict(MLGitError):
     """The version is already taken by another commit."""
 
+    def __init__(self, message: str, tags: list[str] | None = None) -> None:
+        super().__init__(message)
+        self.tags = tags or []  # the version tags another worker took first
+
 
 class NothingToCommit(MLGitError):
     """The index holds no change since the last version."""

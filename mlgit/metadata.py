@@ -242,16 +242,40 @@ class MetadataRepo:
     def _replay(self, branch: str, tags: list[str]) -> None:
         self.git("fetch", "--quiet", "origin", f"+refs/heads/{branch}:refs/remotes/origin/{branch}")
         remote_tags = self.remote_tags()
-        for tag in tags:
-            if tag in remote_tags:
-                theirs = remote_tags[tag]
-                ours = self.repo.git.rev_parse(f"refs/tags/{tag}").strip()
-                if theirs != ours:
-                    raise VersionConflict(
-                        f"version tag {tag} was pushed by another worker with other content "
-                        f"(remote {theirs[:12]}, ours {ours[:12]}); bump the version and commit again"
-                    )
+        lost = [t for t in tags if t in remote_tags
+                and remote_tags[t] != self.repo.git.rev_parse(f"refs/tags/{t}").strip()]
+        if lost:
+            self.drop_unpushed(lost)
+            raise VersionConflict(
+                f"version tag {lost[0]} was pushed first by another worker with other content "
+                f"({self.remote_url()}); our commit of it was taken off the branch, the data stays staged: "
+                "bump the version and commit again (or commit with auto_bump)",
+                tags=lost,
+            )
         self._rebase_keeping_tags(f"origin/{branch}")
+
+    def drop_unpushed(self, tags: list[str]) -> None:
+        """Take our unpushed commits tagged ``tags`` off the branch (another worker took those
+        versions first): the rest of our unpushed commits is replayed on the remote's branch and
+        the tags become the remote's."""
+        branch = self.branch
+        ours = {self.repo.git.rev_parse(f"refs/tags/{t}^{{commit}}").strip() for t in tags if self.has_tag(t)}
+        for tag in tags:
+            if self.has_tag(tag):
+                self.git("tag", "-d", tag)
+        self.git("fetch", "--quiet", "--tags", "--force", "origin",
+                 f"+refs/heads/{branch}:refs/remotes/origin/{branch}")
+        onto = f"origin/{branch}"
+        keep = [c for c in self.git("rev-list", "--reverse", f"{onto}..HEAD").split() if c not in ours]
+        on_kept = {t: c for t, c in self._tag_commits().items() if c in set(keep)}
+        head = self.git("rev-parse", onto).strip()
+        moved = {}
+        for old in keep:
+            head = moved[old] = self._replay_commit(old, head)
+        self.git("reset", "--quiet", "--hard", head)
+        for tag, old in on_kept.items():
+            if moved[old] != old:
+                self.git("tag", "-f", "-a", tag, "-m", f'Automatic tag "{tag}"', moved[old])
 
     def _tag_commits(self) -> dict[str, str]:
         out = self.git("for-each-ref", "refs/tags", "--format=%(refname:short) %(*objectname) %(objectname)")

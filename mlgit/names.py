@@ -21,9 +21,9 @@ def entity_type(value: str) -> str:
 
 
 def check_name(name: str, what: str = "entity name") -> str:
-    if not isinstance(name, str) or not _NAME.match(name) or "__" in name or name.endswith("."):
+    if not isinstance(name, str) or not _NAME.match(name) or "__" in name or ".." in name or name.endswith("."):
         raise InvalidName(
-            f"{what}: expected 1-100 characters of letters, digits, '.', '_', '-' (no '__', no '/', "
+            f"{what}: expected 1-100 characters of letters, digits, '.', '_', '-' (no '__', '..' or '/', "
             f"starting with a letter or digit), found {name!r}"
         )
     return name

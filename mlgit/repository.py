@@ -449,8 +449,34 @@ class Repository:
 
     # -- push / update ----------------------------------------------------------------------
     def push(self, entity_type_: str, name: str, progress: Progress | None = None,
-             fail_limit: int | None = None) -> VersionResult:
+             fail_limit: int | None = None, auto_bump: bool = False) -> VersionResult:
+        """Upload the data of every unpushed version on the branch, then push the metadata.
+
+        When another worker pushed the same version number first, our commit of it is taken off
+        the branch and ``VersionConflict`` is raised; with ``auto_bump`` the staged data is
+        committed again under the next free version (same message, links and metrics) and pushed.
+        """
         et = entity_type(entity_type_)
+        for _attempt in range(20):
+            head = self._head(et, name)
+            if head is None:
+                return self._push_once(et, name, progress, fail_limit)  # raises NothingToCommit
+            body, _, _, sha = self._read_version(et, head[0], name)
+            message = self.metadata(et).git("log", "-1", "--format=%B", sha)
+            try:
+                return self._push_once(et, name, progress, fail_limit)
+            except VersionConflict as exc:
+                if head[0] not in exc.tags:
+                    raise
+                self._head_file(et, name).unlink()  # our version is not a version: nothing is checked out
+                if not auto_bump:
+                    raise
+                log.info("%s %s: %s was taken by another worker; committing the next free version", et, name, head[0])
+                self.commit(et, name, message=message, dataset=_link(body.get("dataset")),
+                            labels=_link(body.get("labels")), auto_bump=True)
+        raise VersionConflict(f"{et} {name}: no free version found after 20 attempts")
+
+    def _push_once(self, et: str, name: str, progress: Progress | None, fail_limit: int | None) -> VersionResult:
         path, body = self._load(et, name)
         md = self.metadata(et)
         head = self._head(et, name)

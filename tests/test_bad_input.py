@@ -395,3 +395,50 @@ def test_bumpversion_is_safe_to_retry(project: Project) -> None:
     write(path / "data" / "d.bin", b"d")
     assert project.repo.add("datasets", "ds", bumpversion=True).version == 3  # new data: a new version
     assert "datasets/ds" not in project.repo.log("datasets", "ds") and "cv/img/ds" in project.repo.log("datasets", "ds")
+
+
+def test_a_version_taken_first_by_another_worker(project: Project, second: Project) -> None:
+    path = _dataset(project)
+    _version(project)  # v1, seen by both
+    second.repo.update("datasets")
+    second.repo.checkout("datasets", "ds")
+    p2 = second.repo.entity_path("datasets", "ds")
+    for p, data in ((path, b"mine"), (p2, b"theirs")):
+        os.chmod(p / "data", 0o755)
+        write(p / "data" / "new.bin", data)
+    for p in (project, second):
+        p.repo.add("datasets", "ds", bumpversion=True)
+        assert p.repo.commit("datasets", "ds", message="v2 work").tag == "cv__img__ds__2"
+    project.repo.push("datasets", "ds")
+    with pytest.raises(VersionConflict, match="cv__img__ds__2 was pushed first by another worker"):
+        second.repo.push("datasets", "ds")
+    md = second.repo.metadata("datasets")
+    assert md.git("log", "--format=%s") .count("v2 work") == 1  # our losing commit is off the branch
+    assert second.repo.branch("datasets", "ds") is None  # our v2 is not a version
+    again = second.repo.commit("datasets", "ds", message="v2 work", auto_bump=True)  # the staged data
+    assert again.tag == "cv__img__ds__3"
+    won = second.repo.push("datasets", "ds")
+    assert (won.tag, won.created) == ("cv__img__ds__3", True)
+    project.repo.update("datasets")
+    assert project.repo.tags("datasets", "ds") == ["cv__img__ds__1", "cv__img__ds__2", "cv__img__ds__3"]
+    got = Path(project.repo.checkout("datasets", "ds", version=3).path)
+    assert (got / "data" / "new.bin").read_bytes() == b"theirs"
+    assert md.git("log", "-1", "--format=%s", "cv__img__ds__3") == "v2 work"
+
+
+def test_push_with_auto_bump_takes_the_next_free_version(project: Project, second: Project) -> None:
+    path = _dataset(project)
+    _version(project)
+    second.repo.update("datasets")
+    second.repo.checkout("datasets", "ds")
+    p2 = second.repo.entity_path("datasets", "ds")
+    for p, data in ((path, b"mine"), (p2, b"theirs")):
+        os.chmod(p / "data", 0o755)
+        write(p / "data" / "new.bin", data)
+    for p in (project, second):
+        p.repo.add("datasets", "ds", bumpversion=True)
+        p.repo.commit("datasets", "ds")
+    project.repo.push("datasets", "ds")
+    won = second.repo.push("datasets", "ds", auto_bump=True)
+    assert (won.tag, won.created) == ("cv__img__ds__3", True)
+    assert second.repo.branch("datasets", "ds") == (won.tag, won.sha)
