@@ -30,3 +30,11 @@ def test_core_imports_no_orchestrator_and_prints_nothing() -> None:
         assert not re.search(r"^\s*(from|import) (airflow|prefect)\b", text, re.M), path
         if path.name not in ("cli.py",):
             assert not re.search(r"^\s*print\(", text, re.M), path
+
+
+def test_readme_code_blocks_compile() -> None:
+    text = (ROOT / "README.md").read_text()
+    blocks = re.findall(r"```python\n(.*?)```", text, re.S)
+    assert len(blocks) >= 3
+    for block in blocks:
+        compile(block, "README.md", "exec")
