@@ -25,8 +25,12 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 WORK = Path(os.environ.get("MLGIT_BENCH_DIR", HERE / ".work"))
 WORKLOADS = {"W1": (5000, 16 * 1024, 50), "W2": (8, 64 * 1024 * 1024, 1)}
-GIT_ENV = {"GIT_AUTHOR_NAME": "bench", "GIT_AUTHOR_EMAIL": "bench@mlgit.invalid",
-           "GIT_COMMITTER_NAME": "bench", "GIT_COMMITTER_EMAIL": "bench@mlgit.invalid"}
+GIT_ENV = {
+    "GIT_AUTHOR_NAME": "bench",
+    "GIT_AUTHOR_EMAIL": "bench@mlgit.invalid",
+    "GIT_COMMITTER_NAME": "bench",
+    "GIT_COMMITTER_EMAIL": "bench@mlgit.invalid",
+}
 
 
 def generate(name: str) -> Path:
@@ -124,13 +128,29 @@ def step(kind: str, workload: str, run_dir: Path) -> dict[str, float]:
 
 def run_step(kind: str, workload: str, run_dir: Path) -> dict[str, float]:
     env = {**os.environ, **GIT_ENV}
-    out = subprocess.run([sys.executable, __file__, "--step", kind, workload, str(run_dir)],
-                         check=True, capture_output=True, text=True, env=env)
+    out = subprocess.run(
+        [sys.executable, __file__, "--step", kind, workload, str(run_dir)],
+        check=True,
+        capture_output=True,
+        text=True,
+        env=env,
+    )
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
-STEPS = ["sha256-1core", "cp-r", "setup", "add+commit", "status", "add-again", "push", "checkout", "checkout-warm",
-         "dvc-add", "dvc-status"]
+STEPS = [
+    "sha256-1core",
+    "cp-r",
+    "setup",
+    "add+commit",
+    "status",
+    "add-again",
+    "push",
+    "checkout",
+    "checkout-warm",
+    "dvc-add",
+    "dvc-status",
+]
 
 
 def main() -> None:
@@ -172,13 +192,17 @@ def main() -> None:
             results[wl][kind] = {"seconds": secs, "peak_mb": peak}
             print(f"  {kind:<14} {secs:8.3f} {mb / secs:8.0f} {peak:8.0f}")
         r = results[wl]
-        print(f"  ratios: add+commit / sha256-1core = {r['add+commit']['seconds'] / r['sha256-1core']['seconds']:.2f}"
-              f"  (sha256 limit / add = {r['sha256-1core']['seconds'] / r['add+commit']['seconds']:.2f}x)"
-              f"; add / cp -r = {r['add+commit']['seconds'] / r['cp-r']['seconds']:.2f}"
-              f"; checkout / cp -r = {r['checkout']['seconds'] / r['cp-r']['seconds']:.2f}")
+        print(
+            f"  ratios: add+commit / sha256-1core = {r['add+commit']['seconds'] / r['sha256-1core']['seconds']:.2f}"
+            f"  (sha256 limit / add = {r['sha256-1core']['seconds'] / r['add+commit']['seconds']:.2f}x)"
+            f"; add / cp -r = {r['add+commit']['seconds'] / r['cp-r']['seconds']:.2f}"
+            f"; checkout / cp -r = {r['checkout']['seconds'] / r['cp-r']['seconds']:.2f}"
+        )
         if "dvc-add" in r:
-            print(f"  vs DVC: add {r['dvc-add']['seconds'] / r['add+commit']['seconds']:.2f}x faster"
-                  f", status {r['dvc-status']['seconds'] / r['status']['seconds']:.2f}x faster (>1 = mlgit faster)")
+            print(
+                f"  vs DVC: add {r['dvc-add']['seconds'] / r['add+commit']['seconds']:.2f}x faster"
+                f", status {r['dvc-status']['seconds'] / r['status']['seconds']:.2f}x faster (>1 = mlgit faster)"
+            )
     (WORK / "last.json").write_text(json.dumps(results, indent=2))
 
 

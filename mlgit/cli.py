@@ -26,7 +26,9 @@ def _project_root(start: Path) -> Path:
     for folder in (start, *start.parents):
         if (folder / ".ml-git" / "config.yaml").is_file():
             return folder
-    raise NotARepository(f"expected an ML-Git project in {start} or a parent folder (no .ml-git/config.yaml); run: ml-git repository init")
+    raise NotARepository(
+        f"expected an ML-Git project in {start} or a parent folder (no .ml-git/config.yaml); run: ml-git repository init"
+    )
 
 
 def _repo(ctx: click.Context) -> Repository:
@@ -82,14 +84,18 @@ def _fail(ctx: click.Context, exc: BaseException, code: int, prefix: str = "") -
 
 @click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("--verbose", is_flag=True, help="Show debug logs and tracebacks.")
-@click.option("-C", "cwd", default=".", type=click.Path(file_okay=False), help="Run as if started in this folder.")
+@click.option(
+    "-C", "cwd", default=".", type=click.Path(file_okay=False), help="Run as if started in this folder."
+)
 @click.version_option(__version__, prog_name="ml-git")
 @click.pass_context
 def cli(ctx: click.Context, verbose: bool, cwd: str) -> None:
     """Version ML datasets, labels and models (ML-Git compatible)."""
     ctx.ensure_object(dict)
     ctx.obj.update(verbose=verbose, cwd=str(Path(cwd).resolve()))
-    logging.basicConfig(level=logging.DEBUG if verbose else logging.WARNING, format="%(levelname)s - %(name)s: %(message)s")
+    logging.basicConfig(
+        level=logging.DEBUG if verbose else logging.WARNING, format="%(levelname)s - %(name)s: %(message)s"
+    )
 
 
 # -- ml-git repository ... ---------------------------------------------------------------------
@@ -111,6 +117,7 @@ def remote() -> None:
 
 
 for _et in ENTITY_TYPES:
+
     def _make(et: str) -> None:
         @remote.group(et, help=f"The {et} metadata remote.")
         def _grp() -> None: ...
@@ -138,9 +145,18 @@ def storage() -> None:
 @click.option("--endpoint-url", default=None)
 @click.option("--path", default=None, help="Folder used as a bucket (--type=local).")
 @click.pass_context
-def storage_add(ctx: click.Context, bucket: str, type_: str, credentials: str | None, region: str,
-                endpoint_url: str | None, path: str | None) -> None:
-    _repo(ctx).storage_add(bucket, type_, path=path, credentials=credentials, endpoint_url=endpoint_url, region=region)
+def storage_add(
+    ctx: click.Context,
+    bucket: str,
+    type_: str,
+    credentials: str | None,
+    region: str,
+    endpoint_url: str | None,
+    path: str | None,
+) -> None:
+    _repo(ctx).storage_add(
+        bucket, type_, path=path, credentials=credentials, endpoint_url=endpoint_url, region=region
+    )
     click.echo(f"Add storage [{type_}://{bucket}]")
 
 
@@ -215,9 +231,19 @@ def _entity_group(et: str) -> click.Group:
     @click.option("--version", default=1, type=int, show_default=True)
     @click.option("--entity-dir", default="")
     @click.pass_context
-    def create(ctx: click.Context, name: str, categories: str, mutability: str, storage_type: str,
-               bucket_name: str | None, version: int, entity_dir: str) -> None:
-        path = _repo(ctx).create(et, name, categories, mutability, storage_type, bucket_name, entity_dir, version)
+    def create(
+        ctx: click.Context,
+        name: str,
+        categories: str,
+        mutability: str,
+        storage_type: str,
+        bucket_name: str | None,
+        version: int,
+        entity_dir: str,
+    ) -> None:
+        path = _repo(ctx).create(
+            et, name, categories, mutability, storage_type, bucket_name, entity_dir, version
+        )
         click.echo(f"Project Created: {path}")
 
     @command("status")
@@ -247,8 +273,16 @@ def _entity_group(et: str) -> click.Group:
     @click.option("--metrics-file", default=None, type=click.Path(dir_okay=False))
     @click.option("--metric", nargs=2, multiple=True, metavar="NAME VALUE")
     @click.pass_context
-    def add(ctx: click.Context, name: str, bumpversion: bool, metrics_file: str | None, metric: tuple[tuple[str, str], ...]) -> None:
-        res = _repo(ctx).add(et, name, bumpversion=bumpversion, metrics=dict(metric) or None, metrics_file=metrics_file)
+    def add(
+        ctx: click.Context,
+        name: str,
+        bumpversion: bool,
+        metrics_file: str | None,
+        metric: tuple[tuple[str, str], ...],
+    ) -> None:
+        res = _repo(ctx).add(
+            et, name, bumpversion=bumpversion, metrics=dict(metric) or None, metrics_file=metrics_file
+        )
         click.echo(f"Added {res.files} file(s) of {et} {name} (version {res.version}) to the index")
 
     @command("commit")
@@ -257,12 +291,22 @@ def _entity_group(et: str) -> click.Group:
     @click.option("--dataset", default=None, help="Link a checked-out dataset (name) or a dataset tag.")
     @click.option("--labels", default=None, help="Link checked-out labels (name) or a labels tag.")
     @click.option("-m", "--message", default=None)
-    @click.option("--auto-bump", is_flag=True, help="Take the next free version if another worker took this one.")
+    @click.option(
+        "--auto-bump", is_flag=True, help="Take the next free version if another worker took this one."
+    )
     @click.pass_context
-    def commit(ctx: click.Context, name: str, version: int | None, dataset: str | None, labels: str | None,
-               message: str | None, auto_bump: bool) -> None:
-        res = _repo(ctx).commit(et, name, message=message, version=version, dataset=dataset, labels=labels,
-                                auto_bump=auto_bump)
+    def commit(
+        ctx: click.Context,
+        name: str,
+        version: int | None,
+        dataset: str | None,
+        labels: str | None,
+        message: str | None,
+        auto_bump: bool,
+    ) -> None:
+        res = _repo(ctx).commit(
+            et, name, message=message, version=version, dataset=dataset, labels=labels, auto_bump=auto_bump
+        )
         note = "" if res.created else " (already committed)"
         click.echo(f"Committed {et} {name} version {res.version}: tag {res.tag} ({res.sha}){note}")
 
@@ -273,7 +317,9 @@ def _entity_group(et: str) -> click.Group:
     def push(ctx: click.Context, name: str, fail_limit: int | None) -> None:
         with _progress() as progress:
             res = _repo(ctx).push(et, name, progress=progress, fail_limit=fail_limit)
-        click.echo(f"Pushed {et} {name} {res.tag}: {res.uploaded} object(s) uploaded, {res.skipped} already in storage")
+        click.echo(
+            f"Pushed {et} {name} {res.tag}: {res.uploaded} object(s) uploaded, {res.skipped} already in storage"
+        )
 
     @command("checkout")
     @click.argument("ref")
@@ -282,11 +328,16 @@ def _entity_group(et: str) -> click.Group:
     @click.option("--force", is_flag=True, help="Overwrite local changes.")
     @click.option("--fail-limit", default=None, type=int)
     @click.pass_context
-    def checkout(ctx: click.Context, ref: str, version: int | None, bare: bool, force: bool, fail_limit: int | None) -> None:
+    def checkout(
+        ctx: click.Context, ref: str, version: int | None, bare: bool, force: bool, fail_limit: int | None
+    ) -> None:
         with _progress() as progress:
-            res = _repo(ctx).checkout(et, ref, version=version, bare=bare, force=force, progress=progress,
-                                      fail_limit=fail_limit)
-        click.echo(f"Checked out {res.tag} into {res.path}: {res.files} file(s), {res.downloaded} object(s) downloaded")
+            res = _repo(ctx).checkout(
+                et, ref, version=version, bare=bare, force=force, progress=progress, fail_limit=fail_limit
+            )
+        click.echo(
+            f"Checked out {res.tag} into {res.path}: {res.files} file(s), {res.downloaded} object(s) downloaded"
+        )
 
     @command("update")
     @click.pass_context
@@ -323,7 +374,9 @@ def _entity_group(et: str) -> click.Group:
     @click.pass_context
     def show(ctx: click.Context, name: str) -> None:
         click.echo(f"-- {et.rstrip('s') if et != 'labels' else et} : {name} --")
-        click.echo(yaml.safe_dump(_repo(ctx).show(et, name), default_flow_style=False, sort_keys=True).rstrip())
+        click.echo(
+            yaml.safe_dump(_repo(ctx).show(et, name), default_flow_style=False, sort_keys=True).rstrip()
+        )
 
     @command("log")
     @click.argument("name")
@@ -350,17 +403,23 @@ def _entity_group(et: str) -> click.Group:
             for item in res.unfixable:
                 click.echo(f"    not fixed: {item}")
         elif res.total:
-            click.echo("INFO - Repository: For more information about the corrupted files you can run the command with the --verbose option.")
+            click.echo(
+                "INFO - Repository: For more information about the corrupted files you can run the command with the --verbose option."
+            )
 
     @command("remote-fsck")
     @click.argument("name")
-    @click.option("--thorough", is_flag=True, help="Also download every bucket object and verify it against its CID.")
+    @click.option(
+        "--thorough", is_flag=True, help="Also download every bucket object and verify it against its CID."
+    )
     @click.option("--no-fix", is_flag=True, help="Only report.")
     @click.pass_context
     def remote_fsck(ctx: click.Context, name: str, thorough: bool, no_fix: bool) -> None:
         res = _repo(ctx).remote_fsck(et, name, thorough=thorough, fix=not no_fix)
-        click.echo(f"INFO - remote-fsck: {res.objects_checked} object(s) of {len(res.versions)} version(s) "
-                   f"of {et} {name} checked in {', '.join(res.storages) or 'no storage'}")
+        click.echo(
+            f"INFO - remote-fsck: {res.objects_checked} object(s) of {len(res.versions)} version(s) "
+            f"of {et} {name} checked in {', '.join(res.storages) or 'no storage'}"
+        )
         click.echo(f"[{len(res.missing)}] missing object(s) in the storage")
         if thorough:
             click.echo(f"[{len(res.corrupted)}] corrupted object(s) in the storage")
@@ -388,7 +447,9 @@ def _entity_group(et: str) -> click.Group:
     def metrics(ctx: click.Context, name: str) -> None:
         table = _repo(ctx).metrics(et, name)
         names = sorted({k for m in table.values() for k in m})
-        rows = [["tag", *names]] + [[tag, *(f"{m[k]:g}" if k in m else "-" for k in names)] for tag, m in table.items()]
+        rows = [["tag", *names]] + [
+            [tag, *(f"{m[k]:g}" if k in m else "-" for k in names)] for tag, m in table.items()
+        ]
         widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
         for row in rows:
             click.echo("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip())
@@ -402,7 +463,10 @@ def _entity_group(et: str) -> click.Group:
         for depth, node in enumerate([graph.root, *graph.upstream]):
             metrics = ", ".join(f"{k}={v:g}" for k, v in sorted(node.metrics.items()))
             lead = "" if depth == 0 else "  <- "
-            click.echo(f"{lead}{node.entity_type} {node.tag} ({node.sha[:12]})" + (f"  metrics: {metrics}" if metrics else ""))
+            click.echo(
+                f"{lead}{node.entity_type} {node.tag} ({node.sha[:12]})"
+                + (f"  metrics: {metrics}" if metrics else "")
+            )
 
     return grp
 
@@ -435,7 +499,9 @@ def demo(ctx: click.Context, folder: str) -> None:
     res = demo_mod.run(Path(ctx.obj["cwd"]) / folder)
     click.echo(f"Workspace: {res.workspace}")
     for v in res.versions:
-        click.echo(f"  pushed {v.entity_type:<8} {v.tag}  ({v.files} files, {v.size} bytes, {v.uploaded} objects uploaded)")
+        click.echo(
+            f"  pushed {v.entity_type:<8} {v.tag}  ({v.files} files, {v.size} bytes, {v.uploaded} objects uploaded)"
+        )
     click.echo("\nLineage of the model:")
     for depth, node in enumerate([res.lineage.root, *res.lineage.upstream]):
         click.echo(f"  {'' if depth == 0 else '<- '}{node.entity_type} {node.tag} ({node.sha[:12]})")

@@ -54,7 +54,9 @@ def load(root: Path) -> dict[str, Any]:
     merged.update(data)
     for key in ENTITY_TYPES:
         if not isinstance(merged.get(key), dict):
-            raise ConfigError(f"{path}: '{key}' must be a mapping like {{git: URL}}, found {merged.get(key)!r}")
+            raise ConfigError(
+                f"{path}: '{key}' must be a mapping like {{git: URL}}, found {merged.get(key)!r}"
+            )
     if not isinstance(merged.get("storages") or {}, dict):
         raise ConfigError(f"{path}: 'storages' must be a mapping, found {type(merged['storages']).__name__}")
     merged["storages"] = merged.get("storages") or {}

@@ -47,7 +47,9 @@ def run(folder: Path) -> DemoResult:
             repo.metadata(et).git("config", "user.email", "demo@mlgit.invalid")
     done: list[VersionResult] = []
 
-    def version(et: str, name: str, cats: str, mutability: str, files: dict[str, bytes], **commit: object) -> None:
+    def version(
+        et: str, name: str, cats: str, mutability: str, files: dict[str, bytes], **commit: object
+    ) -> None:
         try:
             path = repo.entity_path(et, name)
         except EntityNotFound:
@@ -66,6 +68,14 @@ def run(folder: Path) -> DemoResult:
     boxes = {"boxes.json": b'{"img_000.bin": [1, 2, 30, 40]}\n'}
     version("labels", "birds-boxes", "vision, demo", "mutable", boxes, dataset="birds")
     weights = {"weights.bin": rng.randbytes(300_000)}
-    version("models", "birdnet", "vision, demo", "mutable", weights,
-            metrics={"accuracy": 0.91, "f1": 0.88}, dataset="birds", labels="birds-boxes")
+    version(
+        "models",
+        "birdnet",
+        "vision, demo",
+        "mutable",
+        weights,
+        metrics={"accuracy": 0.91, "f1": 0.88},
+        dataset="birds",
+        labels="birds-boxes",
+    )
     return DemoResult(repo.root, done, repo.lineage("models", "birdnet"), repo.metrics("models", "birdnet"))

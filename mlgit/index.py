@@ -61,9 +61,13 @@ def load(path: Path) -> Index:
     for rel, e in doc.items():
         rel = safe_relpath(rel, f"index {path}")
         try:
-            entry = Entry(str(e["hash"]), int(e["size"]), int(e["mtime_ns"]), int(e["ino"]), str(e.get("status", ADDED)))
+            entry = Entry(
+                str(e["hash"]), int(e["size"]), int(e["mtime_ns"]), int(e["ino"]), str(e.get("status", ADDED))
+            )
         except (TypeError, KeyError, ValueError) as exc:
-            raise ManifestError(f"index {path}: entry {rel!r} is malformed ({exc!r}); run the add again") from exc
+            raise ManifestError(
+                f"index {path}: entry {rel!r} is malformed ({exc!r}); run the add again"
+            ) from exc
         if not is_cid(entry.cid):
             raise ManifestError(f"index {path}: entry {rel!r} has no valid CID, found {entry.cid!r}")
         out[rel] = entry

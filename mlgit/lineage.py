@@ -29,7 +29,9 @@ def walk_lineage(root: LineageNode, node: Callable[[str, str], LineageNode]) -> 
             except MLGitError as exc:
                 log.info("lineage: %s %s not readable: %s", kind, link.tag, exc)
                 parsed = parse_tag(link.tag)
-                up = LineageNode(kind, parsed[1] if parsed else link.tag, link.tag, link.sha, parsed[2] if parsed else 0)
+                up = LineageNode(
+                    kind, parsed[1] if parsed else link.tag, link.tag, link.sha, parsed[2] if parsed else 0
+                )
             upstream.append(up)
             queue.append(up)
     return Lineage(root, upstream)

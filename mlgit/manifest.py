@@ -49,7 +49,9 @@ def parse(data: bytes | str, where: str) -> Manifest:
     if doc is None:
         return {}
     if not isinstance(doc, dict):
-        raise ManifestError(f"manifest {where}: expected a mapping of CID -> paths, found {type(doc).__name__}")
+        raise ManifestError(
+            f"manifest {where}: expected a mapping of CID -> paths, found {type(doc).__name__}"
+        )
     return _validated(doc, where)
 
 

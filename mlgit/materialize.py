@@ -25,7 +25,9 @@ from .workspace import make_read_only
 class Builder:
     """Puts files at their targets; safe to call from many threads."""
 
-    def __init__(self, objects: HashFS, cache: HashFS, mutability: str, storage: Storage | None = None) -> None:
+    def __init__(
+        self, objects: HashFS, cache: HashFS, mutability: str, storage: Storage | None = None
+    ) -> None:
         self.objects, self.cache, self.storage = objects, cache, storage
         self.locked = mutability != "mutable"
         self._dirs: set[str] = set()
@@ -44,7 +46,9 @@ class Builder:
         if self.objects.exists(cid):
             return self.objects.get(cid, verify=True)
         if self.storage is None:
-            raise ObjectNotFound(f"chunk {cid} is not in the local object store {self.objects.root} and no storage was given")
+            raise ObjectNotFound(
+                f"chunk {cid} is not in the local object store {self.objects.root} and no storage was given"
+            )
         data = fetch_verified(self.storage, cid)
         with self._lock:
             self.fetched += 1
@@ -89,8 +93,13 @@ class Builder:
         return os.stat(dest)
 
 
-def build_all(builder: Builder, jobs: Mapping[str, tuple[str, Path]], threads: int,
-              progress: Progress | None = None, fail_limit: int | None = None) -> dict[str, os.stat_result]:
+def build_all(
+    builder: Builder,
+    jobs: Mapping[str, tuple[str, Path]],
+    threads: int,
+    progress: Progress | None = None,
+    fail_limit: int | None = None,
+) -> dict[str, os.stat_result]:
     """Build every ``rel -> (file_cid, target)`` on a pool; the stats of what was built."""
     stats: dict[str, os.stat_result] = {}
 

@@ -64,7 +64,9 @@ class MetadataRepo:
         if self.exists:
             current = self.remote_url()
             if url and current != url:
-                self.git("remote", "set-url", "origin", url) if current else self.git("remote", "add", "origin", url)
+                self.git("remote", "set-url", "origin", url) if current else self.git(
+                    "remote", "add", "origin", url
+                )
             return
         self.path.parent.mkdir(parents=True, exist_ok=True)
         if url:
@@ -139,15 +141,18 @@ class MetadataRepo:
         try:
             return self.repo.git.rev_parse("--verify", "-q", f"refs/tags/{tag}^{{commit}}").strip()
         except GitCommandError:
-            raise TagNotFound(f"tag {tag!r} not found in the {self.entity_type} metadata repository ({self.path})") from None
+            raise TagNotFound(
+                f"tag {tag!r} not found in the {self.entity_type} metadata repository ({self.path})"
+            ) from None
 
     def has_tag(self, tag: str) -> bool:
         return self._ref_exists(f"refs/tags/{tag}")
 
     def show(self, ref: str, path: str) -> bytes:
         try:
-            out = self.repo.git.execute(["git", "show", f"{ref}:{path}"], stdout_as_string=False,
-                                        strip_newline_in_stdout=False)
+            out = self.repo.git.execute(
+                ["git", "show", f"{ref}:{path}"], stdout_as_string=False, strip_newline_in_stdout=False
+            )
         except GitCommandError as exc:
             raise MetadataError(f"{path} not found at {ref} in {self.path}: {_err(exc)}") from exc
         return out  # type: ignore[return-value]
@@ -201,7 +206,11 @@ class MetadataRepo:
         merged = set(self.git("tag", "--merged", "HEAD").split())
         remote = self.remote_tags()
         # by sha, not by name: a tag another worker pushed first with other content is not ours
-        return [t for t in self.tags() if t in merged and remote.get(t) != self.repo.git.rev_parse(f"refs/tags/{t}").strip()]
+        return [
+            t
+            for t in self.tags()
+            if t in merged and remote.get(t) != self.repo.git.rev_parse(f"refs/tags/{t}").strip()
+        ]
 
     def remote_tags(self) -> dict[str, str]:
         out = self.git("ls-remote", "--tags", "origin")
@@ -209,7 +218,7 @@ class MetadataRepo:
         for line in out.splitlines():
             sha, _, ref = line.partition("\t")
             if ref.startswith("refs/tags/") and not ref.endswith("^{}"):
-                tags[ref[len("refs/tags/"):]] = sha
+                tags[ref[len("refs/tags/") :]] = sha
         return tags
 
     def push(self, tags: list[str]) -> int:
@@ -218,22 +227,43 @@ class MetadataRepo:
         Returns the number of attempts it took."""
         url = self.remote_url()
         if not url:
-            raise MetadataError(f"no remote for the {self.entity_type} metadata repository; "
-                                f"run: ml-git repository remote {self.entity_type} add URL")
+            raise MetadataError(
+                f"no remote for the {self.entity_type} metadata repository; "
+                f"run: ml-git repository remote {self.entity_type} add URL"
+            )
         branch = self.branch
         for attempt in range(1, PUSH_ATTEMPTS + 1):
             try:
                 self.repo.git.execute(
-                    ["git", "push", "--atomic", "--quiet", "--porcelain", "origin", f"{branch}:refs/heads/{branch}",
-                     *[f"refs/tags/{t}:refs/tags/{t}" for t in tags]]
+                    [
+                        "git",
+                        "push",
+                        "--atomic",
+                        "--quiet",
+                        "--porcelain",
+                        "origin",
+                        f"{branch}:refs/heads/{branch}",
+                        *[f"refs/tags/{t}:refs/tags/{t}" for t in tags],
+                    ]
                 )
                 return attempt
             except GitCommandError as exc:
                 text = _err(exc)
-                rejected = any(w in text for w in ("rejected", "non-fast-forward", "fetch first",
-                                                   "cannot lock ref", "failed to update ref", "already exists"))
+                rejected = any(
+                    w in text
+                    for w in (
+                        "rejected",
+                        "non-fast-forward",
+                        "fetch first",
+                        "cannot lock ref",
+                        "failed to update ref",
+                        "already exists",
+                    )
+                )
                 if not rejected or attempt == PUSH_ATTEMPTS:
-                    raise MetadataError(f"git push of {self.entity_type} metadata to {url} failed: {text}") from exc
+                    raise MetadataError(
+                        f"git push of {self.entity_type} metadata to {url} failed: {text}"
+                    ) from exc
                 log.info("metadata push rejected (attempt %d), replaying on the remote's branch", attempt)
                 self._replay(branch, tags)
                 time.sleep(random.uniform(0.05, 0.3) * min(attempt, 8))
@@ -242,8 +272,11 @@ class MetadataRepo:
     def _replay(self, branch: str, tags: list[str]) -> None:
         self.git("fetch", "--quiet", "origin", f"+refs/heads/{branch}:refs/remotes/origin/{branch}")
         remote_tags = self.remote_tags()
-        lost = [t for t in tags if t in remote_tags
-                and remote_tags[t] != self.repo.git.rev_parse(f"refs/tags/{t}").strip()]
+        lost = [
+            t
+            for t in tags
+            if t in remote_tags and remote_tags[t] != self.repo.git.rev_parse(f"refs/tags/{t}").strip()
+        ]
         if lost:
             self.drop_unpushed(lost)
             raise VersionConflict(
@@ -263,8 +296,14 @@ class MetadataRepo:
         for tag in tags:
             if self.has_tag(tag):
                 self.git("tag", "-d", tag)
-        self.git("fetch", "--quiet", "--tags", "--force", "origin",
-                 f"+refs/heads/{branch}:refs/remotes/origin/{branch}")
+        self.git(
+            "fetch",
+            "--quiet",
+            "--tags",
+            "--force",
+            "origin",
+            f"+refs/heads/{branch}:refs/remotes/origin/{branch}",
+        )
         onto = f"origin/{branch}"
         keep = [c for c in self.git("rev-list", "--reverse", f"{onto}..HEAD").split() if c not in ours]
         on_kept = {t: c for t, c in self._tag_commits().items() if c in set(keep)}
@@ -310,7 +349,9 @@ class MetadataRepo:
         env = {"GIT_INDEX_FILE": str(index)}
         try:
             self.git("read-tree", onto, env=env)
-            fields = self.git("diff-tree", "-r", "-z", "--root", "--no-commit-id", "--raw", commit).split("\0")
+            fields = self.git("diff-tree", "-r", "-z", "--root", "--no-commit-id", "--raw", commit).split(
+                "\0"
+            )
             lines = []
             for meta, path in zip(fields[0::2], fields[1::2], strict=False):
                 _old_mode, new_mode, _old_sha, new_sha, _status = meta.lstrip(":").split(" ")
@@ -326,4 +367,6 @@ class MetadataRepo:
             index.unlink(missing_ok=True)
         info = self.git("log", "-1", "--format=%an%x00%ae%x00%ad%x00%B", "--date=raw", commit).split("\0", 3)
         author = {"GIT_AUTHOR_NAME": info[0], "GIT_AUTHOR_EMAIL": info[1], "GIT_AUTHOR_DATE": info[2]}
-        return self.git("commit-tree", tree, "-p", onto, "-m", info[3].rstrip("\n") or "replayed", env=author).strip()
+        return self.git(
+            "commit-tree", tree, "-p", onto, "-m", info[3].rstrip("\n") or "replayed", env=author
+        ).strip()

@@ -7,8 +7,14 @@ import re
 from .errors import InvalidName, UnsafePath
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
-ENTITY_TYPES = {"datasets": "datasets", "dataset": "datasets", "labels": "labels", "label": "labels",
-                "models": "models", "model": "models"}
+ENTITY_TYPES = {
+    "datasets": "datasets",
+    "dataset": "datasets",
+    "labels": "labels",
+    "label": "labels",
+    "models": "models",
+    "model": "models",
+}
 SPEC_KEYS = {"datasets": "dataset", "labels": "labels", "models": "model"}
 MUTABILITIES = ("strict", "flexible", "mutable")
 
@@ -21,7 +27,13 @@ def entity_type(value: str) -> str:
 
 
 def check_name(name: str, what: str = "entity name") -> str:
-    if not isinstance(name, str) or not _NAME.match(name) or "__" in name or ".." in name or name.endswith("."):
+    if (
+        not isinstance(name, str)
+        or not _NAME.match(name)
+        or "__" in name
+        or ".." in name
+        or name.endswith(".")
+    ):
         raise InvalidName(
             f"{what}: expected 1-100 characters of letters, digits, '.', '_', '-' (no '__', '..' or '/', "
             f"starting with a letter or digit), found {name!r}"
@@ -52,7 +64,9 @@ def safe_relpath(path: str, where: str) -> str:
         raise UnsafePath(f"{where}: path {path!r} is absolute; expected a path inside the entity folder")
     parts = path.split("/")
     if ".." in parts or "" in parts or "." in parts:
-        raise UnsafePath(f"{where}: path {path!r} escapes or is not normalized; expected a path inside the entity folder")
+        raise UnsafePath(
+            f"{where}: path {path!r} escapes or is not normalized; expected a path inside the entity folder"
+        )
     return path
 
 

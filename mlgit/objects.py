@@ -106,7 +106,7 @@ class HashFS:
         try:
             view = memoryview(data)
             while view:
-                view = view[os.write(fd, view):]
+                view = view[os.write(fd, view) :]
         except BaseException:
             os.close(fd)
             with _suppress(OSError):
@@ -185,7 +185,11 @@ class LocalObjects:
         cached = self.cache._p(file_cid)
         offset = 0
         for chunk_cid, size in links:
-            if chunk_cid not in self._chunks and not self.objects.exists(chunk_cid) and os.path.exists(cached):
+            if (
+                chunk_cid not in self._chunks
+                and not self.objects.exists(chunk_cid)
+                and os.path.exists(cached)
+            ):
                 self._chunks[chunk_cid] = (cached, offset, size)
             offset += size
         return [file_cid, *(c for c, _ in links)]

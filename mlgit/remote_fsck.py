@@ -58,14 +58,18 @@ def _chunks(descriptor: bytes, cid: str) -> list[str]:
     try:
         links = [h for h, _ in parse_descriptor(descriptor)]
     except (ValueError, KeyError, TypeError) as exc:
-        raise ManifestError(f"descriptor {cid}: expected {{'Links': [{{'Hash', 'Size'}}]}} ({exc!r})") from exc
+        raise ManifestError(
+            f"descriptor {cid}: expected {{'Links': [{{'Hash', 'Size'}}]}} ({exc!r})"
+        ) from exc
     bad = [h for h in links if not is_cid(h)]
     if bad:
         raise ManifestError(f"descriptor {cid}: expected chunk CIDs, found {bad[0]!r}")
     return links
 
 
-def remote_fsck(repo: Repository, et: str, name: str, thorough: bool = False, fix: bool = True) -> RemoteFsckResult:
+def remote_fsck(
+    repo: Repository, et: str, name: str, thorough: bool = False, fix: bool = True
+) -> RemoteFsckResult:
     """Check (and with ``fix`` repair) the storage objects of every version of ``et`` ``name``."""
     check_name(name)
     md = repo.metadata(et)
@@ -93,12 +97,23 @@ def remote_fsck(repo: Repository, et: str, name: str, thorough: bool = False, fi
         corrupted |= c
         fixed |= f
         unfixable |= u
-    return RemoteFsckResult(et, name, tags, checked, sorted(missing), sorted(corrupted), sorted(fixed),
-                            sorted(unfixable), thorough, sorted(by_storage))
+    return RemoteFsckResult(
+        et,
+        name,
+        tags,
+        checked,
+        sorted(missing),
+        sorted(corrupted),
+        sorted(fixed),
+        sorted(unfixable),
+        thorough,
+        sorted(by_storage),
+    )
 
 
-def _check_storage(storage: Storage, objects: LocalObjects, file_cids: set[str], thorough: bool, fix: bool,
-                   threads: int) -> tuple[set[str], set[str], set[str], set[str], set[str]]:
+def _check_storage(
+    storage: Storage, objects: LocalObjects, file_cids: set[str], thorough: bool, fix: bool, threads: int
+) -> tuple[set[str], set[str], set[str], set[str], set[str]]:
     where = storage.where()
     storage.check()
     for cid in sorted(file_cids):  # chunks that live only inside cached files (strict/flexible add)
@@ -142,12 +157,15 @@ def _check_storage(storage: Storage, objects: LocalObjects, file_cids: set[str],
     report = run_pool("remote-fsck", sorted(file_cids), chunks_of, threads, None, None)
     if report.failed:
         first = next(iter(report.failed.items()))
-        raise MLGitError(f"remote-fsck: could not read {len(report.failed)} descriptor(s) from {where} "
-                         f"(first: {first[0]}: {first[1]})")
+        raise MLGitError(
+            f"remote-fsck: could not read {len(report.failed)} descriptor(s) from {where} "
+            f"(first: {first[0]}: {first[1]})"
+        )
     chunk_keys = sorted(keys - file_cids)
     missing |= _retry(lambda: storage.missing(chunk_keys), f"listing {where}") if chunk_keys else set()
 
     if thorough:
+
         def verify(cid: str) -> None:
             try:
                 data = _retry(lambda: storage.get(cid), f"download {cid}")
@@ -163,12 +181,15 @@ def _check_storage(storage: Storage, objects: LocalObjects, file_cids: set[str],
         report = run_pool("remote-fsck", present, verify, threads, None, None)
         if report.failed:
             first = next(iter(report.failed.items()))
-            raise MLGitError(f"remote-fsck: could not read {len(report.failed)} object(s) from {where} "
-                             f"(first: {first[0]}: {first[1]})")
+            raise MLGitError(
+                f"remote-fsck: could not read {len(report.failed)} object(s) from {where} "
+                f"(first: {first[0]}: {first[1]})"
+            )
 
     fixed: set[str] = set()
     broken = sorted(missing | corrupted)
     if fix and broken:
+
         def repair(cid: str) -> None:
             data = _local(objects, cid)
             if data is None:

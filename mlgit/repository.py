@@ -57,7 +57,9 @@ LinkArg = str | Mapping[str, str] | Link | None
 class Repository:
     """An ML-Git project folder: ``.ml-git/config.yaml`` plus the entity folders."""
 
-    def __init__(self, path: str | os.PathLike[str], storage_credentials: Mapping[str, Mapping[str, str]] | None = None) -> None:
+    def __init__(
+        self, path: str | os.PathLike[str], storage_credentials: Mapping[str, Mapping[str, str]] | None = None
+    ) -> None:
         self.root = Path(path).resolve()
         self._credentials = dict(storage_credentials or {})
         self._metadata: dict[str, MetadataRepo] = {}
@@ -69,8 +71,12 @@ class Repository:
 
     # -- project setup ------------------------------------------------------------------
     @classmethod
-    def init(cls, path: str | os.PathLike[str], exist_ok: bool = True,
-             storage_credentials: Mapping[str, Mapping[str, str]] | None = None) -> Repository:
+    def init(
+        cls,
+        path: str | os.PathLike[str],
+        exist_ok: bool = True,
+        storage_credentials: Mapping[str, Mapping[str, str]] | None = None,
+    ) -> Repository:
         root = Path(path).resolve()
         if cfg.config_path(root).exists():
             if not exist_ok:
@@ -101,17 +107,30 @@ class Repository:
         if md.exists:
             md.init(str(url))
 
-    def storage_add(self, name: str, type: str = "s3h", *, path: str | None = None, credentials: str | None = None,
-                    endpoint_url: str | None = None, region: str | None = "us-east-1") -> None:
+    def storage_add(
+        self,
+        name: str,
+        type: str = "s3h",
+        *,
+        path: str | None = None,
+        credentials: str | None = None,
+        endpoint_url: str | None = None,
+        region: str | None = "us-east-1",
+    ) -> None:
         check_name(name, "storage name")
         if type == "local":
             if not path:
-                raise ConfigError(f"storage local://{name}: expected --path=DIR (the folder used as a bucket)")
+                raise ConfigError(
+                    f"storage local://{name}: expected --path=DIR (the folder used as a bucket)"
+                )
             settings: dict[str, Any] = {"path": str(path)}
             folder = Path(path) if Path(path).is_absolute() else self.root / path
             folder.mkdir(parents=True, exist_ok=True)
         elif type in ("s3h", "s3"):
-            settings = {"aws-credentials": {"profile": credentials or "default"}, "region": region or "us-east-1"}
+            settings = {
+                "aws-credentials": {"profile": credentials or "default"},
+                "region": region or "us-east-1",
+            }
             if endpoint_url:
                 settings["endpoint-url"] = endpoint_url
         else:
@@ -145,8 +164,17 @@ class Repository:
         et = entity_type(entity_type_)
         self.metadata(et).init(str(self.config[et].get("git") or ""))
 
-    def create(self, entity_type_: str, name: str, categories: str | list[str], mutability: str = "strict",
-               storage_type: str = "s3h", bucket: str | None = None, entity_dir: str = "", version: int = 1) -> Path:
+    def create(
+        self,
+        entity_type_: str,
+        name: str,
+        categories: str | list[str],
+        mutability: str = "strict",
+        storage_type: str = "s3h",
+        bucket: str | None = None,
+        entity_dir: str = "",
+        version: int = 1,
+    ) -> Path:
         """Write ``<type>/<entity_dir>/<name>/<name>.spec``; returns the entity folder."""
         et = entity_type(entity_type_)
         check_name(name)
@@ -158,8 +186,10 @@ class Repository:
         configured = (self.config.get("storages") or {}).get(storage_type) or {}
         if bucket is None:
             if len(configured) != 1:
-                raise ConfigError(f"--bucket-name: expected one of the {storage_type} storages "
-                                  f"({', '.join(configured) or 'none configured'})")
+                raise ConfigError(
+                    f"--bucket-name: expected one of the {storage_type} storages "
+                    f"({', '.join(configured) or 'none configured'})"
+                )
             bucket = next(iter(configured))
         if bucket not in configured:
             raise ConfigError(
@@ -170,11 +200,20 @@ class Repository:
         existing = find_entity(self.root / et, name)
         if existing is not None:
             raise InvalidName(f"{et} {name} already exists at {existing}")
-        rel = safe_relpath(entity_dir.strip("/") + "/" + name, "--entity-dir") if entity_dir.strip("/") else name
+        rel = (
+            safe_relpath(entity_dir.strip("/") + "/" + name, "--entity-dir")
+            if entity_dir.strip("/")
+            else name
+        )
         path = self.root / et / rel
         _refuse_symlinked_parents(self.root, path)
-        body = {"categories": cats, "manifest": {"storage": f"{storage_type}://{bucket}"},
-                "mutability": mutability, "name": name, "version": int(version)}
+        body = {
+            "categories": cats,
+            "manifest": {"storage": f"{storage_type}://{bucket}"},
+            "mutability": mutability,
+            "name": name,
+            "version": int(version),
+        }
         path.mkdir(parents=True, exist_ok=True)
         specs.save(specs.spec_file(path, name), et, body)
         return path
@@ -204,15 +243,22 @@ class Repository:
     def _storage(self, uri: str) -> Storage:
         _scheme, bucket = parse_uri(uri)
         config = self.config
-        return open_storage(uri, config.get("storages") or {}, self.root, self._credentials.get(bucket),
-                            max_pool_connections=max(64, int(config["push_threads_count"])))
+        return open_storage(
+            uri,
+            config.get("storages") or {},
+            self.root,
+            self._credentials.get(bucket),
+            max_pool_connections=max(64, int(config["push_threads_count"])),
+        )
 
     def entity_path(self, entity_type_: str, name: str) -> Path:
         et = entity_type(entity_type_)
         check_name(name)
         found = find_entity(self.root / et, name)
         if found is None:
-            raise EntityNotFound(f"{et} entity {name!r}: expected {et}/.../{name}/{name}.spec in {self.root}, found none")
+            raise EntityNotFound(
+                f"{et} entity {name!r}: expected {et}/.../{name}/{name}.spec in {self.root}, found none"
+            )
         return found
 
     def _load(self, et: str, name: str) -> tuple[Path, dict[str, Any]]:
@@ -244,7 +290,9 @@ class Repository:
         idx.save(d / "INDEX.yaml", index)
         atomic_write(d / "MANIFEST.yaml", mf.dumps({rel: e.cid for rel, e in index.items()}))
 
-    def _read_version(self, et: str, tag: str, name: str | None = None) -> tuple[dict[str, Any], mf.Manifest, str, str]:
+    def _read_version(
+        self, et: str, tag: str, name: str | None = None
+    ) -> tuple[dict[str, Any], mf.Manifest, str, str]:
         """(spec body, manifest, folder in the metadata repo, sha) of a tagged version."""
         md = self.metadata(et)
         sha = md.tag_sha(tag)
@@ -294,15 +342,27 @@ class Repository:
         missing = sorted(r for r, e in index.items() if r not in files and e.status != idx.BARE)
         return StatusResult(et, name, new, modified, deleted, untracked, corrupted, missing)
 
-    def add(self, entity_type_: str, name: str, bumpversion: bool = False, metrics: Mapping[str, Any] | None = None,
-            metrics_file: str | os.PathLike[str] | None = None) -> VersionResult:
+    def add(
+        self,
+        entity_type_: str,
+        name: str,
+        bumpversion: bool = False,
+        metrics: Mapping[str, Any] | None = None,
+        metrics_file: str | os.PathLike[str] | None = None,
+    ) -> VersionResult:
         et = entity_type(entity_type_)
         path, body = self._load(et, name)
         mutability = body.get("mutability", "strict")
         index, _ = self._staged(et, name)
         files = scan(path, name)
-        corrupted = [r for r, st in files.items() if r in index and not index[r].matches(st)
-                     and mutability != "mutable" and index[r].status != idx.UNLOCKED]
+        corrupted = [
+            r
+            for r, st in files.items()
+            if r in index
+            and not index[r].matches(st)
+            and mutability != "mutable"
+            and index[r].status != idx.UNLOCKED
+        ]
         if corrupted:
             raise MutabilityError(
                 f"{et} {name} is {mutability}: {len(corrupted)} locked file(s) were changed in place "
@@ -310,7 +370,9 @@ class Repository:
             )
         changed = [r for r, st in files.items() if r not in index or not index[r].matches(st)]
         staged = stage(path, changed, self._objects(et), None if mutability == "mutable" else self._cache(et))
-        new_index: idx.Index = {rel: e for rel, e in index.items() if e.status == idx.BARE and rel not in files}
+        new_index: idx.Index = {
+            rel: e for rel, e in index.items() if e.status == idx.BARE and rel not in files
+        }
         for rel, st in files.items():
             if rel in staged:
                 fo, st_after = staged[rel]
@@ -351,15 +413,33 @@ class Repository:
             return version
         return max(version + 1, self._next_version(et, name))
 
-    def _result(self, et: str, name: str, body: dict[str, Any], path: Path, index: Mapping[str, Any] | mf.Manifest,
-                tag: str | None, sha: str | None, **extra: Any) -> VersionResult:
+    def _result(
+        self,
+        et: str,
+        name: str,
+        body: dict[str, Any],
+        path: Path,
+        index: Mapping[str, Any] | mf.Manifest,
+        tag: str | None,
+        sha: str | None,
+        **extra: Any,
+    ) -> VersionResult:
         sizes = extra.pop("size", None)
         if sizes is None:
             sizes = sum(getattr(e, "size", 0) for e in index.values())
         return VersionResult(
-            entity_type=et, name=name, version=int(body["version"]), tag=tag, sha=sha, path=str(path),
-            files=len(index), size=int(sizes), metrics={k: float(v) for k, v in (body.get("metrics") or {}).items()},
-            dataset=_link(body.get("dataset")), labels=_link(body.get("labels")), **extra,
+            entity_type=et,
+            name=name,
+            version=int(body["version"]),
+            tag=tag,
+            sha=sha,
+            path=str(path),
+            files=len(index),
+            size=int(sizes),
+            metrics={k: float(v) for k, v in (body.get("metrics") or {}).items()},
+            dataset=_link(body.get("dataset")),
+            labels=_link(body.get("labels")),
+            **extra,
         )
 
     # -- commit ------------------------------------------------------------------------------
@@ -372,7 +452,9 @@ class Repository:
             try:
                 return Link(str(ref["tag"]), str(ref["sha"]))
             except KeyError:
-                raise InvalidName(f"--{kind}: expected a mapping with 'tag' and 'sha', found {dict(ref)!r}") from None
+                raise InvalidName(
+                    f"--{kind}: expected a mapping with 'tag' and 'sha', found {dict(ref)!r}"
+                ) from None
         ref = str(ref)
         et = "datasets" if kind == "dataset" else "labels"
         if parse_tag(ref) is not None:
@@ -389,8 +471,16 @@ class Repository:
             )
         return Link(*head)
 
-    def commit(self, entity_type_: str, name: str, message: str | None = None, version: int | None = None,
-               dataset: LinkArg = None, labels: LinkArg = None, auto_bump: bool = False) -> VersionResult:
+    def commit(
+        self,
+        entity_type_: str,
+        name: str,
+        message: str | None = None,
+        version: int | None = None,
+        dataset: LinkArg = None,
+        labels: LinkArg = None,
+        auto_bump: bool = False,
+    ) -> VersionResult:
         et = entity_type(entity_type_)
         path, body = self._load(et, name)
         index, staged = self._staged(et, name)
@@ -400,7 +490,10 @@ class Repository:
             if isinstance(version, bool) or int(version) < 1:
                 raise SpecError(f"--version: expected a positive integer, found {version!r}")
             body = specs.with_changes(body, version=int(version))
-        links = {"dataset": self._resolve_link("dataset", dataset), "labels": self._resolve_link("labels", labels)}
+        links = {
+            "dataset": self._resolve_link("dataset", dataset),
+            "labels": self._resolve_link("labels", labels),
+        }
         md = self.metadata(et)
         md.fetch()
         previous = md.tags(name)
@@ -418,7 +511,12 @@ class Repository:
             tag = make_tag(cats, name, ver)
             new_body = specs.with_changes(
                 body,
-                manifest={**body["manifest"], "files": "MANIFEST.yaml", "size": specs.natural_size(size), "amount": len(staged)},
+                manifest={
+                    **body["manifest"],
+                    "files": "MANIFEST.yaml",
+                    "size": specs.natural_size(size),
+                    "amount": len(staged),
+                },
                 **{k: {"tag": v.tag, "sha": v.sha} for k, v in links.items() if v is not None},
             )
             if not md.has_tag(tag):
@@ -448,8 +546,14 @@ class Repository:
         return max(versions, default=0) + 1
 
     # -- push / update ----------------------------------------------------------------------
-    def push(self, entity_type_: str, name: str, progress: Progress | None = None,
-             fail_limit: int | None = None, auto_bump: bool = False) -> VersionResult:
+    def push(
+        self,
+        entity_type_: str,
+        name: str,
+        progress: Progress | None = None,
+        fail_limit: int | None = None,
+        auto_bump: bool = False,
+    ) -> VersionResult:
         """Upload the data of every unpushed version on the branch, then push the metadata.
 
         When another worker pushed the same version number first, our commit of it is taken off
@@ -471,19 +575,36 @@ class Repository:
                 self._head_file(et, name).unlink()  # our version is not a version: nothing is checked out
                 if not auto_bump:
                     raise
-                log.info("%s %s: %s was taken by another worker; committing the next free version", et, name, head[0])
-                self.commit(et, name, message=message, dataset=_link(body.get("dataset")),
-                            labels=_link(body.get("labels")), auto_bump=True)
+                log.info(
+                    "%s %s: %s was taken by another worker; committing the next free version",
+                    et,
+                    name,
+                    head[0],
+                )
+                self.commit(
+                    et,
+                    name,
+                    message=message,
+                    dataset=_link(body.get("dataset")),
+                    labels=_link(body.get("labels")),
+                    auto_bump=True,
+                )
         raise VersionConflict(f"{et} {name}: no free version found after 20 attempts")
 
-    def _push_once(self, et: str, name: str, progress: Progress | None, fail_limit: int | None) -> VersionResult:
+    def _push_once(
+        self, et: str, name: str, progress: Progress | None, fail_limit: int | None
+    ) -> VersionResult:
         path, body = self._load(et, name)
         md = self.metadata(et)
         head = self._head(et, name)
         if head is None:
-            raise NothingToCommit(f"{et} {name}: no committed version to push; run ml-git {et} commit {name} first")
+            raise NothingToCommit(
+                f"{et} {name}: no committed version to push; run ml-git {et} commit {name} first"
+            )
         if not md.remote_url():
-            raise MetadataError(f"{et}: no metadata remote to push to; run: ml-git repository remote {et} add URL")
+            raise MetadataError(
+                f"{et}: no metadata remote to push to; run: ml-git repository remote {et} add URL"
+            )
         # every unpushed version on the branch becomes visible with this push: send all their data
         tags = md.unpushed_tags()
         objects = self._objects(et)
@@ -499,8 +620,14 @@ class Repository:
                     keys.update(source.register(cid))
             storage = self._storage(vbody["manifest"]["storage"])
             try:
-                report = upload(storage, source, keys, threads=int(self.config["push_threads_count"]),
-                                progress=progress, fail_limit=fail_limit)
+                report = upload(
+                    storage,
+                    source,
+                    keys,
+                    threads=int(self.config["push_threads_count"]),
+                    progress=progress,
+                    fail_limit=fail_limit,
+                )
             finally:
                 storage.close()
             uploaded += len(report.done)
@@ -511,8 +638,19 @@ class Repository:
         vbody, manifest, _, sha = self._read_version(et, tag, name)
         self._set_head(et, name, tag, sha)
         index, _ = self._staged(et, name)
-        return self._result(et, name, vbody, path, manifest, tag, sha, created=bool(tags),
-                            uploaded=uploaded, skipped=skipped, size=sum(e.size for e in index.values()))
+        return self._result(
+            et,
+            name,
+            vbody,
+            path,
+            manifest,
+            tag,
+            sha,
+            created=bool(tags),
+            uploaded=uploaded,
+            skipped=skipped,
+            size=sum(e.size for e in index.values()),
+        )
 
     def update(self, entity_type_: str | None = None) -> None:
         types = [entity_type(entity_type_)] if entity_type_ else list(cfg.ENTITY_TYPES)
@@ -547,8 +685,16 @@ class Repository:
         wanted = f"{ref} version {version}" if version is not None else ref
         raise TagNotFound(f"{et}: no version matches {wanted!r} in {md.path} (tags of {name}: {known})")
 
-    def checkout(self, entity_type_: str, ref: str, version: int | None = None, bare: bool = False,
-                 force: bool = False, progress: Progress | None = None, fail_limit: int | None = None) -> VersionResult:
+    def checkout(
+        self,
+        entity_type_: str,
+        ref: str,
+        version: int | None = None,
+        bare: bool = False,
+        force: bool = False,
+        progress: Progress | None = None,
+        fail_limit: int | None = None,
+    ) -> VersionResult:
         et = entity_type(entity_type_)
         tag, name = self._resolve_ref(et, ref, version)
         body, manifest, folder, sha = self._read_version(et, tag, name)
@@ -611,7 +757,9 @@ class Repository:
         self._save_staged(et, name, new_index)
         self._set_head(et, name, tag, sha)
         size = sum(e.size for e in new_index.values())
-        return self._result(et, name, body, dest, manifest, tag, sha, size=size, downloaded=downloaded, skipped=skipped)
+        return self._result(
+            et, name, body, dest, manifest, tag, sha, size=size, downloaded=downloaded, skipped=skipped
+        )
 
     # -- integrity ------------------------------------------------------------------------------
     def fsck(self, entity_type_: str, fix: bool = True) -> FsckResult:
@@ -626,7 +774,9 @@ class Repository:
         path, body = self._load(et, name)
         mutability = body.get("mutability", "strict")
         if mutability == "strict":
-            raise MutabilityError(f"{et} {name} is strict: its files cannot be unlocked (create a flexible or mutable entity)")
+            raise MutabilityError(
+                f"{et} {name} is strict: its files cannot be unlocked (create a flexible or mutable entity)"
+            )
         rel = safe_relpath(file, "unlock")
         index, _ = self._staged(et, name)
         target = path / rel
@@ -646,8 +796,11 @@ class Repository:
         """Folders (relative to the type folder) of every entity in the metadata repository."""
         et = entity_type(entity_type_)
         md = self.metadata(et)
-        return sorted(p.rsplit("/", 1)[0] for p in md.files() if p.endswith(".spec")
-                      and p.rsplit("/", 1)[-1][:-5] == p.rsplit("/", 1)[0].rsplit("/", 1)[-1])
+        return sorted(
+            p.rsplit("/", 1)[0]
+            for p in md.files()
+            if p.endswith(".spec") and p.rsplit("/", 1)[-1][:-5] == p.rsplit("/", 1)[0].rsplit("/", 1)[-1]
+        )
 
     def tags(self, entity_type_: str, name: str) -> list[str]:
         et = entity_type(entity_type_)
@@ -682,9 +835,13 @@ class Repository:
         et = entity_type(entity_type_)
         tags = self.tags(et, name)
         if not tags:
-            raise EntityNotFound(f"{et} {name}: no version in the metadata repository {self.metadata(et).path}")
-        return {t: {k: float(v) for k, v in (self._read_version(et, t, name)[0].get("metrics") or {}).items()}
-                for t in tags}
+            raise EntityNotFound(
+                f"{et} {name}: no version in the metadata repository {self.metadata(et).path}"
+            )
+        return {
+            t: {k: float(v) for k, v in (self._read_version(et, t, name)[0].get("metrics") or {}).items()}
+            for t in tags
+        }
 
     def lineage(self, entity_type_: str, ref: str) -> Lineage:
         """A version and every dataset/labels version it was linked to, recursively."""
@@ -703,11 +860,20 @@ class Repository:
         if not md.has_tag(tag):
             md.fetch()
         body, _, _, sha = self._read_version(et, tag)
-        return LineageNode(et, str(body["name"]), tag, sha, int(body["version"]),
-                           {k: float(v) for k, v in (body.get("metrics") or {}).items()},
-                           _link(body.get("dataset")), _link(body.get("labels")))
+        return LineageNode(
+            et,
+            str(body["name"]),
+            tag,
+            sha,
+            int(body["version"]),
+            {k: float(v) for k, v in (body.get("metrics") or {}).items()},
+            _link(body.get("dataset")),
+            _link(body.get("labels")),
+        )
 
-    def remote_fsck(self, entity_type_: str, name: str, thorough: bool = False, fix: bool = True) -> RemoteFsckResult:
+    def remote_fsck(
+        self, entity_type_: str, name: str, thorough: bool = False, fix: bool = True
+    ) -> RemoteFsckResult:
         """Check that the storage holds every object of every version of ``name``; re-upload what it lacks."""
         from .remote_fsck import remote_fsck
 
@@ -731,7 +897,9 @@ def _refuse_symlinked_parents(root: Path, target: Path) -> None:
     for part in target.relative_to(root).parts:
         current = current / part
         if current.is_symlink():
-            raise UnsafePath(f"{current} is a symlink; refusing to write through it (expected a folder inside {root})")
+            raise UnsafePath(
+                f"{current} is a symlink; refusing to write through it (expected a folder inside {root})"
+            )
 
 
 __all__ = ["Repository", "MUTABILITIES", "parse_categories"]

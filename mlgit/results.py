@@ -54,7 +54,9 @@ class StatusResult(_Dict):
 
     @property
     def clean(self) -> bool:
-        return not (self.new or self.modified or self.deleted or self.untracked or self.corrupted or self.missing)
+        return not (
+            self.new or self.modified or self.deleted or self.untracked or self.corrupted or self.missing
+        )
 
 
 @dataclass(frozen=True)

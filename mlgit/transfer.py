@@ -220,7 +220,9 @@ def fetch_verified(storage: Storage, key: str) -> bytes:
     def get() -> bytes:
         data = storage.get(key)
         if cid_of(data) != key:
-            raise CorruptObject(f"object {key} in {storage.where()} does not match its CID (corrupted in the storage)")
+            raise CorruptObject(
+                f"object {key} in {storage.where()} does not match its CID (corrupted in the storage)"
+            )
         return data
 
     return _retry(get, f"download {key}")

@@ -69,9 +69,13 @@ def scan(entity_dir: Path, name: str) -> dict[str, os.stat_result]:
                 if entry.is_symlink():
                     target = os.path.realpath(entry.path)
                     if entry.is_dir():
-                        raise UnsafePath(f"{entry.path}: symlinked folders are not followed; expected a real folder inside {root}")
+                        raise UnsafePath(
+                            f"{entry.path}: symlinked folders are not followed; expected a real folder inside {root}"
+                        )
                     if not (target + os.sep).startswith(real_root + os.sep):
-                        raise UnsafePath(f"{entry.path}: symlink points outside the entity folder (to {target}); expected a file inside {root}")
+                        raise UnsafePath(
+                            f"{entry.path}: symlink points outside the entity folder (to {target}); expected a file inside {root}"
+                        )
                 if entry.is_dir():
                     if not fname.startswith("."):
                         stack.append((entry.path, rel + "/"))
@@ -133,7 +137,9 @@ def read_metrics_file(path: Path) -> dict[str, float]:
     except OSError as exc:
         raise MLGitError(f"metrics file {path}: cannot read it ({exc.strerror})") from exc
     if len(rows) < 2 or len(rows[0]) != len(rows[1]):
-        raise SpecError(f"metrics file {path}: expected a header line of names and one line of values of the same length")
+        raise SpecError(
+            f"metrics file {path}: expected a header line of names and one line of values of the same length"
+        )
     return {k.strip(): to_metric(k.strip(), v, str(path)) for k, v in zip(rows[0], rows[1], strict=True)}
 
 

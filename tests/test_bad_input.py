@@ -27,7 +27,9 @@ from mlgit import (
 )
 
 
-def _dataset(p: Project, name: str = "ds", mutability: str = "strict", files: dict[str, bytes] | None = None) -> Path:
+def _dataset(
+    p: Project, name: str = "ds", mutability: str = "strict", files: dict[str, bytes] | None = None
+) -> Path:
     path = p.repo.create("datasets", name, "cv, img", mutability, "local", "bucket")
     for rel, data in (files or {"data/a.bin": b"a" * 1000, "data/b.bin": b"b" * 10}).items():
         write(path / rel, data)
@@ -119,11 +121,16 @@ def test_malformed_manifest_in_metadata(project: Project, second: Project) -> No
     _version(project)
     md = project.repo.metadata("datasets")
     (md.path / "ds" / "MANIFEST.yaml").write_text("zdj7Wnot-a-cid: !!set\n  data/a.bin: null\n")
-    (md.path / "ds" / "ds.spec").write_text((md.path / "ds" / "ds.spec").read_text().replace("version: 1", "version: 2"))
+    (md.path / "ds" / "ds.spec").write_text(
+        (md.path / "ds" / "ds.spec").read_text().replace("version: 1", "version: 2")
+    )
     md.git("commit", "-qam", "broken")
     md.git("tag", "-a", "cv__img__ds__2", "-m", "broken")
     md.push(["cv__img__ds__2"])
-    with pytest.raises(ManifestError, match=r"cv__img__ds__2:ds/MANIFEST.yaml: expected a CID key \(zdj7...\), found 'zdj7Wnot-a-cid'"):
+    with pytest.raises(
+        ManifestError,
+        match=r"cv__img__ds__2:ds/MANIFEST.yaml: expected a CID key \(zdj7...\), found 'zdj7Wnot-a-cid'",
+    ):
         second.repo.checkout("datasets", "ds")
     assert not (second.root / "datasets").exists()
 
@@ -160,7 +167,9 @@ def test_no_git_identity(project: Project, monkeypatch: pytest.MonkeyPatch) -> N
     assert project.repo.tags("datasets", "ds") == []
 
 
-def test_no_git_identity_cli_fails_clearly(project: Project, monkeypatch: pytest.MonkeyPatch, cli: Cli) -> None:
+def test_no_git_identity_cli_fails_clearly(
+    project: Project, monkeypatch: pytest.MonkeyPatch, cli: Cli
+) -> None:
     for var in ("GIT_AUTHOR_NAME", "GIT_AUTHOR_EMAIL", "GIT_COMMITTER_NAME", "GIT_COMMITTER_EMAIL"):
         monkeypatch.delenv(var)
     _dataset(project)
@@ -171,14 +180,18 @@ def test_no_git_identity_cli_fails_clearly(project: Project, monkeypatch: pytest
 
 
 @pytest.mark.parametrize("evil", ["../../outside.txt", "/tmp/abs.txt", "data/../../x", "C:/win.txt"])
-def test_manifest_path_escaping_is_refused_before_writing(project: Project, second: Project, evil: str) -> None:
+def test_manifest_path_escaping_is_refused_before_writing(
+    project: Project, second: Project, evil: str
+) -> None:
     path = _dataset(project, mutability="mutable")
     _version(project)
     # another tool (or a hostile commit) rewrites the MANIFEST with a path that escapes
     md = project.repo.metadata("datasets")
     manifest = (md.path / "ds" / "MANIFEST.yaml").read_text()
     (md.path / "ds" / "MANIFEST.yaml").write_text(manifest.replace("data/b.bin", evil))
-    (md.path / "ds" / "ds.spec").write_text((path / "ds.spec").read_text().replace("version: 1", "version: 2"))
+    (md.path / "ds" / "ds.spec").write_text(
+        (path / "ds.spec").read_text().replace("version: 1", "version: 2")
+    )
     md.git("commit", "-qam", "evil")
     md.git("tag", "-a", "cv__img__ds__2", "-m", "evil")
     md.push(["cv__img__ds__2"])
@@ -190,7 +203,9 @@ def test_manifest_path_escaping_is_refused_before_writing(project: Project, seco
     assert not (second.root.parent / "outside.txt").exists()
 
 
-def test_checkout_through_a_symlinked_folder_is_refused(project: Project, second: Project, tmp_path: Path) -> None:
+def test_checkout_through_a_symlinked_folder_is_refused(
+    project: Project, second: Project, tmp_path: Path
+) -> None:
     _dataset(project)
     _version(project)
     outside = tmp_path / "outside"
@@ -211,7 +226,10 @@ def test_symlink_out_of_the_dataset_is_refused_on_add(project: Project, tmp_path
 
 
 def test_missing_storage(project: Project) -> None:
-    with pytest.raises(ConfigError, match=r"storage local://nope is not configured .* run: ml-git repository storage add nope"):
+    with pytest.raises(
+        ConfigError,
+        match=r"storage local://nope is not configured .* run: ml-git repository storage add nope",
+    ):
         project.repo.create("datasets", "ds", "cv", "strict", "local", "nope")
     path = _dataset(project)
     spec = path / "ds.spec"
@@ -265,11 +283,19 @@ def test_mutability_rules(project: Project) -> None:
     res = project.repo.add("datasets", "fx")
     assert res.files == 2
     report = project.repo.fsck("datasets")  # the strict edit hit the cache too (one inode): both restored
-    assert (len(report.corrupted_index), report.corrupted_workspace, report.unfixable) == (1, ["st/data/a.bin"], [])
+    assert (len(report.corrupted_index), report.corrupted_workspace, report.unfixable) == (
+        1,
+        ["st/data/a.bin"],
+        [],
+    )
     assert project.repo.fsck("datasets").total == 0
     assert (strict / "data" / "a.bin").read_bytes() == b"a" * 1000
     assert target.read_bytes() == b"edited on purpose"
-    assert project.repo._cache("datasets").path(project.repo._staged("datasets", "fx")[0]["data/b.bin"].cid).exists()
+    assert (
+        project.repo._cache("datasets")
+        .path(project.repo._staged("datasets", "fx")[0]["data/b.bin"].cid)
+        .exists()
+    )
     # an unpushed flexible file corrupted in place has no other copy: fsck says it could not fix it
     os.chmod(flex / "data" / "b.bin", 0o644)
     (flex / "data" / "b.bin").write_bytes(b"G")
@@ -357,7 +383,9 @@ def test_push_refuses_a_strict_file_changed_after_add(project: Project) -> None:
     from mlgit.cid import cid_of
 
     uploaded = list(project.bucket.iterdir())
-    assert len(uploaded) < 3 and all(cid_of(p.read_bytes()) == p.name for p in uploaded)  # nothing corrupt sent
+    assert len(uploaded) < 3 and all(
+        cid_of(p.read_bytes()) == p.name for p in uploaded
+    )  # nothing corrupt sent
 
 
 def test_checkout_and_fsck_remove_temps_of_killed_writers(project: Project) -> None:
@@ -394,7 +422,9 @@ def test_bumpversion_is_safe_to_retry(project: Project) -> None:
     assert (again.version, again.created) == (2, False)
     write(path / "data" / "d.bin", b"d")
     assert project.repo.add("datasets", "ds", bumpversion=True).version == 3  # new data: a new version
-    assert "datasets/ds" not in project.repo.log("datasets", "ds") and "cv/img/ds" in project.repo.log("datasets", "ds")
+    assert "datasets/ds" not in project.repo.log("datasets", "ds") and "cv/img/ds" in project.repo.log(
+        "datasets", "ds"
+    )
 
 
 def test_a_version_taken_first_by_another_worker(project: Project, second: Project) -> None:
@@ -413,7 +443,7 @@ def test_a_version_taken_first_by_another_worker(project: Project, second: Proje
     with pytest.raises(VersionConflict, match="cv__img__ds__2 was pushed first by another worker"):
         second.repo.push("datasets", "ds")
     md = second.repo.metadata("datasets")
-    assert md.git("log", "--format=%s") .count("v2 work") == 1  # our losing commit is off the branch
+    assert md.git("log", "--format=%s").count("v2 work") == 1  # our losing commit is off the branch
     assert second.repo.branch("datasets", "ds") is None  # our v2 is not a version
     again = second.repo.commit("datasets", "ds", message="v2 work", auto_bump=True)  # the staged data
     assert again.tag == "cv__img__ds__3"

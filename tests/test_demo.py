@@ -8,8 +8,9 @@ import pytest
 from helpers import Cli
 
 
-def test_demo_versions_dataset_labels_model_and_prints_lineage(tmp_path: Path, cli: Cli,
-                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+def test_demo_versions_dataset_labels_model_and_prints_lineage(
+    tmp_path: Path, cli: Cli, monkeypatch: pytest.MonkeyPatch
+) -> None:
     for var in ("GIT_AUTHOR_NAME", "GIT_AUTHOR_EMAIL", "GIT_COMMITTER_NAME", "GIT_COMMITTER_EMAIL"):
         monkeypatch.delenv(var)
     out = cli("demo", cwd=tmp_path).output

@@ -44,14 +44,27 @@ def test_howto_end_to_end(tmp_path: Path, cli: Cli, remotes: dict[str, str]) -> 
     assert "'push_threads_count': 10" in shown and "'mlgit-datasets': {'path':" in shown
 
     # 2. Uploading a dataset (with --entity-dir), and one without
-    cli('datasets create imagenet8 --categories="computer-vision, images" --mutability=strict '
-        "--storage-type=local --bucket-name=mlgit-datasets --entity-dir=folderA/folderB", cwd=ws)
+    cli(
+        'datasets create imagenet8 --categories="computer-vision, images" --mutability=strict '
+        "--storage-type=local --bucket-name=mlgit-datasets --entity-dir=folderA/folderB",
+        cwd=ws,
+    )
     entity = ws / "datasets" / "folderA" / "folderB" / "imagenet8"
     spec = yaml.safe_load((entity / "imagenet8.spec").read_text())
-    assert spec == {"dataset": {"categories": ["computer-vision", "images"], "manifest": {"storage": "local://mlgit-datasets"},
-                                "mutability": "strict", "name": "imagenet8", "version": 1}}
-    cli("datasets create mscoco --categories=computer-vision,images --mutability=strict "
-        "--storage-type=local --bucket-name=mlgit-datasets", cwd=ws)
+    assert spec == {
+        "dataset": {
+            "categories": ["computer-vision", "images"],
+            "manifest": {"storage": "local://mlgit-datasets"},
+            "mutability": "strict",
+            "name": "imagenet8",
+            "version": 1,
+        }
+    }
+    cli(
+        "datasets create mscoco --categories=computer-vision,images --mutability=strict "
+        "--storage-type=local --bucket-name=mlgit-datasets",
+        cwd=ws,
+    )
     assert (ws / "datasets" / "mscoco" / "mscoco.spec").is_file()
 
     write(entity / "README.md", b"# imagenet8\n")
@@ -83,8 +96,11 @@ def test_howto_end_to_end(tmp_path: Path, cli: Cli, remotes: dict[str, str]) -> 
     cli("datasets push mscoco", cwd=ws)
 
     # 4. Labels linked to a dataset
-    cli('labels create mscoco-captions --categories="computer-vision, captions" --mutability=mutable '
-        "--storage-type=local --bucket-name=mlgit-labels --version=1", cwd=ws)
+    cli(
+        'labels create mscoco-captions --categories="computer-vision, captions" --mutability=mutable '
+        "--storage-type=local --bucket-name=mlgit-labels --version=1",
+        cwd=ws,
+    )
     labels = ws / "labels" / "mscoco-captions"
     write(labels / "annotations" / "captions_train2014.json", b'{"a": 1}')
     write(labels / "annotations" / "captions_val2014.json", b'{"b": 2}')
@@ -92,12 +108,17 @@ def test_howto_end_to_end(tmp_path: Path, cli: Cli, remotes: dict[str, str]) -> 
     cli("labels commit mscoco-captions --dataset=mscoco", cwd=ws)
     cli("labels push mscoco-captions", cwd=ws)
     shown = cli("labels show mscoco-captions", cwd=ws).output
-    assert shown.startswith("-- labels : mscoco-captions --\ncategories:\n- computer-vision\n- captions\ndataset:\n")
+    assert shown.startswith(
+        "-- labels : mscoco-captions --\ncategories:\n- computer-vision\n- captions\ndataset:\n"
+    )
     assert "tag: computer-vision__images__mscoco__1" in shown
 
     # 5. Models with metrics, linked to dataset and labels
-    cli('models create imagenet-model --categories="computer-vision, images" --storage-type=local '
-        "--mutability=mutable --bucket-name=mlgit-models", cwd=ws)
+    cli(
+        'models create imagenet-model --categories="computer-vision, images" --storage-type=local '
+        "--mutability=mutable --bucket-name=mlgit-models",
+        cwd=ws,
+    )
     model = ws / "models" / "imagenet-model"
     write(model / "data" / "model_file", _rand(12, 70_000))
     metrics_csv = write(tmp_path / "metrics.csv", b"f1,loss\n0.5,1.25\n")
@@ -162,13 +183,19 @@ def test_entry_point_runs_as_a_program(tmp_path: Path) -> None:
     bindir = Path(sys.executable).parent
     out = subprocess.run([str(bindir / "ml-git"), "--version"], capture_output=True, text=True, check=True)
     assert "ml-git" in out.stdout
-    err = subprocess.run([str(bindir / "mlgit"), "-C", str(tmp_path), "datasets", "status", "x"],
-                         capture_output=True, text=True)
+    err = subprocess.run(
+        [str(bindir / "mlgit"), "-C", str(tmp_path), "datasets", "status", "x"],
+        capture_output=True,
+        text=True,
+    )
     assert err.returncode == 1
     assert err.stderr.count("\n") == 1 and "Traceback" not in err.stderr
     assert "no .ml-git/config.yaml" in err.stderr
-    verbose = subprocess.run([str(bindir / "ml-git"), "-C", str(tmp_path), "datasets", "fsck", "--verbose"],
-                             capture_output=True, text=True)
+    verbose = subprocess.run(
+        [str(bindir / "ml-git"), "-C", str(tmp_path), "datasets", "fsck", "--verbose"],
+        capture_output=True,
+        text=True,
+    )
     assert verbose.returncode == 1
     assert "Traceback" in verbose.stderr and verbose.stderr.rstrip().splitlines()[-1].startswith("ERROR - ")
 
@@ -179,8 +206,11 @@ def test_clone_a_project_then_download(tmp_path: Path, cli: Cli, remotes: dict[s
 
     ws, bucket = tmp_path / "orig", tmp_path / "bucket"
     _setup(cli, ws, remotes, bucket)
-    cli("datasets create imagenet8 --categories=cv --mutability=strict --storage-type=local "
-        "--bucket-name=mlgit-datasets", cwd=ws)
+    cli(
+        "datasets create imagenet8 --categories=cv --mutability=strict --storage-type=local "
+        "--bucket-name=mlgit-datasets",
+        cwd=ws,
+    )
     write(ws / "datasets" / "imagenet8" / "data" / "x.bin", b"x" * 10)
     for verb in ("add", "commit", "push"):
         cli(f"datasets {verb} imagenet8", cwd=ws)

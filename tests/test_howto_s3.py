@@ -42,7 +42,9 @@ def _workspace(cli: Cli, ws: Path, remotes: dict[str, str], kind: str, bucket: s
 
 
 @pytest.mark.parametrize("kind", ["s3h", "local"])
-def test_howto_flow_on_each_storage(kind: str, tmp_path: Path, cli: Cli, request: pytest.FixtureRequest) -> None:
+def test_howto_flow_on_each_storage(
+    kind: str, tmp_path: Path, cli: Cli, request: pytest.FixtureRequest
+) -> None:
     remotes = make_remotes(tmp_path / "remotes")
     if kind == "s3h":
         b: S3Bucket = request.getfixturevalue("s3_bucket")
@@ -55,8 +57,11 @@ def test_howto_flow_on_each_storage(kind: str, tmp_path: Path, cli: Cli, request
         shown = cli("repository config show", cwd=ws).output
         assert f"'endpoint-url': '{where}'" in shown and "'profile': 'mlgit'" in shown
 
-    cli('datasets create imagenet8 --categories="computer-vision, images" --mutability=strict '
-        f"--storage-type={kind} --bucket-name={bucket} --entity-dir=folderA/folderB", cwd=ws)
+    cli(
+        'datasets create imagenet8 --categories="computer-vision, images" --mutability=strict '
+        f"--storage-type={kind} --bucket-name={bucket} --entity-dir=folderA/folderB",
+        cwd=ws,
+    )
     entity = ws / "datasets" / "folderA" / "folderB" / "imagenet8"
     rnd = random.Random(7)
     write(entity / "data" / "train" / "big", rnd.randbytes(600_000))  # three chunks
@@ -156,19 +161,26 @@ def test_mlgit_299_bucket_on_s3_checks_out_byte_for_byte(
             et = {"birds": "datasets", "birds-boxes": "labels", "birdnet": "models"}[tag.split("__")[2]]
             result = repo.checkout(et, tag)
             assert _tree(Path(result.path)) == files, tag
-        assert repo.lineage("models", "vision__wildlife__birdnet__1").root.dataset.tag == "vision__wildlife__birds__2"
-        assert repo.metrics("models", "birdnet")["vision__wildlife__birdnet__1"] == EXPECTED["metrics"][
-            "vision__wildlife__birdnet__1"]
+        assert (
+            repo.lineage("models", "vision__wildlife__birdnet__1").root.dataset.tag
+            == "vision__wildlife__birds__2"
+        )
+        assert (
+            repo.metrics("models", "birdnet")["vision__wildlife__birdnet__1"]
+            == EXPECTED["metrics"]["vision__wildlife__birdnet__1"]
+        )
     finally:
         if not server.moto:
             drop_bucket(server, name)
 
 
-
 def _pushable(cli: Cli, tmp_path: Path, b: S3Bucket) -> Path:
     ws = tmp_path / "ws"
     _workspace(cli, ws, make_remotes(tmp_path / "remotes"), "s3h", b.bucket, b.endpoint)
-    cli(f"datasets create birds --categories=zoo --mutability=strict --storage-type=s3h --bucket-name={b.bucket}", cwd=ws)
+    cli(
+        f"datasets create birds --categories=zoo --mutability=strict --storage-type=s3h --bucket-name={b.bucket}",
+        cwd=ws,
+    )
     for i in range(30):
         write(ws / "datasets" / "birds" / "data" / f"{i}.bin", random.Random(i).randbytes(500))
     cli("datasets add birds", cwd=ws)
@@ -176,15 +188,23 @@ def _pushable(cli: Cli, tmp_path: Path, b: S3Bucket) -> Path:
     return ws
 
 
-def test_cli_push_to_a_down_endpoint_is_one_line_and_loses_nothing(s3_bucket: S3Bucket, tmp_path: Path, cli: Cli) -> None:
+def test_cli_push_to_a_down_endpoint_is_one_line_and_loses_nothing(
+    s3_bucket: S3Bucket, tmp_path: Path, cli: Cli
+) -> None:
     ws = _pushable(cli, tmp_path, s3_bucket)
     down = f"http://127.0.0.1:{free_port()}"
     cli(f"repository storage add {s3_bucket.bucket} --credentials=mlgit --endpoint-url={down}", cwd=ws)
     out = cli("datasets push birds", ok=False, cwd=ws).output.strip()
     assert out.count("\n") == 0 and "Traceback" not in out, out
-    assert f"60 of 60 objects not transferred to s3h://{s3_bucket.bucket} at {down}" in out and "cannot reach" in out
+    assert (
+        f"60 of 60 objects not transferred to s3h://{s3_bucket.bucket} at {down}" in out
+        and "cannot reach" in out
+    )
     # nothing lost: with the endpoint back, the same push sends everything, then the tag
-    cli(f"repository storage add {s3_bucket.bucket} --credentials=mlgit --endpoint-url={s3_bucket.endpoint}", cwd=ws)
+    cli(
+        f"repository storage add {s3_bucket.bucket} --credentials=mlgit --endpoint-url={s3_bucket.endpoint}",
+        cwd=ws,
+    )
     cli("datasets push birds", cwd=ws)
     listed = s3_bucket.client().list_objects_v2(Bucket=s3_bucket.bucket).get("KeyCount")
     assert listed == 60
@@ -195,7 +215,9 @@ def test_cli_wrong_keys_and_missing_bucket_are_one_line(
 ) -> None:
     ws = _pushable(cli, tmp_path, s3_bucket)
     wrong = tmp_path / "wrong-credentials"
-    wrong.write_text(f"[mlgit]\naws_access_key_id = AKIAWRONGWRONGWRONG1\naws_secret_access_key = {s3_bucket.secret_key}x\n")
+    wrong.write_text(
+        f"[mlgit]\naws_access_key_id = AKIAWRONGWRONGWRONG1\naws_secret_access_key = {s3_bucket.secret_key}x\n"
+    )
     right = os.environ["AWS_SHARED_CREDENTIALS_FILE"]
     monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(wrong))
     with moto_authentication(s3_bucket.server):  # moto accepts any key unless told to check

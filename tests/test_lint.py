@@ -15,7 +15,9 @@ def _run(*args: str) -> subprocess.CompletedProcess[str]:
 
 
 def test_ruff() -> None:
-    res = _run("ruff", "check", "mlgit")
+    res = _run("ruff", "check", "mlgit", "tests", "integrations", "bench", "dags_examples", "flows_examples")
+    assert res.returncode == 0, res.stdout + res.stderr
+    res = _run("ruff", "format", "--check", "mlgit")
     assert res.returncode == 0, res.stdout + res.stderr
 
 

@@ -42,8 +42,11 @@ def test_every_tag_checks_out_byte_for_byte(mirror: Repository, tag: str) -> Non
     et = {"birds": "datasets", "birds-boxes": "labels", "birdnet": "models"}[tag.split("__")[2]]
     result = mirror.checkout(et, tag)
     root = Path(result.path)
-    got = {p.relative_to(root).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
-           for p in root.rglob("*") if p.is_file() and p.suffix != ".spec" and p.name != "README.md"}
+    got = {
+        p.relative_to(root).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in root.rglob("*")
+        if p.is_file() and p.suffix != ".spec" and p.name != "README.md"
+    }
     assert got == EXPECTED["tags"][tag]
     assert result.files == len(EXPECTED["tags"][tag])
     if et == "datasets":
@@ -64,7 +67,10 @@ def test_lineage_and_metrics_as_mlgit_recorded(mirror: Repository) -> None:
     for tag, metrics in EXPECTED["metrics"].items():
         assert mirror.metrics("models", "birdnet")[tag] == metrics
     full = mirror.lineage("models", "vision__wildlife__birdnet__1")
-    assert [n.tag for n in full.upstream] == ["vision__wildlife__birds__2", "vision__wildlife__birds-boxes__1"]
+    assert [n.tag for n in full.upstream] == [
+        "vision__wildlife__birds__2",
+        "vision__wildlife__birds-boxes__1",
+    ]
 
 
 def test_versions_we_write_read_like_mlgits(mirror: Repository, tmp_path: Path) -> None:
@@ -82,4 +88,6 @@ def test_versions_we_write_read_like_mlgits(mirror: Repository, tmp_path: Path) 
     assert ours["dataset"]["manifest"]["amount"] == theirs["dataset"]["manifest"]["amount"] + 1
     manifest = md.show(v.tag, "zoo/air/birds/MANIFEST.yaml").decode()
     assert "!!set" in manifest and "data/new.txt: null" in manifest
-    assert md.show(v.tag, "zoo/air/birds/README.md") == md.show("vision__wildlife__birds__2", "zoo/air/birds/README.md")
+    assert md.show(v.tag, "zoo/air/birds/README.md") == md.show(
+        "vision__wildlife__birds__2", "zoo/air/birds/README.md"
+    )

@@ -21,7 +21,9 @@ BACKENDS: dict[str, tuple[str, str, str | None]] = {
 def parse_uri(uri: str) -> tuple[str, str]:
     """``s3h://bucket`` -> (``s3h``, ``bucket``)."""
     if "://" not in uri:
-        raise ConfigError(f"storage {uri!r} in the spec: expected SCHEME://BUCKET (e.g. s3h://mlgit-datasets)")
+        raise ConfigError(
+            f"storage {uri!r} in the spec: expected SCHEME://BUCKET (e.g. s3h://mlgit-datasets)"
+        )
     scheme, _, bucket = uri.partition("://")
     bucket = bucket.strip("/")
     if scheme not in BACKENDS:

@@ -27,16 +27,31 @@ from .base import Storage
 log = logging.getLogger(__name__)
 
 #: error codes that mean "these credentials are refused"
-_AUTH_CODES = frozenset({
-    "AccessDenied", "InvalidAccessKeyId", "SignatureDoesNotMatch", "ExpiredToken", "InvalidToken",
-    "TokenRefreshRequired", "AllAccessDisabled", "AccountProblem", "InvalidSecurity", "Forbidden", "403",
-})
+_AUTH_CODES = frozenset(
+    {
+        "AccessDenied",
+        "InvalidAccessKeyId",
+        "SignatureDoesNotMatch",
+        "ExpiredToken",
+        "InvalidToken",
+        "TokenRefreshRequired",
+        "AllAccessDisabled",
+        "AccountProblem",
+        "InvalidSecurity",
+        "Forbidden",
+        "403",
+    }
+)
 _NO_BUCKET_CODES = frozenset({"NoSuchBucket"})
 _NO_KEY_CODES = frozenset({"NoSuchKey", "NotFound", "404"})
 #: connection-level faults left after botocore's retries: the endpoint is down or unreachable
 _UNREACHABLE = (
-    bexc.EndpointConnectionError, bexc.ConnectTimeoutError, bexc.ReadTimeoutError,
-    bexc.ConnectionClosedError, bexc.ConnectionError, bexc.HTTPClientError,
+    bexc.EndpointConnectionError,
+    bexc.ConnectTimeoutError,
+    bexc.ReadTimeoutError,
+    bexc.ConnectionClosedError,
+    bexc.ConnectionError,
+    bexc.HTTPClientError,
 )
 
 #: at most this many keys are asked one HEAD each; more are answered by listing
@@ -74,7 +89,11 @@ class S3Storage(Storage):
         self.endpoint_url = endpoint_url or None
         self.region = region or "us-east-1"
         self.max_attempts = max_attempts
-        self._source = "keys passed by code" if credentials else (f"AWS profile {profile!r}" if profile else "the AWS credential chain")
+        self._source = (
+            "keys passed by code"
+            if credentials
+            else (f"AWS profile {profile!r}" if profile else "the AWS credential chain")
+        )
         self._known: set[str] = set()
         self._lock = threading.Lock()
         self._checked = False
@@ -139,7 +158,9 @@ class S3Storage(Storage):
             return
         if not s3_minio.usable(self.endpoint_url):
             if sdk == "minio":
-                raise StorageError(f"storage {self.where()}: the minio SDK needs an endpoint-url http(s)://host:port")
+                raise StorageError(
+                    f"storage {self.where()}: the minio SDK needs an endpoint-url http(s)://host:port"
+                )
             return
         creds = session.get_credentials()
         if creds is None:
@@ -184,7 +205,12 @@ class S3Storage(Storage):
                         f"create it with: aws configure --profile {profile}"
                     ) from None
                 level = logging.DEBUG if profile == "default" else logging.WARNING
-                log.log(level, "AWS profile %r not found; %s uses the default credential chain", profile, self.where())
+                log.log(
+                    level,
+                    "AWS profile %r not found; %s uses the default credential chain",
+                    profile,
+                    self.where(),
+                )
                 self._source = "the AWS credential chain"
                 return fallback
         return boto3.session.Session(region_name=self.region)
@@ -312,13 +338,19 @@ class S3Storage(Storage):
         present: set[str] = set()
         if len(wanted) > HEAD_AT_MOST:
             segments = [wanted[i : i + self.segment] for i in range(0, len(wanted), self.segment)]
-            with ThreadPoolExecutor(max_workers=min(8, len(segments)), thread_name_prefix="mlgit-list") as pool:
+            with ThreadPoolExecutor(
+                max_workers=min(8, len(segments)), thread_name_prefix="mlgit-list"
+            ) as pool:
                 answers = list(pool.map(self._list_segment, segments))
             present = set().union(*(found for found, _ in answers))
             unanswered = [k for _, rest in answers for k in rest]
         if unanswered:
-            with ThreadPoolExecutor(max_workers=min(16, len(unanswered)), thread_name_prefix="mlgit-head") as pool:
-                present.update(k for k, there in zip(unanswered, pool.map(self.exists, unanswered), strict=True) if there)
+            with ThreadPoolExecutor(
+                max_workers=min(16, len(unanswered)), thread_name_prefix="mlgit-head"
+            ) as pool:
+                present.update(
+                    k for k, there in zip(unanswered, pool.map(self.exists, unanswered), strict=True) if there
+                )
         with self._lock:
             self._known.update(present)
         return set(wanted) - present
@@ -330,7 +362,9 @@ class S3Storage(Storage):
         start = wanted[0][:-1]  # a proper prefix sorts just before the key: the page starts at wanted[0]
         while True:
             with self._boundary("list"):
-                page = self._client.list_objects_v2(Bucket=self.bucket, StartAfter=start, MaxKeys=self.page_size)
+                page = self._client.list_objects_v2(
+                    Bucket=self.bucket, StartAfter=start, MaxKeys=self.page_size
+                )
             listed = [str(o["Key"]) for o in page.get("Contents", ())]
             found.update(listed)
             if not listed or not page.get("IsTruncated"):

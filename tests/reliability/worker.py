@@ -14,14 +14,13 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
 import random
 import sys
 import time
 from pathlib import Path
 from typing import Any
-
-import logging
 
 from mlgit import MetadataError, Repository, VersionConflict
 
