@@ -14,10 +14,11 @@ SECRET = "s3cr3t-Value-0123456789"
 
 def test_providers_manager_registers_the_mlgit_connection_type() -> None:
     from airflow.providers_manager import ProvidersManager
+    from airflow.sdk.providers_manager_runtime import ProvidersManagerTaskRuntime
 
     pm = ProvidersManager()
     assert "mlgit" in pm.providers
-    hook = pm.hooks["mlgit"]
+    hook = ProvidersManagerTaskRuntime().hooks["mlgit"]
     assert hook is not None
     assert hook.hook_class_name == "mlgit_airflow.hooks.MLGitHook"
     assert hook.connection_id_attribute_name == "mlgit_conn_id"

@@ -23,3 +23,15 @@ def name_of_tag(tag: str) -> str:
     """``computer-vision__images__imagenet8__2`` -> ``imagenet8``."""
     parts = tag.split("__")
     return parts[-2] if len(parts) >= 2 else tag
+
+
+def optional_int(value: object, what: str) -> int | None:
+    """A templated integer argument: None for empty/None, else an int, else MLGitInputError."""
+    if value is None or (isinstance(value, str) and value.strip() in ("", "None")):
+        return None
+    if isinstance(value, bool):
+        raise MLGitInputError(f"{what}: expected a positive integer, found {value!r}")
+    try:
+        return int(str(value).strip())
+    except ValueError:
+        raise MLGitInputError(f"{what}: expected a positive integer, found {value!r}") from None

@@ -30,7 +30,7 @@ def _dataset(ref: LineageRef) -> Any:
     from openlineage.client.event_v2 import Dataset
     from openlineage.client.facet_v2 import dataset_version_dataset
 
-    facets = {}
+    facets: dict[str, Any] = {}
     if ref.tag:
         facets["version"] = dataset_version_dataset.DatasetVersionDatasetFacet(datasetVersion=ref.tag)
     return Dataset(namespace=f"mlgit://{ref.entity_type}", name=ref.entity_name, facets=facets)

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from airflow.sdk import AssetAlias, BaseOperator
 from airflow.sdk.exceptions import AirflowFailException, AirflowNotFoundException
 
-from mlgit_airflow._entities import MLGitInputError, plural_entity_type
+from mlgit_airflow._entities import MLGitInputError, optional_int, plural_entity_type
 from mlgit_airflow.assets import event_extra, mlgit_asset
 from mlgit_airflow.hooks import MLGitHook
 from mlgit_airflow.lineage import LineageRef, operator_lineage
@@ -53,17 +53,6 @@ def _fatal_errors() -> tuple[type[BaseException], ...]:
 
 def _is_templated(value: object) -> bool:
     return isinstance(value, str) and ("{{" in value or "{%" in value)
-
-
-def _optional_int(value: object, what: str) -> int | None:
-    if value is None or (isinstance(value, str) and value.strip() in ("", "None")):
-        return None
-    if isinstance(value, bool):
-        raise MLGitInputError(f"{what}: expected a positive integer, found {value!r}")
-    try:
-        return int(str(value).strip())
-    except ValueError:
-        raise MLGitInputError(f"{what}: expected a positive integer, found {value!r}") from None
 
 
 def _literal(value: object, what: str) -> Any:
@@ -216,7 +205,7 @@ class MLGitCreateOperator(MLGitBaseOperator):
                 storage_type=self.storage_type or defaults["storage_type"],
                 bucket=self.bucket or defaults["bucket"],
                 entity_dir=self.entity_dir or "",
-                version=_optional_int(self.version, "version") or 1,
+                version=optional_int(self.version, "version") or 1,
             )
             created = True
         spec = repo.show(et, self.name)
@@ -259,7 +248,7 @@ class MLGitCheckoutOperator(MLGitBaseOperator):
         result = repo.checkout(
             self.entity_types,
             str(self.ref),
-            version=_optional_int(self.version, "version"),
+            version=optional_int(self.version, "version"),
             bare=self.bare,
             force=self.force,
         )
@@ -428,7 +417,7 @@ class MLGitCommitOperator(MLGitBaseOperator):
             self.entity_types,
             self.name,
             message=self.commit_message(context),
-            version=_optional_int(self.version, "version"),
+            version=optional_int(self.version, "version"),
             dataset=dataset,
             labels=labels,
             auto_bump=self.auto_bump,

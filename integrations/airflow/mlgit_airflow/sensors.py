@@ -9,9 +9,8 @@ from typing import TYPE_CHECKING, Any
 from airflow.sdk import BaseSensorOperator, PokeReturnValue
 from airflow.sdk.exceptions import AirflowException
 
-from mlgit_airflow._entities import plural_entity_type
+from mlgit_airflow._entities import optional_int, plural_entity_type
 from mlgit_airflow.hooks import MLGitHook
-from mlgit_airflow.operators import _optional_int
 from mlgit_airflow.triggers import MLGitVersionTrigger
 from mlgit_airflow.versions import find_version, wanted_version
 
@@ -49,35 +48,35 @@ class MLGitVersionSensor(BaseSensorOperator):
         self.deferrable = deferrable
         self._threshold: int | None = None
 
-    def _check(self) -> dict[str, Any] | None:
+    def _check(self) -> tuple[int, dict[str, Any] | None]:
+        """(the first version that counts as new, the version found or None)."""
         repo = MLGitHook(mlgit_conn_id=self.mlgit_conn_id, workspace=self.workspace or None).get_repository()
         et = plural_entity_type(self.entity_type)
         if self._threshold is None:
             self._threshold = wanted_version(
-                repo, et, self.name, _optional_int(self.min_version, "min_version")
+                repo, et, self.name, optional_int(self.min_version, "min_version")
             )
-        return find_version(repo, et, self.name, self._threshold)
+        return self._threshold, find_version(repo, et, self.name, self._threshold)
 
     def poke(self, context: Context) -> bool | PokeReturnValue:
-        found = self._check()
+        threshold, found = self._check()
         if found is None:
-            self.log.info("mlgit: no version >= %s of %s yet", self._threshold, self.name)
+            self.log.info("mlgit: no version >= %s of %s yet", threshold, self.name)
             return False
         return PokeReturnValue(is_done=True, xcom_value=found)
 
     def execute(self, context: Context) -> Any:
         if not self.deferrable:
             return super().execute(context)
-        found = self._check()
+        threshold, found = self._check()
         if found is not None:
             return found
-        assert self._threshold is not None  # set by _check
         self.defer(
             trigger=MLGitVersionTrigger(
                 mlgit_conn_id=self.mlgit_conn_id,
                 entity_type=plural_entity_type(self.entity_type),
                 name=self.name,
-                min_version=self._threshold,
+                min_version=threshold,
                 workspace=self.workspace or None,
                 poll_interval=float(self.poke_interval),
             ),
