@@ -802,9 +802,13 @@ class Repository:
             if p.endswith(".spec") and p.rsplit("/", 1)[-1][:-5] == p.rsplit("/", 1)[0].rsplit("/", 1)[-1]
         )
 
-    def tags(self, entity_type_: str, name: str) -> list[str]:
+    def tags(self, entity_type_: str, name: str, fetch: bool = False) -> list[str]:
+        """Version tags of ``name``, oldest first; ``fetch`` asks the remote first (the branch and the
+        workspace do not move, unlike ``update``)."""
         et = entity_type(entity_type_)
         check_name(name)
+        if fetch:
+            self.metadata(et).fetch()
         return self.metadata(et).tags(name)
 
     def branch(self, entity_type_: str, name: str) -> tuple[str, str] | None:

@@ -472,3 +472,13 @@ def test_push_with_auto_bump_takes_the_next_free_version(project: Project, secon
     won = second.repo.push("datasets", "ds", auto_bump=True)
     assert (won.tag, won.created) == ("cv__img__ds__3", True)
     assert second.repo.branch("datasets", "ds") == (won.tag, won.sha)
+
+
+def test_tags_fetch_sees_new_versions_without_moving_the_workspace(project: Project, second: Project) -> None:
+    _dataset(project)
+    _version(project)
+    head = second.repo.metadata("datasets").git("rev-parse", "HEAD") if second.repo.metadata("datasets")._has_commits() else ""
+    assert second.repo.tags("datasets", "ds") == []
+    assert second.repo.tags("datasets", "ds", fetch=True) == ["cv__img__ds__1"]
+    after = second.repo.metadata("datasets").git("rev-parse", "HEAD") if second.repo.metadata("datasets")._has_commits() else ""
+    assert head == after

@@ -22,9 +22,9 @@ def wanted_version(repo: Repository, entity_type: str, name: str, min_version: i
 
 
 def find_version(repo: Repository, entity_type: str, name: str, min_version: int) -> dict[str, Any] | None:
-    """Pull the metadata repository; the newest version >= ``min_version`` as an XCom dict, or None."""
-    repo.update(entity_type)
-    tags = repo.tags(entity_type, name)
+    """Fetch the remote's tags (the workspace does not move); the newest version >= ``min_version``
+    as an XCom dict, or None."""
+    tags = repo.tags(entity_type, name, fetch=True)
     if not tags or version_of_tag(tags[-1]) < min_version:
         return None
     return {"entity_type": entity_type, "name": name, "tag": tags[-1], "version": version_of_tag(tags[-1])}
