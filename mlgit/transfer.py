@@ -10,8 +10,9 @@ from __future__ import annotations
 import logging
 import random
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol, TypeVar
@@ -142,6 +143,22 @@ class Source(Protocol):
     def get(self, cid: str, verify: bool = True) -> bytes: ...
 
 
+@contextmanager
+def _one_error(phase: str, storage: Storage, keys: list[str]) -> Iterator[None]:
+    """Refused keys and a missing bucket pass as they are; any other storage failure before the
+    transfer starts becomes one ``TransferError`` counting the objects not transferred."""
+    try:
+        yield
+    except (StorageAuthError, StorageNotFound):
+        raise
+    except MLGitError as exc:
+        raise TransferError(
+            f"{phase}: {len(keys)} of {len(keys)} objects not transferred {'to' if phase == 'push' else 'from'} "
+            f"{storage.where()}: {exc}",
+            failed=keys,
+        ) from exc
+
+
 def upload(
     storage: Storage,
     store: Source,
@@ -154,16 +171,9 @@ def upload(
     wanted = sorted(set(cids))
     missing: list[str] = []
     if wanted:
-        try:
+        with _one_error("push", storage, wanted):
             storage.check()  # refused credentials, missing bucket, endpoint down: one error, before any work
             missing = sorted(_retry(lambda: storage.missing(wanted), "listing"))
-        except (StorageAuthError, StorageNotFound):
-            raise
-        except MLGitError as exc:
-            raise TransferError(
-                f"push: {len(wanted)} of {len(wanted)} objects not transferred to {storage.where()}: {exc}",
-                failed=wanted,
-            ) from exc
 
     not_here = [k for k in missing if not store.exists(k)]
     if not_here:
@@ -195,15 +205,8 @@ def download(
     wanted = sorted(set(cids))
     missing = [c for c in wanted if not store.exists(c)]
     if missing:
-        try:
+        with _one_error("checkout", storage, missing):
             storage.check()
-        except (StorageAuthError, StorageNotFound):
-            raise
-        except MLGitError as exc:
-            raise TransferError(
-                f"checkout: {len(missing)} of {len(missing)} objects not transferred from {storage.where()}: {exc}",
-                failed=missing,
-            ) from exc
 
     def one(key: str) -> None:
         store.put(key, fetch_verified(storage, key))

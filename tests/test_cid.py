@@ -7,11 +7,10 @@ from pathlib import Path
 
 import pytest
 import yaml
+from helpers import VECTORS as VECTORS_FILE
 
 from mlgit.cid import cid_of, hash_file, is_cid, parse_descriptor
 from mlgit.objects import HashFS
-
-from helpers import VECTORS as VECTORS_FILE
 
 VECTORS = yaml.safe_load(VECTORS_FILE.read_text())["vectors"]
 
