@@ -62,16 +62,16 @@ def one_version(repo: Repository, job: dict[str, Any], path: Path, n: int) -> di
     target.write_bytes(data)
     name = job["name"]
     conflicts = 0
-    for attempt in range(job.get("retries", 20)):
+    for attempt in range(job.get("retries", 60)):
         try:
-            repo.add("datasets", name)
+            repo.add("datasets", name, bumpversion=True)  # bumps only past a version tagged with other content
             committed = repo.commit("datasets", name, message=f"worker {job['worker']} v{n}",
                                     auto_bump=job.get("auto_bump", False))
-            pushed = repo.push("datasets", name)
+            pushed = repo.push("datasets", name, auto_bump=job.get("auto_bump", False))
             break
         except VersionConflict:
             conflicts += 1
-            if not job.get("auto_bump", False) or attempt == job.get("retries", 20) - 1:
+            if not job.get("auto_bump", False) or attempt == job.get("retries", 60) - 1:
                 raise
             time.sleep(random.uniform(0.0, 0.2))
     else:  # pragma: no cover
