@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import EXAMPLES, TEST_DAGS
+from airflow_helpers import EXAMPLES, TEST_DAGS
 
 
 def load_dag(dag_id: str, folder: Path | None = None) -> Any:

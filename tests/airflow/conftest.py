@@ -19,10 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
-ROOT = Path(__file__).resolve().parents[2]
-EXAMPLES = ROOT / "dags_examples"
-TEST_DAGS = Path(__file__).resolve().parent / "dags"
+from airflow_helpers import EXAMPLES, ROOT, TEST_DAGS, connection_json  # noqa: F401 - re-exported
 
 
 def _prepare_airflow_env() -> Path:
@@ -113,25 +110,6 @@ def git_remotes(tmp_path: Path) -> dict[str, str]:
         subprocess.run(["git", "init", "--bare", "-q", str(path)], check=True)
         remotes[entity_type] = str(path)
     return remotes
-
-
-def connection_json(
-    workspace: Path,
-    remotes: dict[str, str],
-    storage: dict[str, Any],
-    login: str | None = None,
-    password: str | None = None,
-) -> str:
-    """An `mlgit` connection in Airflow's JSON form, as a user would put in AIRFLOW_CONN_*."""
-    extra: dict[str, Any] = {"workspace": str(workspace)}
-    extra.update({f"{et}_remote": url for et, url in remotes.items()})
-    extra.update(storage)
-    conn: dict[str, Any] = {"conn_type": "mlgit", "extra": extra}
-    if login is not None:
-        conn["login"] = login
-    if password is not None:
-        conn["password"] = password
-    return json.dumps(conn)
 
 
 @pytest.fixture

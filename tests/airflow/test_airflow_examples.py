@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 from airflow_dagrun import load_dag, run_dag
-from conftest import EXAMPLES
+from airflow_helpers import EXAMPLES
 
 from mlgit import Repository
 
@@ -178,7 +178,7 @@ def test_howto_dags_version_dataset_labels_model_with_lineage_metrics_and_asset_
 def test_train_in_one_task_versions_the_model_from_a_fresh_worker(
     airflow_db: Path, mlgit_conn: dict[str, Any], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from conftest import connection_json
+    from airflow_helpers import connection_json
 
     assert run_dag(load_dag("mlgit_howto_dataset", EXAMPLES)).state == "success"
     assert run_dag(load_dag("mlgit_howto_labels", EXAMPLES)).state == "success"

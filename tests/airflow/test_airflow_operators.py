@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 from airflow_dagrun import load_dag, run_dag
-from conftest import TEST_DAGS, connection_json
+from airflow_helpers import TEST_DAGS, connection_json
 from test_airflow_examples import asset_events, commit_message
 
 from mlgit import Repository

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 from airflow_dagrun import load_dag, run_dag
-from conftest import TEST_DAGS
+from airflow_helpers import TEST_DAGS
 
 s3server = pytest.importorskip(
     "s3server", reason="the S3 test server fixture (tests/s3server.py) is not there"
