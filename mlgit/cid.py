@@ -19,7 +19,6 @@ from typing import BinaryIO
 BLOCK_SIZE = 256 * 1024
 _PREFIX = bytes([0x01, 0x70, 0x12, 0x20])  # CIDv1, dag-pb, sha2-256, 32-byte digest
 _ALPHABET = "123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz"
-_INDEX = {c: i for i, c in enumerate(_ALPHABET)}
 
 
 def _b58encode(raw: bytes) -> str:
@@ -30,15 +29,6 @@ def _b58encode(raw: bytes) -> str:
         out.append(_ALPHABET[r])
     pad = len(raw) - len(raw.lstrip(b"\0"))
     return "1" * pad + "".join(reversed(out))
-
-
-def _b58decode(text: str) -> bytes:
-    n = 0
-    for ch in text:
-        n = n * 58 + _INDEX[ch]
-    pad = len(text) - len(text.lstrip("1"))
-    body = n.to_bytes((n.bit_length() + 7) // 8, "big") if n else b""
-    return b"\0" * pad + body
 
 
 def cid_from_digest(digest: bytes) -> str:
@@ -57,11 +47,6 @@ _CID_RE = re.compile(r"zdj7W[1-9A-HJ-NP-Za-km-z]{44}\Z")
 def is_cid(text: str) -> bool:
     """True when ``text`` is a well-formed ML-Git CID (safe to use as a file name or key)."""
     return isinstance(text, str) and _CID_RE.match(text) is not None
-
-
-def decode_cid(text: str) -> bytes:
-    """The raw CID bytes (prefix + sha256 digest) of a base58btc CID."""
-    return _b58decode(text[1:])
 
 
 def descriptor_bytes(links: list[tuple[str, int]]) -> bytes:

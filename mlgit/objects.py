@@ -154,12 +154,6 @@ class HashFS:
                     yield name
                 # temp files of interrupted writes are never reported as objects
 
-    def file_cid_of(self, cid: str) -> str:
-        """Recompute a whole file's CID from its content (for the cache's integrity check)."""
-        from .cid import hash_file
-
-        return hash_file(self.path(cid)).cid
-
 
 def descriptor_chunks(store: HashFS, file_cid: str) -> list[tuple[str, int]]:
     return parse_descriptor(store.get(file_cid))
