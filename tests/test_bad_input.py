@@ -427,7 +427,8 @@ def test_bumpversion_is_safe_to_retry(project: Project) -> None:
     )
 
 
-def test_a_version_taken_first_by_another_worker(project: Project, second: Project) -> None:
+def _race_for_version_2(project: Project, second: Project) -> None:
+    """Both workspaces commit version 2 of one dataset with other data; the first one pushes."""
     path = _dataset(project)
     _version(project)  # v1, seen by both
     second.repo.update("datasets")
@@ -440,6 +441,10 @@ def test_a_version_taken_first_by_another_worker(project: Project, second: Proje
         p.repo.add("datasets", "ds", bumpversion=True)
         assert p.repo.commit("datasets", "ds", message="v2 work").tag == "cv__img__ds__2"
     project.repo.push("datasets", "ds")
+
+
+def test_a_version_taken_first_by_another_worker(project: Project, second: Project) -> None:
+    _race_for_version_2(project, second)
     with pytest.raises(VersionConflict, match="cv__img__ds__2 was pushed first by another worker"):
         second.repo.push("datasets", "ds")
     md = second.repo.metadata("datasets")
@@ -457,18 +462,7 @@ def test_a_version_taken_first_by_another_worker(project: Project, second: Proje
 
 
 def test_push_with_auto_bump_takes_the_next_free_version(project: Project, second: Project) -> None:
-    path = _dataset(project)
-    _version(project)
-    second.repo.update("datasets")
-    second.repo.checkout("datasets", "ds")
-    p2 = second.repo.entity_path("datasets", "ds")
-    for p, data in ((path, b"mine"), (p2, b"theirs")):
-        os.chmod(p / "data", 0o755)
-        write(p / "data" / "new.bin", data)
-    for p in (project, second):
-        p.repo.add("datasets", "ds", bumpversion=True)
-        p.repo.commit("datasets", "ds")
-    project.repo.push("datasets", "ds")
+    _race_for_version_2(project, second)
     won = second.repo.push("datasets", "ds", auto_bump=True)
     assert (won.tag, won.created) == ("cv__img__ds__3", True)
     assert second.repo.branch("datasets", "ds") == (won.tag, won.sha)
