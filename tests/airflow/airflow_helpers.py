@@ -5,7 +5,10 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from mlgit import Repository
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = ROOT / "dags_examples"
@@ -29,3 +32,17 @@ def connection_json(
     if password is not None:
         conn["password"] = password
     return json.dumps(conn)
+
+
+def workspace(path: Path, conn: dict[str, Any]) -> Repository:
+    """A workspace made with the core alone on a test connection's remotes and local bucket (another
+    worker, or a colleague checking what the DAG pushed)."""
+    from mlgit import Repository
+
+    repo = Repository.init(path)
+    for et, url in conn["remotes"].items():
+        repo.remote_add(et, url)
+        repo.entity_init(et)
+    storage = conn["storage"]
+    repo.storage_add(storage["bucket"], type="local", path=storage["storage_path"])
+    return repo

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 from airflow_dagrun import load_dag, run_dag
-from airflow_helpers import EXAMPLES
+from airflow_helpers import EXAMPLES, workspace
 
 from mlgit import Repository
 
@@ -20,13 +20,7 @@ MODEL_TAG_1 = "computer-vision__points__toy-centroids__1"
 
 def verifier(tmp_path: Path, conn: dict[str, Any]) -> Repository:
     """Another workspace on the same remotes and bucket: what a colleague sees after the pushes."""
-    repo = Repository.init(tmp_path / "verifier")
-    for et, url in conn["remotes"].items():
-        repo.remote_add(et, url)
-        repo.entity_init(et)
-    storage = conn["storage"]
-    repo.storage_add(storage["bucket"], type="local", path=storage["storage_path"])
-    return repo
+    return workspace(tmp_path / "verifier", conn)
 
 
 def commit_message(remote: str, tag: str) -> str:

@@ -11,21 +11,10 @@ from typing import Any
 
 import pytest
 from airflow_dagrun import load_dag, run_dag
-from airflow_helpers import TEST_DAGS, connection_json
+from airflow_helpers import TEST_DAGS, connection_json, workspace
 from test_airflow_examples import asset_events, commit_message
 
 from mlgit import Repository
-
-
-def workspace(path: Path, conn: dict[str, Any]) -> Repository:
-    """A worker's workspace made with the core alone, on the connection's remotes and bucket."""
-    repo = Repository.init(path)
-    for et, url in conn["remotes"].items():
-        repo.remote_add(et, url)
-        repo.entity_init(et)
-    storage = conn["storage"]
-    repo.storage_add(storage["bucket"], type="local", path=storage["storage_path"])
-    return repo
 
 
 def publish(
