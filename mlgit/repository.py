@@ -31,10 +31,18 @@ from .errors import (
     VersionConflict,
 )
 from .lineage import walk_lineage
-from .materialize import Builder, build_all
+from .materialize import Builder, build_all, check_bounds
 from .metadata import MetadataRepo
 from .names import MUTABILITIES, check_name, entity_type, make_tag, parse_categories, parse_tag, safe_relpath
-from .objects import HashFS, LocalObjects, atomic_write, remove_stale_temps
+from .objects import (
+    TMP_DIR,
+    HashFS,
+    LocalObjects,
+    atomic_write,
+    remove_stale_temps,
+    temp_folder_for,
+    temp_name,
+)
 from .results import FsckResult, Lineage, LineageNode, Link, StatusResult, VersionResult
 from .storage import Storage, open_storage, parse_uri
 from .transfer import Progress, download, upload
@@ -715,7 +723,7 @@ class Repository:
         old_index, _ = self._staged(et, name)
         mutability = body.get("mutability", "strict")
         objects, cache = self._objects(et), self._cache(et)
-        for folder_ in (dest, cache.root):  # what a checkout killed mid-way left behind
+        for folder_ in (self.root / TMP_DIR, cache.root):  # what a checkout killed mid-way left behind
             if folder_.is_dir():
                 remove_stale_temps(folder_)
         new_index: idx.Index = {}
@@ -737,7 +745,8 @@ class Repository:
                 if storage is not None:
                     rep = download(storage, objects, need, threads, progress, fail_limit)  # descriptors
                     downloaded, skipped = len(rep.done), rep.skipped
-                builder = Builder(objects, cache, mutability, storage)
+                builder = Builder(objects, cache, mutability, storage, self.root / TMP_DIR)
+                check_bounds(builder, tag, body, len(manifest), jobs, dest)
                 dest.mkdir(parents=True, exist_ok=True)
                 stats = build_all(builder, jobs, threads, progress, fail_limit)
             finally:
@@ -783,7 +792,7 @@ class Repository:
         if rel not in index or not target.is_file():
             raise EntityNotFound(f"unlock: {rel!r} is not a tracked file of {et} {name} (in {path})")
         if mutability == "flexible":
-            tmp = target.with_name(f".tmp-unlock-{target.name}")
+            tmp = Path(temp_name(temp_folder_for(target.parent, self.root / TMP_DIR), target.name))
             shutil.copyfile(target, tmp)
             os.chmod(tmp, 0o644)
             os.replace(tmp, target)

@@ -12,6 +12,7 @@ from pathlib import Path
 from .cid import FileObjects, hash_file
 from .errors import MLGitError, SpecError, UnsafePath
 from .objects import HashFS
+from .safety import hash_copying, own_copy_needed
 
 README = "README.md"
 READ_ONLY = stat.S_IRUSR | stat.S_IRGRP | stat.S_IROTH
@@ -80,7 +81,7 @@ def scan(entity_dir: Path, name: str) -> dict[str, os.stat_result]:
                     if not fname.startswith("."):
                         stack.append((entry.path, rel + "/"))
                     continue
-                if fname.startswith(".tmp-") or (not prefix and is_metadata_file(fname, name)):
+                if not prefix and is_metadata_file(fname, name):
                     continue
                 try:
                     fname.encode("utf-8")  # undecodable bytes arrive as lone surrogates
@@ -107,12 +108,12 @@ def stage(
         full = f"{base}/{rel}"
         if cache is None:  # mutable: the workspace file may change, so its chunks are the snapshot
             fo = hash_file(full, sink=lambda chunk: objects.put(chunk.cid, chunk.data))
+        elif own_copy_needed(full, make_read_only):  # root: 0444 would not protect a shared inode
+            fo = cache.adopt(lambda tmp: hash_copying(full, tmp))
         else:  # strict/flexible: the cache keeps the file itself; push cuts the chunks from it
             fo = hash_file(full)
-        objects.put(fo.cid, fo.descriptor)
-        if cache is not None:
             cache.link_from(fo.cid, full)
-            make_read_only(full)
+        objects.put(fo.cid, fo.descriptor)
         return rel, (fo, os.stat(full))
 
     rels = list(rels)

@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 import os
+import stat
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
-from ..cid import is_cid
-from ..errors import ObjectNotFound, StorageError, StorageNotFound
+from ..cid import is_cid, require_cid
+from ..errors import CorruptObject, ObjectNotFound, StorageNotFound
 from ..objects import atomic_write
 from .base import Storage
+
+
+#: no object of ML-Git's layout comes near this (a chunk is 256 KiB; the descriptor of a 1 TB file ~80 MB)
+MAX_OBJECT = 256 * 1024 * 1024
 
 
 class LocalStorage(Storage):
@@ -20,9 +25,7 @@ class LocalStorage(Storage):
         self.root = Path(path)
 
     def _key_path(self, key: str) -> Path:
-        if not key or "/" in key or "\\" in key or key.startswith(".") or "\0" in key:
-            raise StorageError(f"invalid object key {key!r} for storage {self.where()} (expected a CID)")
-        return self.root / key
+        return self.root / require_cid(key, f"storage {self.where()}")
 
     def check(self) -> None:
         if not self.root.is_dir():
@@ -36,11 +39,21 @@ class LocalStorage(Storage):
         atomic_write(self._key_path(key), data)
 
     def get(self, key: str) -> bytes:
-        try:
-            return self._key_path(key).read_bytes()
+        path = self._key_path(key)
+        try:  # O_NONBLOCK: a FIFO planted under a key must not block the reader
+            fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
         except FileNotFoundError:
             self.check()
             raise ObjectNotFound(f"object {key} not found in {self.where()} ({self.root})") from None
+        with os.fdopen(fd, "rb") as fh:
+            st = os.fstat(fd)
+            if not stat.S_ISREG(st.st_mode) or st.st_size > MAX_OBJECT:
+                what = "not a regular file" if not stat.S_ISREG(st.st_mode) else f"{st.st_size} bytes"
+                raise CorruptObject(
+                    f"object {key} in {self.where()} ({path}): expected a regular file of at most "
+                    f"{MAX_OBJECT} bytes, found {what}"
+                )
+            return fh.read(MAX_OBJECT + 1)
 
     def exists(self, key: str) -> bool:
         return self._key_path(key).is_file()
