@@ -31,7 +31,9 @@ def declared_max(size: Any) -> int | None:
         return size
     m = _SIZE.match(str(size))
     if m is None:
-        raise SpecError(f"spec manifest.size: expected a size such as '21 Bytes' or '2.5 MB', found {str(size)[:40]!r}")
+        raise SpecError(
+            f"spec manifest.size: expected a size such as '21 Bytes' or '2.5 MB', found {str(size)[:40]!r}"
+        )
     power = _UNITS[m.group(2).lower()]
     if power == 0:
         return int(float(m.group(1)))

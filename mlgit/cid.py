@@ -74,14 +74,20 @@ def parse_descriptor(data: bytes, where: str = "descriptor") -> list[tuple[str, 
     try:
         doc = json.loads(data)
     except (ValueError, UnicodeDecodeError) as exc:
-        raise DescriptorError(f"{where}: expected a JSON descriptor {{'Links': [...]}}, found malformed JSON") from exc
+        raise DescriptorError(
+            f"{where}: expected a JSON descriptor {{'Links': [...]}}, found malformed JSON"
+        ) from exc
     links = doc.get("Links") if isinstance(doc, dict) else None
     if not isinstance(links, list):
-        raise DescriptorError(f"{where}: expected a JSON descriptor {{'Links': [...]}}, found {type(doc).__name__}")
+        raise DescriptorError(
+            f"{where}: expected a JSON descriptor {{'Links': [...]}}, found {type(doc).__name__}"
+        )
     out = []
     for i, link in enumerate(links):
         if not isinstance(link, dict):
-            raise DescriptorError(f"{where}: link {i}: expected {{'Hash': CID, 'Size': n}}, found {type(link).__name__}")
+            raise DescriptorError(
+                f"{where}: link {i}: expected {{'Hash': CID, 'Size': n}}, found {type(link).__name__}"
+            )
         key = require_cid(link.get("Hash"), f"{where}: link {i}")
         size = link.get("Size")
         if isinstance(size, bool) or not isinstance(size, int) or not 0 < size <= MAX_CHUNK:

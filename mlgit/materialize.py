@@ -17,7 +17,6 @@ from pathlib import Path
 from typing import Any
 
 from .bounds import check_checkout
-
 from .cid import cid_of
 from .errors import DescriptorError, ObjectNotFound
 from .objects import HashFS, descriptor_chunks, temp_folder_for, temp_name
@@ -52,7 +51,9 @@ class Builder:
         self._file_locks: dict[str, threading.Lock] = {}
         self._links: dict[str, list[tuple[str, int]]] = {}
         self._seen: dict[str, tuple[str, int, int]] = {}  # chunk -> (file, offset, size) already written
-        self._built: set[str] = set()  # cached files built here from the storage or the objects (not the only copy)
+        self._built: set[str] = (
+            set()
+        )  # cached files built here from the storage or the objects (not the only copy)
         self.fetched = 0  # chunks that came from the storage
 
     def _folder(self, path: str) -> str:
@@ -152,7 +153,9 @@ class Builder:
         cached = self.cache.path(file_cid)
         with self._file_lock(file_cid):  # one file listed under many names is built once
             if not cached.exists():
-                self._write(file_cid, str(cached), 0o444, temp_name(self.cache._folder(str(cached)), file_cid))
+                self._write(
+                    file_cid, str(cached), 0o444, temp_name(self.cache._folder(str(cached)), file_cid)
+                )
                 with self._lock:
                     self._built.add(file_cid)
         if target is None:
@@ -197,7 +200,12 @@ def build_all(
 
 
 def check_bounds(
-    builder: Builder, tag: str, body: Mapping[str, Any], files: int, jobs: Mapping[str, tuple[str, Path]], dest: Path
+    builder: Builder,
+    tag: str,
+    body: Mapping[str, Any],
+    files: int,
+    jobs: Mapping[str, tuple[str, Path]],
+    dest: Path,
 ) -> None:
     """Every descriptor of ``jobs`` checked, and the checkout refused before any write when it would
     write more than the spec declares or the disk holds (``bounds.check_checkout``)."""

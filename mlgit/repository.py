@@ -44,6 +44,7 @@ from .objects import (
     temp_name,
 )
 from .results import FsckResult, Lineage, LineageNode, Link, StatusResult, VersionResult
+from .safety import disk_errors
 from .storage import Storage, open_storage, parse_uri
 from .transfer import Progress, download, upload
 from .workspace import (
@@ -350,6 +351,7 @@ class Repository:
         missing = sorted(r for r, e in index.items() if r not in files and e.status != idx.BARE)
         return StatusResult(et, name, new, modified, deleted, untracked, corrupted, missing)
 
+    @disk_errors("add")
     def add(
         self,
         entity_type_: str,
@@ -361,6 +363,13 @@ class Repository:
         et = entity_type(entity_type_)
         path, body = self._load(et, name)
         mutability = body.get("mutability", "strict")
+        values: dict[str, float] = {}
+        if metrics or metrics_file:  # checked before any work: a bad metrics file changes nothing
+            if et != "models":
+                raise InvalidName(f"metrics: only models carry metrics, found {et} {name}")
+            values = {str(k): to_metric(str(k), v, "--metric") for k, v in (metrics or {}).items()}
+            if metrics_file:
+                values.update(read_metrics_file(Path(metrics_file)))
         index, _ = self._staged(et, name)
         files = scan(path, name)
         corrupted = [
@@ -393,11 +402,6 @@ class Repository:
             self._save_staged(et, name, new_index)
         new_body = body
         if metrics or metrics_file:
-            if et != "models":
-                raise InvalidName(f"metrics: only models carry metrics, found {et} {name}")
-            values = {str(k): to_metric(str(k), v, "--metric") for k, v in (metrics or {}).items()}
-            if metrics_file:
-                values.update(read_metrics_file(Path(metrics_file)))
             new_body = specs.with_changes(new_body, metrics=values)
         if bumpversion:
             bumped = self._bumped_version(et, name, new_body, {rel: e.cid for rel, e in new_index.items()})
@@ -479,6 +483,7 @@ class Repository:
             )
         return Link(*head)
 
+    @disk_errors("commit")
     def commit(
         self,
         entity_type_: str,
@@ -693,6 +698,7 @@ class Repository:
         wanted = f"{ref} version {version}" if version is not None else ref
         raise TagNotFound(f"{et}: no version matches {wanted!r} in {md.path} (tags of {name}: {known})")
 
+    @disk_errors("checkout")
     def checkout(
         self,
         entity_type_: str,

@@ -11,11 +11,14 @@ from __future__ import annotations
 
 import errno
 import fcntl
+import functools
 import os
 import shutil
 from collections.abc import Callable
+from typing import ParamSpec, TypeVar
 
 from .cid import FileObjects, hash_file
+from .errors import DiskFull
 
 #: ioctl FICLONE (linux/fs.h): share the source's extents (btrfs, xfs, bcachefs); refused elsewhere
 FICLONE = 0x40049409
@@ -51,3 +54,31 @@ def own_copy_needed(path: str | os.PathLike[str], make_read_only: Callable[[str]
     the cache must keep its own copy rather than share the inode."""
     make_read_only(os.fspath(path))
     return not mode_protects(path)
+
+
+P = ParamSpec("P")
+R = TypeVar("R")
+_FULL = (errno.ENOSPC, errno.EDQUOT)
+
+
+def disk_errors(verb: str) -> Callable[[Callable[P, R]], Callable[P, R]]:
+    """A full disk (or quota) while a verb writes becomes one ``DiskFull`` naming where; the verbs
+    write temp-then-rename and save the index last, so nothing half-written is left as real."""
+
+    def wrap(fn: Callable[P, R]) -> Callable[P, R]:
+        @functools.wraps(fn)
+        def run(*args: P.args, **kwargs: P.kwargs) -> R:
+            try:
+                return fn(*args, **kwargs)
+            except OSError as exc:
+                if exc.errno not in _FULL:
+                    raise
+                where = exc.filename or getattr(args[0] if args else None, "root", "the workspace")
+                raise DiskFull(
+                    f"{verb}: no space left on the device while writing {where}; nothing was recorded "
+                    "(free some space and run it again)"
+                ) from exc
+
+        return run
+
+    return wrap

@@ -10,7 +10,8 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from .cid import FileObjects, hash_file
-from .errors import MLGitError, SpecError, UnsafePath
+from .errors import InputFileError, SpecError, UnsafePath
+from .names import check_added_name
 from .objects import HashFS
 from .safety import hash_copying, own_copy_needed
 
@@ -79,14 +80,11 @@ def scan(entity_dir: Path, name: str) -> dict[str, os.stat_result]:
                         )
                 if entry.is_dir():
                     if not fname.startswith("."):
-                        stack.append((entry.path, rel + "/"))
+                        stack.append((entry.path, check_added_name(rel, entry.path) + "/"))
                     continue
                 if not prefix and is_metadata_file(fname, name):
                     continue
-                try:
-                    fname.encode("utf-8")  # undecodable bytes arrive as lone surrogates
-                except UnicodeEncodeError:
-                    raise UnsafePath(f"{entry.path!r}: file name is not valid UTF-8; rename it") from None
+                check_added_name(rel, entry.path)
                 st = entry.stat()
                 if stat.S_ISREG(st.st_mode):
                     out[rel] = st
@@ -130,18 +128,47 @@ def make_read_only(path: str | os.PathLike[str]) -> None:
         os.chmod(path, mode & ~0o222 & 0o7777)
 
 
+#: a metrics CSV is two short lines; anything bigger is not one
+MAX_METRICS_FILE = 1024 * 1024
+
+
 def read_metrics_file(path: Path) -> dict[str, float]:
-    """The how-to's CSV: metric names on the first line, values on the second."""
+    """The how-to's CSV: metric names on the first line, values on the second.
+
+    Only a small regular file is read (not a FIFO, a device or /dev/zero), and no error quotes its
+    content: the path could name any file the process can read."""
     try:
-        with open(path, newline="") as fh:
-            rows = [r for r in csv.reader(fh) if any(c.strip() for c in r)]
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
     except OSError as exc:
-        raise MLGitError(f"metrics file {path}: cannot read it ({exc.strerror})") from exc
+        raise InputFileError(f"metrics file {path}: cannot read it ({exc.strerror})") from exc
+    with os.fdopen(fd, "rb") as fh:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode) or st.st_size > MAX_METRICS_FILE:
+            found = "not a regular file" if not stat.S_ISREG(st.st_mode) else f"{st.st_size} bytes"
+            raise InputFileError(
+                f"metrics file {path}: expected a regular CSV file of at most {MAX_METRICS_FILE} bytes, found {found}"
+            )
+        raw = fh.read(MAX_METRICS_FILE + 1)
+    try:
+        rows = [r for r in csv.reader(raw.decode("utf-8").splitlines()) if any(c.strip() for c in r)]
+    except (UnicodeDecodeError, csv.Error):
+        rows = []
     if len(rows) < 2 or len(rows[0]) != len(rows[1]):
         raise SpecError(
-            f"metrics file {path}: expected a header line of names and one line of values of the same length"
+            f"metrics file {path}: expected a header line of metric names and one line of as many numbers"
         )
-    return {k.strip(): to_metric(k.strip(), v, str(path)) for k, v in zip(rows[0], rows[1], strict=True)}
+    out: dict[str, float] = {}
+    for i, (key, value) in enumerate(zip(rows[0], rows[1], strict=True), 1):
+        name = key.strip()
+        try:
+            if not name or len(name) > 200 or not name.isprintable():
+                raise ValueError(name)
+            out[name] = float(value)
+        except ValueError:
+            raise SpecError(  # the content is not quoted: it could be any file's
+                f"metrics file {path}: column {i}: expected a metric name and a number, found something else"
+            ) from None
+    return out
 
 
 def to_metric(name: str, value: object, where: str) -> float:

@@ -12,7 +12,6 @@ from ..errors import CorruptObject, ObjectNotFound, StorageNotFound
 from ..objects import atomic_write
 from .base import Storage
 
-
 #: no object of ML-Git's layout comes near this (a chunk is 256 KiB; the descriptor of a 1 TB file ~80 MB)
 MAX_OBJECT = 256 * 1024 * 1024
 
