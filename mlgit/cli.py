@@ -430,7 +430,7 @@ def _entity_group(et: str) -> click.Group:
                 click.echo(f"    {item}")
             for item in res.unfixable:
                 click.echo(f"    not fixed: {item}")
-        if res.unfixable:
+        if res.unfixable or (no_fix and res.total):  # something is missing and was left so: not a success
             ctx.exit(1)
 
     @command("unlock")

@@ -46,6 +46,7 @@ from .objects import (
 from .results import FsckResult, Lineage, LineageNode, Link, StatusResult, VersionResult
 from .safety import disk_errors
 from .storage import Storage, open_storage, parse_uri
+from .storage.local import check_bucket_folder
 from .transfer import Progress, download, upload
 from .workspace import (
     README,
@@ -134,6 +135,7 @@ class Repository:
                 )
             settings: dict[str, Any] = {"path": str(path)}
             folder = Path(path) if Path(path).is_absolute() else self.root / path
+            check_bucket_folder(folder, self.root, f"local://{name}")
             folder.mkdir(parents=True, exist_ok=True)
         elif type in ("s3h", "s3"):
             settings = {

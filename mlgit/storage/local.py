@@ -8,12 +8,25 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 from ..cid import is_cid, require_cid
-from ..errors import CorruptObject, ObjectNotFound, StorageNotFound
+from ..errors import ConfigError, CorruptObject, ObjectNotFound, StorageNotFound
 from ..objects import atomic_write
 from .base import Storage
 
 #: no object of ML-Git's layout comes near this (a chunk is 256 KiB; the descriptor of a 1 TB file ~80 MB)
 MAX_OBJECT = 256 * 1024 * 1024
+
+
+def check_bucket_folder(path: Path, workspace: Path, where: str) -> Path:
+    """Refuse a bucket folder that is the workspace, or lies in its ``.ml-git`` or an entity type
+    folder: objects there are taken for data files (and added), or removed by a checkout or an fsck."""
+    folder, root = Path(os.path.realpath(path)), Path(os.path.realpath(workspace))
+    owned = [root / ".ml-git", root / "datasets", root / "labels", root / "models"]
+    if folder == root or any(folder == d or d in folder.parents for d in owned):
+        raise ConfigError(
+            f"storage {where}: the bucket folder {path} is the workspace {root} or inside its .ml-git or an "
+            "entity folder; expected a folder of its own (e.g. beside the workspace)"
+        )
+    return path
 
 
 class LocalStorage(Storage):
