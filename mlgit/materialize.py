@@ -51,9 +51,9 @@ class Builder:
         self._file_locks: dict[str, threading.Lock] = {}
         self._links: dict[str, list[tuple[str, int]]] = {}
         self._seen: dict[str, tuple[str, int, int]] = {}  # chunk -> (file, offset, size) already written
-        self._built: set[str] = (
-            set()
-        )  # cached files built here from the storage or the objects (not the only copy)
+        self._written: dict[str, str] = {}  # mutable: file -> the first target written with it
+        #: cached files built here from the storage or the objects (so not the only copy of their data)
+        self._built: set[str] = set()
         self.fetched = 0  # chunks that came from the storage
 
     def _folder(self, path: str) -> str:
@@ -148,7 +148,15 @@ class Builder:
         if not self.locked:
             if target is None:
                 return None
-            self._write(file_cid, str(target), 0o644, self._tmp(str(target)))
+            with self._file_lock(file_cid):  # one file listed under many names is built once, then copied
+                first = self._written.get(file_cid)
+                tmp = self._tmp(str(target))
+                if first is None:
+                    self._write(file_cid, str(target), 0o644, tmp)
+                    self._written[file_cid] = str(target)
+                else:
+                    clone_or_copy(first, tmp)
+                    os.replace(tmp, target)
             return os.stat(target)
         cached = self.cache.path(file_cid)
         with self._file_lock(file_cid):  # one file listed under many names is built once

@@ -14,6 +14,7 @@ import fcntl
 import functools
 import os
 import shutil
+import stat
 from collections.abc import Callable
 from typing import ParamSpec, TypeVar
 
@@ -82,3 +83,28 @@ def disk_errors(verb: str) -> Callable[[Callable[P, R]], Callable[P, R]]:
         return run
 
     return wrap
+
+
+def read_regular(path: str | os.PathLike[str], limit: int, refuse: Callable[[str], Exception]) -> bytes:
+    """The bytes of ``path`` when it is a regular file of at most ``limit`` bytes, else ``refuse(found)``.
+    Opened non-blocking: a FIFO or a device never blocks nor streams forever."""
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            raise refuse("not a regular file")
+        if st.st_size > limit:
+            raise refuse(f"{st.st_size} bytes")
+        parts, left = [], limit + 1
+        while left > 0:
+            part = os.read(fd, min(left, 1024 * 1024))
+            if not part:
+                break
+            parts.append(part)
+            left -= len(part)
+        data = b"".join(parts)
+        if len(data) > limit:
+            raise refuse(f"more than {limit} bytes")
+        return data
+    finally:
+        os.close(fd)

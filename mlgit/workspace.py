@@ -13,7 +13,7 @@ from .cid import FileObjects, hash_file
 from .errors import InputFileError, SpecError, UnsafePath
 from .names import check_added_name
 from .objects import HashFS
-from .safety import hash_copying, own_copy_needed
+from .safety import hash_copying, own_copy_needed, read_regular
 
 README = "README.md"
 READ_ONLY = stat.S_IRUSR | stat.S_IRGRP | stat.S_IROTH
@@ -137,18 +137,16 @@ def read_metrics_file(path: Path) -> dict[str, float]:
 
     Only a small regular file is read (not a FIFO, a device or /dev/zero), and no error quotes its
     content: the path could name any file the process can read."""
+
+    def refuse(found: str) -> InputFileError:
+        return InputFileError(
+            f"metrics file {path}: expected a regular CSV file of at most {MAX_METRICS_FILE} bytes, found {found}"
+        )
+
     try:
-        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+        raw = read_regular(path, MAX_METRICS_FILE, refuse)
     except OSError as exc:
         raise InputFileError(f"metrics file {path}: cannot read it ({exc.strerror})") from exc
-    with os.fdopen(fd, "rb") as fh:
-        st = os.fstat(fd)
-        if not stat.S_ISREG(st.st_mode) or st.st_size > MAX_METRICS_FILE:
-            found = "not a regular file" if not stat.S_ISREG(st.st_mode) else f"{st.st_size} bytes"
-            raise InputFileError(
-                f"metrics file {path}: expected a regular CSV file of at most {MAX_METRICS_FILE} bytes, found {found}"
-            )
-        raw = fh.read(MAX_METRICS_FILE + 1)
     try:
         rows = [r for r in csv.reader(raw.decode("utf-8").splitlines()) if any(c.strip() for c in r)]
     except (UnicodeDecodeError, csv.Error):

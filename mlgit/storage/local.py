@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import os
-import stat
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 from ..cid import is_cid, require_cid
 from ..errors import ConfigError, CorruptObject, ObjectNotFound, StorageNotFound
 from ..objects import atomic_write
+from ..safety import read_regular
 from .base import Storage
 
 #: no object of ML-Git's layout comes near this (a chunk is 256 KiB; the descriptor of a 1 TB file ~80 MB)
@@ -52,20 +52,18 @@ class LocalStorage(Storage):
 
     def get(self, key: str) -> bytes:
         path = self._key_path(key)
-        try:  # O_NONBLOCK: a FIFO planted under a key must not block the reader
-            fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+
+        def refuse(found: str) -> CorruptObject:
+            return CorruptObject(
+                f"object {key} in {self.where()} ({path}): expected a regular file of at most {MAX_OBJECT} "
+                f"bytes, found {found}"
+            )
+
+        try:  # a FIFO or a device planted under a key must not block or stream forever
+            return read_regular(path, MAX_OBJECT, refuse)
         except FileNotFoundError:
             self.check()
             raise ObjectNotFound(f"object {key} not found in {self.where()} ({self.root})") from None
-        with os.fdopen(fd, "rb") as fh:
-            st = os.fstat(fd)
-            if not stat.S_ISREG(st.st_mode) or st.st_size > MAX_OBJECT:
-                what = "not a regular file" if not stat.S_ISREG(st.st_mode) else f"{st.st_size} bytes"
-                raise CorruptObject(
-                    f"object {key} in {self.where()} ({path}): expected a regular file of at most "
-                    f"{MAX_OBJECT} bytes, found {what}"
-                )
-            return fh.read(MAX_OBJECT + 1)
 
     def exists(self, key: str) -> bool:
         return self._key_path(key).is_file()
