@@ -45,7 +45,7 @@ def victim(ws: Path, line: str, timeout: float = 60) -> subprocess.CompletedProc
     env = {**os.environ, "MALLOC_ARENA_MAX": "2"}
     code = VICTIM.format(limit=MEMORY)
     return subprocess.run([sys.executable, "-c", code, "-C", str(ws), *line.split()], capture_output=True,
-                          text=True, timeout=timeout, env=env)
+                          text=True, timeout=timeout, env=env, cwd=ws.parent)
 
 
 def attacker_push(remote: str, tmp: Path, files: dict[str, bytes], tag: str) -> None:
