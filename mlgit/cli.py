@@ -270,7 +270,9 @@ def _entity_group(et: str) -> click.Group:
     @command("add")
     @click.argument("name")
     @click.option("--bumpversion", is_flag=True, help="Increment the spec's version.")
-    @click.option("--metrics-file", default=None, help="CSV: names on line 1, numbers on line 2 (checked by add).")
+    @click.option(
+        "--metrics-file", default=None, help="CSV: names on line 1, numbers on line 2 (checked by add)."
+    )
     @click.option("--metric", nargs=2, multiple=True, metavar="NAME VALUE")
     @click.pass_context
     def add(

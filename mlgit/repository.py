@@ -44,7 +44,7 @@ from .objects import (
     temp_name,
 )
 from .results import FsckResult, Lineage, LineageNode, Link, StatusResult, VersionResult
-from .safety import disk_errors
+from .safety import disk_errors, is_pushed
 from .storage import Storage, open_storage, parse_uri
 from .storage.local import check_bucket_folder
 from .transfer import Progress, download, upload
@@ -753,7 +753,8 @@ class Repository:
                 if storage is not None:
                     rep = download(storage, objects, need, threads, progress, fail_limit)  # descriptors
                     downloaded, skipped = len(rep.done), rep.skipped
-                builder = Builder(objects, cache, mutability, storage, self.root / TMP_DIR)
+                pushed = is_pushed(self.metadata(et), sha)
+                builder = Builder(objects, cache, mutability, storage, self.root / TMP_DIR, pushed)
                 check_bounds(builder, tag, body, len(manifest), jobs, dest)
                 dest.mkdir(parents=True, exist_ok=True)
                 stats = build_all(builder, jobs, threads, progress, fail_limit)

@@ -263,6 +263,12 @@ def test_root_writing_in_place_keeps_the_unpushed_version(project: Project, seco
     write(path / "a.bin", original)
     project.repo.add("datasets", "ds")
     project.repo.commit("datasets", "ds")
+    cached = project.repo._cache("datasets").path(project.repo._staged("datasets", "ds")[0]["a.bin"].cid)
+    assert os.stat(cached).st_ino != os.stat(path / "a.bin").st_ino
+    # a checkout of the version that exists only here does not share the cache's inode either
+    (path / "a.bin").unlink()
+    project.repo.checkout("datasets", "cv__ds__1", force=True)
+    assert os.stat(cached).st_ino != os.stat(path / "a.bin").st_ino
     with open(path / "a.bin", "r+b") as fh:  # root: mode 0444 does not stop it
         fh.write(b"OVERWRITTEN")
     assert project.repo.status("datasets", "ds").corrupted == ["a.bin"]
@@ -271,10 +277,6 @@ def test_root_writing_in_place_keeps_the_unpushed_version(project: Project, seco
     report = project.repo.fsck("datasets")
     assert report.corrupted_workspace == ["ds/a.bin"] and report.unfixable == []
     assert (path / "a.bin").read_bytes() == original
-    # a checkout of a version that exists only locally does not share the cache's inode either
-    project.repo.checkout("datasets", "ds", force=True)
-    cached = project.repo._cache("datasets").path(project.repo._staged("datasets", "ds")[0]["a.bin"].cid)
-    assert os.stat(cached).st_ino != os.stat(path / "a.bin").st_ino
 
 
 # -- 5. hostile values end in one clear error -------------------------------------------------------------
