@@ -10,6 +10,7 @@ import urllib.request
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 from s3server import free_port
@@ -29,6 +30,8 @@ class Backend:
     storage: Storage
     #: the same storage but pointed at a bucket that does not exist
     missing_bucket: Callable[[], Storage]
+    #: the ``storages.<scheme>.<bucket>`` config that opens it, where the test needs it
+    settings: dict[str, Any] | None = None
 
 
 def docker_unavailable() -> str | None:
@@ -76,3 +79,16 @@ def local_backend(tmp_path: Path) -> Backend:
     root = tmp_path / "bucket"
     root.mkdir()
     return Backend("local", LocalStorage("bucket", root), lambda: LocalStorage("gone", tmp_path / "no-such-folder"))
+
+
+def sftp_backend(bucket: Any) -> Backend:
+    """An ``sftpserver.SFTPBucket`` as a backend (a folder on a real sshd)."""
+    from mlgit.storage.sftp import SFTPStorage
+
+    settings = bucket.server.settings()
+    return Backend(
+        "sftph",
+        SFTPStorage.from_config(bucket.name, settings),
+        lambda: SFTPStorage.from_config(bucket.name + "-missing", settings),
+        settings,
+    )

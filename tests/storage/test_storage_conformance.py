@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from backends import Backend, local_backend, minio_docker  # noqa: F401
+from backends import Backend, local_backend, minio_docker, sftp_backend  # noqa: F401
 
 from mlgit import transfer
 from mlgit.cid import cid_of
@@ -34,11 +34,17 @@ def _s3_backend(name: str, endpoint: str, bucket: str, access: str, secret: str,
         pytest.param("s3h", id="s3h"),
         pytest.param("s3h-boto3", id="s3h-boto3"),
         pytest.param("s3h-minio-docker", id="s3h-minio-docker"),
+        pytest.param("sftph", id="sftph"),
     ]
 )
 def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Backend]:
     if request.param == "local":
         yield local_backend(tmp_path)
+        return
+    if request.param == "sftph":
+        be = sftp_backend(request.getfixturevalue("sftp_bucket"))
+        yield be
+        be.storage.close()
         return
     if request.param in ("s3h", "s3h-boto3"):
         b = request.getfixturevalue("s3_bucket")
@@ -172,6 +178,8 @@ def test_open_storage_by_uri(backend: Backend, tmp_path: Path) -> None:
         opened = open_storage(f"s3h://{st.bucket}", {"s3h": {st.bucket: settings}}, tmp_path)
         if backend.name == "s3h-minio-docker":
             pytest.skip("open_storage takes credentials from the environment, which points at moto")
+    elif backend.name == "sftph":
+        opened = open_storage(f"sftph://{st.bucket}", {"sftph": {st.bucket: backend.settings}}, tmp_path)
     else:
         opened = open_storage("local://bucket", {"local": {"bucket": {"path": str(st.root)}}}, tmp_path)  # type: ignore[attr-defined]
     key, data = _blob()
