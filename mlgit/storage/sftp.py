@@ -251,7 +251,7 @@ class SFTPStorage(Storage):
                 f"{self._endpoint()} denied {action} {key or ''} in folder {self.bucket} of {self.where()} "
                 f"(permission denied for {self.username or 'the login user'})"
             ) from exc
-        except (socket.timeout, TimeoutError, ConnectionError, socket.gaierror, EOFError) as exc:
+        except (TimeoutError, ConnectionError, socket.gaierror, EOFError) as exc:
             raise StorageError(
                 f"cannot reach {self._endpoint()} for {self.where()} ({type(exc).__name__}: {exc}); "
                 f"is the SSH server up and endpoint-url/port right?"
@@ -281,7 +281,9 @@ class SFTPStorage(Storage):
         with self._sftp("open folder") as sftp:
             mode = sftp.stat(self.bucket).st_mode
         if mode is None or not stat.S_ISDIR(mode):
-            raise StorageNotFound(f"{self.bucket} at {self._endpoint()} is not a folder; {self._no_folder_message()}")
+            raise StorageNotFound(
+                f"{self.bucket} at {self._endpoint()} is not a folder; {self._no_folder_message()}"
+            )
         self._checked = True
 
     def put(self, key: str, data: bytes) -> None:

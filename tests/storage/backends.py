@@ -78,7 +78,9 @@ def minio_docker() -> Iterator[tuple[str, str, str]]:
 def local_backend(tmp_path: Path) -> Backend:
     root = tmp_path / "bucket"
     root.mkdir()
-    return Backend("local", LocalStorage("bucket", root), lambda: LocalStorage("gone", tmp_path / "no-such-folder"))
+    return Backend(
+        "local", LocalStorage("bucket", root), lambda: LocalStorage("gone", tmp_path / "no-such-folder")
+    )
 
 
 def sftp_backend(bucket: Any) -> Backend:

@@ -18,9 +18,16 @@ from mlgit.storage import open_storage
 from mlgit.storage.s3 import S3Storage
 
 
-def _s3_backend(name: str, endpoint: str, bucket: str, access: str, secret: str, sdk: str = "auto") -> Backend:
+def _s3_backend(
+    name: str, endpoint: str, bucket: str, access: str, secret: str, sdk: str = "auto"
+) -> Backend:
     creds = {"aws_access_key_id": access, "aws_secret_access_key": secret}
-    settings = {"aws-credentials": {"profile": None}, "region": "us-east-1", "endpoint-url": endpoint, "sdk": sdk}
+    settings = {
+        "aws-credentials": {"profile": None},
+        "region": "us-east-1",
+        "endpoint-url": endpoint,
+        "sdk": sdk,
+    }
     return Backend(
         name,
         S3Storage.from_config(bucket, settings, creds),
@@ -174,7 +181,11 @@ def test_transfer_to_missing_bucket_is_one_error(backend: Backend, tmp_path: Pat
 def test_open_storage_by_uri(backend: Backend, tmp_path: Path) -> None:
     st = backend.storage
     if isinstance(st, S3Storage):
-        settings = {"aws-credentials": {"profile": None}, "region": st.region, "endpoint-url": st.endpoint_url}
+        settings = {
+            "aws-credentials": {"profile": None},
+            "region": st.region,
+            "endpoint-url": st.endpoint_url,
+        }
         opened = open_storage(f"s3h://{st.bucket}", {"s3h": {st.bucket: settings}}, tmp_path)
         if backend.name == "s3h-minio-docker":
             pytest.skip("open_storage takes credentials from the environment, which points at moto")
