@@ -42,15 +42,8 @@ def test_profile_from_config(s3_bucket: S3Bucket) -> None:
     assert s3_bucket.client().get_object(Bucket=s3_bucket.bucket, Key=key)["Body"].read() == data
 
 
-def test_credentials_passed_by_code_need_no_environment(
-    s3_bucket: S3Bucket, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    for name in (
-        "AWS_ACCESS_KEY_ID",
-        "AWS_SECRET_ACCESS_KEY",
-        "AWS_SHARED_CREDENTIALS_FILE",
-        "AWS_CONFIG_FILE",
-    ):
+def test_credentials_passed_by_code_need_no_environment(s3_bucket: S3Bucket, monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SHARED_CREDENTIALS_FILE", "AWS_CONFIG_FILE"):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent/credentials")
     monkeypatch.setenv("AWS_CONFIG_FILE", "/nonexistent/config")
@@ -85,9 +78,7 @@ def test_no_credentials_at_all(s3_bucket: S3Bucket, monkeypatch: pytest.MonkeyPa
 
 
 @pytest.mark.parametrize("sdk", ["minio", "boto3"])
-def test_wrong_credentials_name_bucket_and_endpoint_never_the_secret(
-    s3_bucket: S3Bucket, tmp_path: Path, sdk: str
-) -> None:
+def test_wrong_credentials_name_bucket_and_endpoint_never_the_secret(s3_bucket: S3Bucket, tmp_path: Path, sdk: str) -> None:
     secret = "wrong-secret-Zq8v3XbT5s"
     creds = {"aws_access_key_id": "AKIAWRONGWRONGWRONG1", "aws_secret_access_key": secret}
     st = S3Storage.from_config(s3_bucket.bucket, {**s3_bucket.settings(profile=None), "sdk": sdk}, creds)
@@ -210,13 +201,7 @@ def test_plain_minio_client_reads_what_we_wrote(s3_bucket: S3Bucket) -> None:
     from minio import Minio
 
     url = urlparse(s3_bucket.endpoint)
-    mc = Minio(
-        url.netloc,
-        s3_bucket.access_key,
-        s3_bucket.secret_key,
-        secure=url.scheme == "https",
-        region=s3_bucket.region,
-    )
+    mc = Minio(url.netloc, s3_bucket.access_key, s3_bucket.secret_key, secure=url.scheme == "https", region=s3_bucket.region)
     st = S3Storage.from_config(s3_bucket.bucket, {**s3_bucket.settings(), "sdk": "boto3"})
     by_minio_key, by_minio = _blob(300_000)
     mc.put_object(s3_bucket.bucket, by_minio_key, io.BytesIO(by_minio), len(by_minio))
