@@ -139,11 +139,20 @@ def storage() -> None:
 
 @storage.command("add")
 @click.argument("bucket")
-@click.option("--type", "type_", default="s3h", type=click.Choice(["s3h", "local"]), show_default=True)
+@click.option(
+    "--type",
+    "type_",
+    default="s3h",
+    type=click.Choice(["s3h", "local", "sftph", "azureblobh"]),
+    show_default=True,
+)
 @click.option("--credentials", default=None, help="AWS profile name.")
 @click.option("--region", default="us-east-1", show_default=True)
-@click.option("--endpoint-url", default=None)
+@click.option("--endpoint-url", default=None, help="S3 endpoint, or the SSH host (--type=sftph).")
 @click.option("--path", default=None, help="Folder used as a bucket (--type=local).")
+@click.option("--username", default=None, help="SSH user (--type=sftph).")
+@click.option("--private-key", default=None, help="SSH private key file (--type=sftph).")
+@click.option("--port", default=None, type=int, help="SSH port (--type=sftph, default 22).")
 @click.pass_context
 def storage_add(
     ctx: click.Context,
@@ -153,16 +162,27 @@ def storage_add(
     region: str,
     endpoint_url: str | None,
     path: str | None,
+    username: str | None,
+    private_key: str | None,
+    port: int | None,
 ) -> None:
     _repo(ctx).storage_add(
-        bucket, type_, path=path, credentials=credentials, endpoint_url=endpoint_url, region=region
+        bucket,
+        type_,
+        path=path,
+        credentials=credentials,
+        endpoint_url=endpoint_url,
+        region=region,
+        username=username,
+        private_key=private_key,
+        port=port,
     )
     click.echo(f"Add storage [{type_}://{bucket}]")
 
 
 @storage.command("del")
 @click.argument("bucket")
-@click.option("--type", "type_", default=None, type=click.Choice(["s3h", "local"]))
+@click.option("--type", "type_", default=None, type=click.Choice(["s3h", "local", "sftph", "azureblobh"]))
 @click.pass_context
 def storage_del(ctx: click.Context, bucket: str, type_: str | None) -> None:
     _repo(ctx).storage_del(bucket, type_)
@@ -226,7 +246,12 @@ def _entity_group(et: str) -> click.Group:
     @click.argument("name")
     @click.option("--categories", required=True, help="Comma-separated categories.")
     @click.option("--mutability", required=True, type=click.Choice(["strict", "flexible", "mutable"]))
-    @click.option("--storage-type", default="s3h", type=click.Choice(["s3h", "local"]), show_default=True)
+    @click.option(
+        "--storage-type",
+        default="s3h",
+        type=click.Choice(["s3h", "local", "sftph", "azureblobh"]),
+        show_default=True,
+    )
     @click.option("--bucket-name", default=None)
     @click.option("--version", default=1, type=int, show_default=True)
     @click.option("--entity-dir", default="")

@@ -116,6 +116,9 @@ class Repository:
         credentials: str | None = None,
         endpoint_url: str | None = None,
         region: str | None = "us-east-1",
+        username: str | None = None,
+        private_key: str | None = None,
+        port: int | None = None,
     ) -> None:
         check_name(name, "storage name")
         if type == "local":
@@ -133,8 +136,12 @@ class Repository:
             }
             if endpoint_url:
                 settings["endpoint-url"] = endpoint_url
+        elif type in ("sftph", "azureblobh"):
+            from .storage.settings import storage_settings
+
+            settings = storage_settings(type, name, endpoint_url, username, private_key, port)
         else:
-            raise ConfigError(f"storage type: expected local or s3h, found {type!r}")
+            raise ConfigError(f"storage type: expected local, s3h, sftph or azureblobh, found {type!r}")
 
         def apply(data: dict[str, Any]) -> None:
             data.setdefault("storages", {}).setdefault(type, {})[name] = settings
