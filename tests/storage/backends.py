@@ -94,3 +94,16 @@ def sftp_backend(bucket: Any) -> Backend:
         lambda: SFTPStorage.from_config(bucket.name + "-missing", settings),
         settings,
     )
+
+
+def azure_backend(container: Any) -> Backend:
+    """An ``azurite.AzureContainer`` as a backend (a container on a real Azurite)."""
+    from mlgit.storage.azure import AzureStorage
+
+    conn = container.server.connection_string
+    return Backend(
+        "azureblobh",
+        AzureStorage(container.name, connection_string=conn),
+        lambda: AzureStorage(container.name + "-missing", connection_string=conn),
+        {},
+    )

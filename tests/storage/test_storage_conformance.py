@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from backends import Backend, local_backend, minio_docker, sftp_backend  # noqa: F401
+from backends import Backend, azure_backend, local_backend, minio_docker, sftp_backend  # noqa: F401
 
 from mlgit import transfer
 from mlgit.cid import cid_of
@@ -42,14 +42,19 @@ def _s3_backend(
         pytest.param("s3h-boto3", id="s3h-boto3"),
         pytest.param("s3h-minio-docker", id="s3h-minio-docker"),
         pytest.param("sftph", id="sftph"),
+        pytest.param("azureblobh", id="azureblobh"),
     ]
 )
 def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Backend]:
     if request.param == "local":
         yield local_backend(tmp_path)
         return
-    if request.param == "sftph":
-        be = sftp_backend(request.getfixturevalue("sftp_bucket"))
+    if request.param in ("sftph", "azureblobh"):
+        be = (
+            sftp_backend(request.getfixturevalue("sftp_bucket"))
+            if request.param == "sftph"
+            else azure_backend(request.getfixturevalue("azure_container"))
+        )
         yield be
         be.storage.close()
         return
@@ -189,8 +194,10 @@ def test_open_storage_by_uri(backend: Backend, tmp_path: Path) -> None:
         opened = open_storage(f"s3h://{st.bucket}", {"s3h": {st.bucket: settings}}, tmp_path)
         if backend.name == "s3h-minio-docker":
             pytest.skip("open_storage takes credentials from the environment, which points at moto")
-    elif backend.name == "sftph":
-        opened = open_storage(f"sftph://{st.bucket}", {"sftph": {st.bucket: backend.settings}}, tmp_path)
+    elif backend.name in ("sftph", "azureblobh"):
+        opened = open_storage(
+            f"{backend.name}://{st.bucket}", {backend.name: {st.bucket: backend.settings}}, tmp_path
+        )
     else:
         opened = open_storage("local://bucket", {"local": {"bucket": {"path": str(st.root)}}}, tmp_path)  # type: ignore[attr-defined]
     key, data = _blob()
