@@ -161,7 +161,9 @@ class AzureContainer:
 
 
 @pytest.fixture
-def azure_container(azurite: Azurite, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[AzureContainer]:
+def azure_container(
+    azurite: Azurite, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> Iterator[AzureContainer]:
     monkeypatch.setenv("AZURE_STORAGE_CONNECTION_STRING", azurite.connection_string)
     monkeypatch.setenv("AZURE_CONFIG_DIR", str(tmp_path / "azure-config"))  # never the user's ~/.azure
     name = f"c{uuid.uuid4().hex[:12]}"

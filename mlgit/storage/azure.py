@@ -27,7 +27,7 @@ from typing import Any
 import requests
 from azure.core import exceptions as aze
 from azure.core.pipeline.transport import RequestsTransport
-from azure.storage.blob import BlobServiceClient
+from azure.storage.blob import BlobServiceClient, LinearRetry
 
 from ..errors import MLGitError, ObjectNotFound, StorageAuthError, StorageError, StorageNotFound
 from .base import Storage
@@ -98,7 +98,9 @@ class AzureStorage(Storage):
         self._known: set[str] = set()
         self._lock = threading.Lock()
         self._session = requests.Session()
-        adapter = requests.adapters.HTTPAdapter(pool_connections=4, pool_maxsize=max(10, max_pool_connections))
+        adapter = requests.adapters.HTTPAdapter(
+            pool_connections=4, pool_maxsize=max(10, max_pool_connections)
+        )
         self._session.mount("http://", adapter)
         self._session.mount("https://", adapter)
         transport = RequestsTransport(
@@ -111,9 +113,8 @@ class AzureStorage(Storage):
             service = BlobServiceClient.from_connection_string(
                 connection_string,
                 transport=transport,
-                retry_total=max_attempts - 1,
-                retry_backoff_factor=0.2,
-                retry_backoff_max=5,
+                # the SDK's default waits 15s and more between attempts; the transfer layer retries too
+                retry_policy=LinearRetry(backoff=0.5, random_jitter_range=0.3, retry_total=max_attempts - 1),
             )
         except (ValueError, TypeError) as exc:
             raise StorageAuthError(
