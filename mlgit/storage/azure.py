@@ -114,7 +114,7 @@ class AzureStorage(Storage):
                 connection_string,
                 transport=transport,
                 # the SDK's default waits 15s and more between attempts; the transfer layer retries too
-                retry_policy=LinearRetry(backoff=0.5, random_jitter_range=0.3, retry_total=max_attempts - 1),
+                retry_policy=LinearRetry(backoff=1, random_jitter_range=1, retry_total=max_attempts - 1),
             )
         except (ValueError, TypeError) as exc:
             raise StorageAuthError(
