@@ -352,13 +352,37 @@ def _entity_group(et: str) -> click.Group:
     @click.option("--bare", is_flag=True, help="Metadata only, no data.")
     @click.option("--force", is_flag=True, help="Overwrite local changes.")
     @click.option("--fail-limit", default=None, type=int)
+    @click.option("--sample-type", default=None, type=click.Choice(["group", "range", "random"]))
+    @click.option(
+        "--sampling",
+        default="1:1000",
+        show_default=True,
+        help="group: AMOUNT:GROUP_SIZE, range: START:STOP[:STEP], random: AMOUNT:FREQUENCY.",
+    )
+    @click.option("--seed", default="1", show_default=True, help="Seed of the group and random samples.")
     @click.pass_context
     def checkout(
-        ctx: click.Context, ref: str, version: int | None, bare: bool, force: bool, fail_limit: int | None
+        ctx: click.Context,
+        ref: str,
+        version: int | None,
+        bare: bool,
+        force: bool,
+        fail_limit: int | None,
+        sample_type: str | None,
+        sampling: str,
+        seed: str,
     ) -> None:
+        sample = {sample_type: sampling, "seed": seed} if sample_type else None
         with _progress() as progress:
             res = _repo(ctx).checkout(
-                et, ref, version=version, bare=bare, force=force, progress=progress, fail_limit=fail_limit
+                et,
+                ref,
+                version=version,
+                bare=bare,
+                force=force,
+                progress=progress,
+                fail_limit=fail_limit,
+                sample=sample,
             )
         click.echo(
             f"Checked out {res.tag} into {res.path}: {res.files} file(s), {res.downloaded} object(s) downloaded"

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 from . import config as cfg
 from . import index as idx
 from . import manifest as mf
+from . import sampling
 from . import spec as specs
 from .errors import (
     ConfigError,
@@ -36,6 +37,7 @@ from .metadata import MetadataRepo
 from .names import MUTABILITIES, check_name, entity_type, make_tag, parse_categories, parse_tag, safe_relpath
 from .objects import HashFS, LocalObjects, atomic_write, remove_stale_temps
 from .results import FsckResult, Lineage, LineageNode, Link, StatusResult, VersionResult
+from .sampling import Sample
 from .storage import Storage, open_storage, parse_uri
 from .transfer import Progress, download, upload
 from .workspace import (
@@ -359,6 +361,7 @@ class Repository:
     ) -> VersionResult:
         et = entity_type(entity_type_)
         path, body = self._load(et, name)
+        sampling.refuse_if_sampled(self._index_dir(et, name), et, name, "add")
         mutability = body.get("mutability", "strict")
         index, _ = self._staged(et, name)
         files = scan(path, name)
@@ -490,6 +493,7 @@ class Repository:
     ) -> VersionResult:
         et = entity_type(entity_type_)
         path, body = self._load(et, name)
+        sampling.refuse_if_sampled(self._index_dir(et, name), et, name, "commit")
         index, staged = self._staged(et, name)
         if not (self._index_dir(et, name) / "MANIFEST.yaml").exists():
             raise NothingToCommit(f"{et} {name}: nothing staged; run ml-git {et} add {name} first")
@@ -701,10 +705,14 @@ class Repository:
         force: bool = False,
         progress: Progress | None = None,
         fail_limit: int | None = None,
+        sample: Sample | Mapping[str, Any] | None = None,
     ) -> VersionResult:
+        """``sample`` checks out a subset, chosen as ML-Git does (``mlgit.sampling``)."""
         et = entity_type(entity_type_)
         tag, name = self._resolve_ref(et, ref, version)
         body, manifest, folder, sha = self._read_version(et, tag, name)
+        if sample is not None:
+            manifest = sampling.apply(sample, manifest, tag)
         folder = safe_relpath(folder, f"{tag}: entity folder")
         dest = self.root / et / folder
         _refuse_symlinked_parents(self.root, dest)
@@ -762,6 +770,7 @@ class Repository:
         if f"{folder}/{README}" in md.files(tag):
             atomic_write(dest / README, md.show(tag, f"{folder}/{README}"))
         self._save_staged(et, name, new_index)
+        sampling.mark(self._index_dir(et, name), sample)
         self._set_head(et, name, tag, sha)
         size = sum(e.size for e in new_index.values())
         return self._result(
