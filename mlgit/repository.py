@@ -721,7 +721,9 @@ class Repository:
         current = find_entity(self.root / et, name)
         if current is not None and not force:
             st = self.status(et, name)
-            dirty = st.corrupted + st.untracked + st.missing + st.new + st.modified + st.deleted
+            # after a sampled checkout, the files left out are not deletions of the user's
+            deleted = [] if sampling.is_sampled(self._index_dir(et, name)) else st.deleted
+            dirty = st.corrupted + st.untracked + st.missing + st.new + st.modified + deleted
             if dirty:
                 raise LocalChanges(
                     f"{et} {name}: checkout of {tag} would overwrite {len(dirty)} local change(s) in {current} "

@@ -201,9 +201,13 @@ def mark(index_dir: Path, sample: Sample | Mapping[str, Any] | None) -> None:
     atomic_write(flag, yaml.safe_dump(Sample.of(sample).to_dict(), default_flow_style=False).encode())
 
 
+def is_sampled(index_dir: Path) -> bool:
+    return (index_dir / FLAG).exists()
+
+
 def refuse_if_sampled(index_dir: Path, et: str, name: str, verb: str) -> None:
     """A version made from a sample would drop every file left out: refuse, as ML-Git's add does."""
-    if (index_dir / FLAG).exists():
+    if is_sampled(index_dir):
         raise MutabilityError(
             f"{et} {name}: the workspace holds a sampled checkout ({index_dir / FLAG}); {verb} would make a "
             f"version of the sample only. Check out the whole version first (ml-git {et} checkout {name})"
