@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from helpers import DATA, FIXTURE, Cli, make_remotes, serve_fixture
+from helpers import DATA, FIXTURE, Cli, make_remotes, sampling_files, serve_fixture
 
 from mlgit import InvalidSample, MutabilityError, Repository, Sample, sampling
 from mlgit import manifest as mf
@@ -18,13 +18,6 @@ from mlgit import manifest as mf
 EXPECTED = yaml.safe_load((DATA / "sampling" / "expected.yaml").read_text())["selected"]
 FIXTURE_FILES = yaml.safe_load((FIXTURE / "expected.yaml").read_text())["tags"]
 CASES = [(tag, case) for tag, cases in EXPECTED.items() for case in cases]
-
-
-def many_files() -> dict[str, bytes]:
-    """The 41-key version ``sampling__many__1`` (40 files, and two paths under one key)."""
-    files = {f"data/f{i:02}.txt": f"sample file {i}\n".encode() for i in range(40)}
-    files.update({"dup/a/same.txt": b"same\n", "dup/b/same.txt": b"same\n"})
-    return files
 
 
 def _sample(case: str) -> dict[str, str]:
@@ -72,7 +65,7 @@ def _many_repo(base: Path) -> Repository:
     repo.entity_init("datasets")
     repo.storage_add("bucket", "local", path=str(base / "bucket"))
     entity = repo.create("datasets", "many", categories=["sampling"], storage_type="local", bucket="bucket")
-    for rel, data in many_files().items():
+    for rel, data in sampling_files().items():
         (entity / rel).parent.mkdir(parents=True, exist_ok=True)
         (entity / rel).write_bytes(data)
     repo.add("datasets", "many")
@@ -188,7 +181,7 @@ def test_api_sample_forms_and_a_bigger_version(tmp_path: Path) -> None:
         res = other.checkout("datasets", "many", sample=form, force=True)
         got = _tree(Path(res.path))
         assert sorted(got) == EXPECTED[tag]["group 2:5 seed=7"] and res.files == len(got)
-        assert all(hashlib.sha256(many_files()[rel]).hexdigest() == d for rel, d in got.items())
+        assert all(hashlib.sha256(sampling_files()[rel]).hexdigest() == d for rel, d in got.items())
     res = other.checkout("datasets", "many", sample={"range": "0:13"})
     assert sorted(_tree(Path(res.path))) == EXPECTED[tag]["range 0:13 seed=1"]
     with pytest.raises(MutabilityError, match="sampled checkout"):
