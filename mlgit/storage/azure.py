@@ -184,14 +184,14 @@ class AzureStorage(Storage):
 
     def put(self, key: str, data: bytes) -> None:
         with self._boundary("upload", key):
-            self._container.upload_blob(key, data, overwrite=True, max_concurrency=1)
+            self._container.upload_blob(self.safe_key(key), data, overwrite=True, max_concurrency=1)
         with self._lock:
             self._known.add(key)
 
     def get(self, key: str) -> bytes:
         try:
             with self._boundary("download", key):
-                return bytes(self._container.download_blob(key, max_concurrency=1).readall())
+                return bytes(self._container.download_blob(self.safe_key(key), max_concurrency=1).readall())
         except ObjectNotFound:
             self._checked = False
             self.check()  # a missing container says so, not "object not found"
@@ -200,7 +200,7 @@ class AzureStorage(Storage):
     def exists(self, key: str) -> bool:
         try:
             with self._boundary("look up", key):
-                self._container.get_blob_client(key).get_blob_properties()
+                self._container.get_blob_client(self.safe_key(key)).get_blob_properties()
         except ObjectNotFound:
             return False
         return True
@@ -212,7 +212,7 @@ class AzureStorage(Storage):
     def delete(self, key: str) -> None:
         try:
             with self._boundary("delete", key):
-                self._container.delete_blob(key)
+                self._container.delete_blob(self.safe_key(key))
         except ObjectNotFound:
             pass
         with self._lock:

@@ -269,9 +269,7 @@ class SFTPStorage(Storage):
         )
 
     def _path(self, key: str) -> str:
-        if not key or "/" in key or "\\" in key or key.startswith(".") or "\0" in key:
-            raise StorageError(f"invalid object key {key!r} for storage {self.where()} (expected a CID)")
-        return f"{self.bucket}/{key}"
+        return f"{self.bucket}/{self.safe_key(key)}"
 
     # -- the contract ------------------------------------------------------------------------
 

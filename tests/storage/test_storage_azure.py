@@ -116,3 +116,18 @@ def test_missing_lists_once_then_heads_past_the_budget(
         assert 0 < len(heads) < len(keys)  # the first page answered some keys without a HEAD
     finally:
         st.close()
+
+
+def test_keys_that_are_not_cids_never_reach_the_service(azure_container: AzureContainer) -> None:
+    from mlgit.errors import StorageError
+
+    st = AzureStorage(azure_container.name, connection_string=azure_container.server.connection_string)
+    try:
+        for bad in ("../other/x", "a/b", ".hidden", ""):
+            with pytest.raises(StorageError, match="invalid object key"):
+                st.put(bad, b"x")
+            with pytest.raises(StorageError, match="invalid object key"):
+                st.get(bad)
+        assert azure_container.names() == set()
+    finally:
+        st.close()
