@@ -132,8 +132,6 @@ def start_sshd(base: Path) -> SFTPServer:
                 "PermitRootLogin prohibit-password",
                 "StrictModes no",
                 "UsePAM no",
-                "MaxStartups 64:30:128",
-                "MaxSessions 64",
                 "LogLevel ERROR",
                 f"Subsystem sftp internal-sftp -d {root}",
                 "",

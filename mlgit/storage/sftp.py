@@ -7,7 +7,7 @@ when unset, the system's and the user's known_hosts are loaded, a changed key is
 host is accepted with a warning (ML-Git accepted any host silently). Whatever the server is, every
 download is verified against its CID by the transfer layer.
 
-Connections come from a small pool (one SSH connection per worker thread at most): paramiko's SFTP
+Connections come from a small pool (at most 8, opened one at a time): paramiko's SFTP
 client serializes its requests, so parallel transfers need parallel connections. Uploads go to a
 temporary name and are renamed over the key (``posix-rename``): never visible half-written.
 """
@@ -121,6 +121,7 @@ class SFTPStorage(Storage):
         self._all: list[paramiko.SSHClient] = []
         self._slots = threading.BoundedSemaphore(self.max_connections)
         self._lock = threading.Lock()
+        self._connect_lock = threading.Lock()
         self._checked = False
 
     @classmethod
@@ -134,7 +135,7 @@ class SFTPStorage(Storage):
         """Build from ``storages.sftph.FOLDER`` of ``.ml-git/config.yaml`` (ML-Git's keys)."""
         pool = options.pop("max_pool_connections", None)
         if pool is not None:
-            options.setdefault("max_connections", min(16, int(pool)))
+            options.setdefault("max_connections", min(8, int(pool)))
         return cls(
             bucket,
             host=str(settings.get("endpoint-url") or ""),
@@ -195,7 +196,8 @@ class SFTPStorage(Storage):
             try:
                 conn = self._idle.get_nowait()
             except queue.Empty:
-                with self._boundary("connect to", None):
+                # one handshake at a time: sshd drops connections beyond MaxStartups (10) unauthenticated ones
+                with self._connect_lock, self._boundary("connect to", None):
                     conn = self._connect()
                 with self._lock:
                     self._all.append(conn[0])
