@@ -16,6 +16,7 @@ import yaml
 
 from . import __version__
 from .errors import MLGitError, NotARepository
+from .gitsafe import redact
 from .repository import Repository
 from .transfer import Progress
 
@@ -78,7 +79,7 @@ def _fail(ctx: click.Context, exc: BaseException, code: int, prefix: str = "") -
     verbose = (ctx.obj or {}).get("verbose")
     if verbose:
         traceback.print_exception(exc, file=sys.stderr)
-    click.echo(f"ERROR - {prefix}{exc}", err=True)
+    click.echo(redact(f"ERROR - {prefix}{exc}"), err=True)
     ctx.exit(code)
 
 
@@ -127,7 +128,7 @@ for _et in ENTITY_TYPES:
         @click.pass_context
         def _add(ctx: click.Context, url: str) -> None:
             _repo(ctx).remote_add(et, url)
-            click.echo(f"Add remote repository [{url}] for [{et}]")
+            click.echo(f"Add remote repository [{redact(url)}] for [{et}]")
 
     _make(_et)
 
@@ -178,7 +179,7 @@ def config_group() -> None:
 @click.pass_context
 def config_show(ctx: click.Context) -> None:
     click.echo("config:")
-    click.echo(pprint.pformat(_repo(ctx).config, width=100, sort_dicts=True))
+    click.echo(redact(pprint.pformat(_repo(ctx).config, width=100, sort_dicts=True)))
 
 
 @repository.command("update")
@@ -194,17 +195,10 @@ def repository_update(ctx: click.Context) -> None:
 @click.pass_context
 def clone(ctx: click.Context, url: str, folder: str | None) -> None:
     """Clone a git repository holding a project's .ml-git/config.yaml, and initialize its metadata."""
-    import git
+    from .clone import clone_project, default_folder
 
-    target = Path(ctx.obj["cwd"]) / (folder or Path(url.rstrip("/")).name.removesuffix(".git"))
-    try:
-        git.Repo.clone_from(url, target)
-    except git.GitCommandError as exc:
-        raise MLGitError(f"could not clone {url}: {' '.join(str(exc.stderr).split())}") from exc
-    repo = Repository(target)
-    for et in ENTITY_TYPES:
-        if repo.config[et].get("git"):
-            repo.entity_init(et)
+    target = Path(ctx.obj["cwd"]) / (folder or default_folder(url))
+    clone_project(url, target)
     click.echo(f"Project cloned into {target}")
 
 

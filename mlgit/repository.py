@@ -30,7 +30,8 @@ from .errors import (
     UnsafePath,
     VersionConflict,
 )
-from .lineage import walk_lineage
+from .gitsafe import check_remote_url
+from .lineage import verify_link, walk_lineage
 from .materialize import Builder, build_all
 from .metadata import MetadataRepo
 from .names import MUTABILITIES, check_name, entity_type, make_tag, parse_categories, parse_tag, safe_relpath
@@ -46,6 +47,7 @@ from .workspace import (
     stage,
     to_metric,
 )
+from .yamlio import MAX_SMALL, read_bounded
 
 if TYPE_CHECKING:
     from .remote_fsck import RemoteFsckResult
@@ -98,6 +100,7 @@ class Repository:
 
     def remote_add(self, entity_type_: str, url: str) -> None:
         et = entity_type(entity_type_)
+        check_remote_url(str(url), f"{et} metadata remote")
 
         def apply(data: dict[str, Any]) -> None:
             data[et] = {**data.get(et, {}), "git": str(url)}
@@ -533,7 +536,7 @@ class Repository:
             body = specs.with_changes(body, version=self._next_version(et, name))
         files = {f"{name}.spec": specs.dumps(et, new_body), "MANIFEST.yaml": mf.dumps(staged)}
         if (path / README).is_file():
-            files[README] = (path / README).read_bytes()
+            files[README] = read_bounded(path / README, "README", SpecError, MAX_SMALL)
         msg = message or "/".join([*cats, name])
         sha = md.commit_entity(folder, files, msg, tag)
         if new_body["version"] != specs.load(specs.spec_file(path, name), et, name)["version"]:
@@ -688,7 +691,7 @@ class Repository:
     def checkout(
         self,
         entity_type_: str,
-        ref: str,
+        ref: str | Link | Mapping[str, str],
         version: int | None = None,
         bare: bool = False,
         force: bool = False,
@@ -696,7 +699,10 @@ class Repository:
         fail_limit: int | None = None,
     ) -> VersionResult:
         et = entity_type(entity_type_)
-        tag, name = self._resolve_ref(et, ref, version)
+        link = ref if isinstance(ref, Link) else _link(ref)  # a link {tag, sha}: checked against its tag
+        tag, name = self._resolve_ref(et, link.tag if link else str(ref), version)
+        if link is not None:
+            verify_link(self.metadata(et), link, f"checkout of the link {link.tag}")
         body, manifest, folder, sha = self._read_version(et, tag, name)
         folder = safe_relpath(folder, f"{tag}: entity folder")
         dest = self.root / et / folder
@@ -855,7 +861,11 @@ class Repository:
             tag = head[0] if head else self._resolve_ref(et, str(ref), None)[0]
         else:
             tag = str(ref)
-        return walk_lineage(self._node(et, tag), self._node)
+        return walk_lineage(
+            self._node(et, tag),
+            self._node,
+            lambda kind, link, owner: verify_link(self.metadata(kind), link, owner),
+        )
 
     def _node(self, et: str, tag: str) -> LineageNode:
         md = self.metadata(et)
