@@ -78,7 +78,7 @@ class _Group(click.Group):
 def _fail(ctx: click.Context, exc: BaseException, code: int, prefix: str = "") -> None:
     verbose = (ctx.obj or {}).get("verbose")
     if verbose:
-        traceback.print_exception(exc, file=sys.stderr)
+        click.echo(redact("".join(traceback.format_exception(exc))).rstrip(), err=True)
     click.echo(redact(f"ERROR - {prefix}{exc}"), err=True)
     ctx.exit(code)
 
