@@ -312,6 +312,27 @@ def test_lineage_and_checkout_by_link_verify_the_recorded_sha(tmp_path: Path, re
     assert project.repo.checkout("datasets", Link(tag, old), force=True).sha == old
 
 
+def test_a_link_to_a_version_replayed_by_its_push_is_still_valid(project: Project, second: Project) -> None:
+    """Not an attack: labels linked to a dataset version committed but not pushed yet; another worker
+    pushes first, so the dataset's commit is replayed and its tag moves (before anyone saw it). The link's
+    commit holds the same entity folder: lineage and checkout by link accept it."""
+    path = project.repo.create("datasets", "ds", "cv", "strict", "local", "bucket")
+    write(path / "a.bin", b"data")
+    project.repo.add("datasets", "ds")
+    first = project.repo.commit("datasets", "ds").sha
+    publish(second, "other")  # the remote's branch moves on
+    lb = project.repo.create("labels", "lb", "cv", "strict", "local", "bucket")
+    write(lb / "l.json", b"{}")
+    project.repo.add("labels", "lb")
+    project.repo.commit("labels", "lb", dataset="ds")
+    replayed = project.repo.push("datasets", "ds").sha
+    project.repo.push("labels", "lb")
+    assert first and replayed and first != replayed
+    graph = project.repo.lineage("labels", "cv__lb__1")
+    assert graph.root.dataset == Link("cv__ds__1", first) and graph.upstream[0].sha == replayed
+    assert project.repo.checkout("datasets", Link("cv__ds__1", first), force=True).sha == replayed
+
+
 # -- 4. git URLs ---------------------------------------------------------------------------------------------
 @pytest.mark.parametrize("url", ["ext::sh -c touch% {marker}", "ext://sh -c touch% {marker}", "fd::7", "FD::7,8",
                                  "--upload-pack=touch {marker}"])
