@@ -264,7 +264,9 @@ def _entity_group(et: str) -> click.Group:
     @command("add")
     @click.argument("name")
     @click.option("--bumpversion", is_flag=True, help="Increment the spec's version.")
-    @click.option("--metrics-file", default=None, type=click.Path(dir_okay=False))
+    @click.option(
+        "--metrics-file", default=None, help="CSV: names on line 1, numbers on line 2 (checked by add)."
+    )
     @click.option("--metric", nargs=2, multiple=True, metavar="NAME VALUE")
     @click.pass_context
     def add(
@@ -424,7 +426,7 @@ def _entity_group(et: str) -> click.Group:
                 click.echo(f"    {item}")
             for item in res.unfixable:
                 click.echo(f"    not fixed: {item}")
-        if res.unfixable:
+        if res.unfixable or (no_fix and res.total):  # something is missing and was left so: not a success
             ctx.exit(1)
 
     @command("unlock")

@@ -32,12 +32,22 @@ from .errors import (
 )
 from .gitsafe import check_remote_url
 from .lineage import verify_link, walk_lineage
-from .materialize import Builder, build_all
+from .materialize import Builder, build_all, check_bounds
 from .metadata import MetadataRepo
 from .names import MUTABILITIES, check_name, entity_type, make_tag, parse_categories, parse_tag, safe_relpath
-from .objects import HashFS, LocalObjects, atomic_write, remove_stale_temps
+from .objects import (
+    TMP_DIR,
+    HashFS,
+    LocalObjects,
+    atomic_write,
+    remove_stale_temps,
+    temp_folder_for,
+    temp_name,
+)
 from .results import FsckResult, Lineage, LineageNode, Link, StatusResult, VersionResult
+from .safety import disk_errors
 from .storage import Storage, open_storage, parse_uri
+from .storage.local import check_bucket_folder
 from .transfer import Progress, download, upload
 from .workspace import (
     README,
@@ -128,6 +138,7 @@ class Repository:
                 )
             settings: dict[str, Any] = {"path": str(path)}
             folder = Path(path) if Path(path).is_absolute() else self.root / path
+            check_bucket_folder(folder, self.root, f"local://{name}")
             folder.mkdir(parents=True, exist_ok=True)
         elif type in ("s3h", "s3"):
             settings = {
@@ -345,6 +356,7 @@ class Repository:
         missing = sorted(r for r, e in index.items() if r not in files and e.status != idx.BARE)
         return StatusResult(et, name, new, modified, deleted, untracked, corrupted, missing)
 
+    @disk_errors("add")
     def add(
         self,
         entity_type_: str,
@@ -356,6 +368,13 @@ class Repository:
         et = entity_type(entity_type_)
         path, body = self._load(et, name)
         mutability = body.get("mutability", "strict")
+        values: dict[str, float] = {}
+        if metrics or metrics_file:  # checked before any work: a bad metrics file changes nothing
+            if et != "models":
+                raise InvalidName(f"metrics: only models carry metrics, found {et} {name}")
+            values = {str(k): to_metric(str(k), v, "--metric") for k, v in (metrics or {}).items()}
+            if metrics_file:
+                values.update(read_metrics_file(Path(metrics_file)))
         index, _ = self._staged(et, name)
         files = scan(path, name)
         corrupted = [
@@ -388,11 +407,6 @@ class Repository:
             self._save_staged(et, name, new_index)
         new_body = body
         if metrics or metrics_file:
-            if et != "models":
-                raise InvalidName(f"metrics: only models carry metrics, found {et} {name}")
-            values = {str(k): to_metric(str(k), v, "--metric") for k, v in (metrics or {}).items()}
-            if metrics_file:
-                values.update(read_metrics_file(Path(metrics_file)))
             new_body = specs.with_changes(new_body, metrics=values)
         if bumpversion:
             bumped = self._bumped_version(et, name, new_body, {rel: e.cid for rel, e in new_index.items()})
@@ -474,6 +488,7 @@ class Repository:
             )
         return Link(*head)
 
+    @disk_errors("commit")
     def commit(
         self,
         entity_type_: str,
@@ -688,6 +703,7 @@ class Repository:
         wanted = f"{ref} version {version}" if version is not None else ref
         raise TagNotFound(f"{et}: no version matches {wanted!r} in {md.path} (tags of {name}: {known})")
 
+    @disk_errors("checkout")
     def checkout(
         self,
         entity_type_: str,
@@ -721,7 +737,7 @@ class Repository:
         old_index, _ = self._staged(et, name)
         mutability = body.get("mutability", "strict")
         objects, cache = self._objects(et), self._cache(et)
-        for folder_ in (dest, cache.root):  # what a checkout killed mid-way left behind
+        for folder_ in (self.root / TMP_DIR, cache.root):  # what a checkout killed mid-way left behind
             if folder_.is_dir():
                 remove_stale_temps(folder_)
         new_index: idx.Index = {}
@@ -743,7 +759,8 @@ class Repository:
                 if storage is not None:
                     rep = download(storage, objects, need, threads, progress, fail_limit)  # descriptors
                     downloaded, skipped = len(rep.done), rep.skipped
-                builder = Builder(objects, cache, mutability, storage)
+                builder = Builder(objects, cache, mutability, storage, self.root / TMP_DIR)
+                check_bounds(builder, tag, body, len(manifest), jobs, dest)
                 dest.mkdir(parents=True, exist_ok=True)
                 stats = build_all(builder, jobs, threads, progress, fail_limit)
             finally:
@@ -789,7 +806,7 @@ class Repository:
         if rel not in index or not target.is_file():
             raise EntityNotFound(f"unlock: {rel!r} is not a tracked file of {et} {name} (in {path})")
         if mutability == "flexible":
-            tmp = target.with_name(f".tmp-unlock-{target.name}")
+            tmp = Path(temp_name(temp_folder_for(target.parent, self.root / TMP_DIR), target.name))
             shutil.copyfile(target, tmp)
             os.chmod(tmp, 0o644)
             os.replace(tmp, target)
