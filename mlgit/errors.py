@@ -95,6 +95,10 @@ class TransferError(StorageError):
         self.failed = failed or []
 
 
+class InvalidSample(MLGitError):
+    """A ``--sample-type``/``--sampling``/``--seed`` that cannot choose files from the version."""
+
+
 class MissingExtra(MLGitError):
     """An optional dependency is not installed."""
 

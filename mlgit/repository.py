@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 from . import config as cfg
 from . import index as idx
 from . import manifest as mf
+from . import sampling
 from . import spec as specs
 from .errors import (
     ConfigError,
@@ -46,6 +47,7 @@ from .objects import (
 )
 from .results import FsckResult, Lineage, LineageNode, Link, StatusResult, VersionResult
 from .safety import disk_errors
+from .sampling import Sample
 from .storage import Storage, open_storage, parse_uri
 from .storage.local import check_bucket_folder
 from .transfer import Progress, download, upload
@@ -129,6 +131,9 @@ class Repository:
         credentials: str | None = None,
         endpoint_url: str | None = None,
         region: str | None = "us-east-1",
+        username: str | None = None,
+        private_key: str | None = None,
+        port: int | None = None,
     ) -> None:
         check_name(name, "storage name")
         if type == "local":
@@ -147,8 +152,12 @@ class Repository:
             }
             if endpoint_url:
                 settings["endpoint-url"] = endpoint_url
+        elif type in ("sftph", "azureblobh"):
+            from .storage.settings import storage_settings
+
+            settings = storage_settings(type, name, endpoint_url, username, private_key, port)
         else:
-            raise ConfigError(f"storage type: expected local or s3h, found {type!r}")
+            raise ConfigError(f"storage type: expected local, s3h, sftph or azureblobh, found {type!r}")
 
         def apply(data: dict[str, Any]) -> None:
             data.setdefault("storages", {}).setdefault(type, {})[name] = settings
@@ -367,6 +376,7 @@ class Repository:
     ) -> VersionResult:
         et = entity_type(entity_type_)
         path, body = self._load(et, name)
+        sampling.refuse_if_sampled(self._index_dir(et, name), et, name, "add")
         mutability = body.get("mutability", "strict")
         values: dict[str, float] = {}
         if metrics or metrics_file:  # checked before any work: a bad metrics file changes nothing
@@ -501,6 +511,7 @@ class Repository:
     ) -> VersionResult:
         et = entity_type(entity_type_)
         path, body = self._load(et, name)
+        sampling.refuse_if_sampled(self._index_dir(et, name), et, name, "commit")
         index, staged = self._staged(et, name)
         if not (self._index_dir(et, name) / "MANIFEST.yaml").exists():
             raise NothingToCommit(f"{et} {name}: nothing staged; run ml-git {et} add {name} first")
@@ -713,13 +724,17 @@ class Repository:
         force: bool = False,
         progress: Progress | None = None,
         fail_limit: int | None = None,
+        sample: Sample | Mapping[str, Any] | None = None,
     ) -> VersionResult:
+        """``sample`` checks out a subset, chosen as ML-Git does (``mlgit.sampling``)."""
         et = entity_type(entity_type_)
         link = ref if isinstance(ref, Link) else _link(ref)  # a link {tag, sha}: checked against its tag
         tag, name = self._resolve_ref(et, link.tag if link else str(ref), version)
         if link is not None:
             verify_link(self.metadata(et), link, f"checkout of the link {link.tag}")
         body, manifest, folder, sha = self._read_version(et, tag, name)
+        if sample is not None:
+            manifest = sampling.apply(sample, manifest, tag)
         folder = safe_relpath(folder, f"{tag}: entity folder")
         dest = self.root / et / folder
         _refuse_symlinked_parents(self.root, dest)
@@ -728,7 +743,9 @@ class Repository:
         current = find_entity(self.root / et, name)
         if current is not None and not force:
             st = self.status(et, name)
-            dirty = st.corrupted + st.untracked + st.missing + st.new + st.modified + st.deleted
+            # after a sampled checkout, the files left out are not deletions of the user's
+            deleted = [] if sampling.is_sampled(self._index_dir(et, name)) else st.deleted
+            dirty = st.corrupted + st.untracked + st.missing + st.new + st.modified + deleted
             if dirty:
                 raise LocalChanges(
                     f"{et} {name}: checkout of {tag} would overwrite {len(dirty)} local change(s) in {current} "
@@ -778,6 +795,7 @@ class Repository:
         if f"{folder}/{README}" in md.files(tag):
             atomic_write(dest / README, md.show(tag, f"{folder}/{README}"))
         self._save_staged(et, name, new_index)
+        sampling.mark(self._index_dir(et, name), sample)
         self._set_head(et, name, tag, sha)
         size = sum(e.size for e in new_index.values())
         return self._result(
