@@ -16,6 +16,7 @@ import yaml
 
 from . import __version__
 from .errors import MLGitError, NotARepository
+from .gitsafe import redact
 from .repository import Repository
 from .transfer import Progress
 
@@ -77,8 +78,8 @@ class _Group(click.Group):
 def _fail(ctx: click.Context, exc: BaseException, code: int, prefix: str = "") -> None:
     verbose = (ctx.obj or {}).get("verbose")
     if verbose:
-        traceback.print_exception(exc, file=sys.stderr)
-    click.echo(f"ERROR - {prefix}{exc}", err=True)
+        click.echo(redact("".join(traceback.format_exception(exc))).rstrip(), err=True)
+    click.echo(redact(f"ERROR - {prefix}{exc}"), err=True)
     ctx.exit(code)
 
 
@@ -127,7 +128,7 @@ for _et in ENTITY_TYPES:
         @click.pass_context
         def _add(ctx: click.Context, url: str) -> None:
             _repo(ctx).remote_add(et, url)
-            click.echo(f"Add remote repository [{url}] for [{et}]")
+            click.echo(f"Add remote repository [{redact(url)}] for [{et}]")
 
     _make(_et)
 
@@ -198,7 +199,7 @@ def config_group() -> None:
 @click.pass_context
 def config_show(ctx: click.Context) -> None:
     click.echo("config:")
-    click.echo(pprint.pformat(_repo(ctx).config, width=100, sort_dicts=True))
+    click.echo(redact(pprint.pformat(_repo(ctx).config, width=100, sort_dicts=True)))
 
 
 @repository.command("update")
@@ -214,17 +215,10 @@ def repository_update(ctx: click.Context) -> None:
 @click.pass_context
 def clone(ctx: click.Context, url: str, folder: str | None) -> None:
     """Clone a git repository holding a project's .ml-git/config.yaml, and initialize its metadata."""
-    import git
+    from .clone import clone_project, default_folder
 
-    target = Path(ctx.obj["cwd"]) / (folder or Path(url.rstrip("/")).name.removesuffix(".git"))
-    try:
-        git.Repo.clone_from(url, target)
-    except git.GitCommandError as exc:
-        raise MLGitError(f"could not clone {url}: {' '.join(str(exc.stderr).split())}") from exc
-    repo = Repository(target)
-    for et in ENTITY_TYPES:
-        if repo.config[et].get("git"):
-            repo.entity_init(et)
+    target = Path(ctx.obj["cwd"]) / (folder or default_folder(url))
+    clone_project(url, target)
     click.echo(f"Project cloned into {target}")
 
 
@@ -295,7 +289,9 @@ def _entity_group(et: str) -> click.Group:
     @command("add")
     @click.argument("name")
     @click.option("--bumpversion", is_flag=True, help="Increment the spec's version.")
-    @click.option("--metrics-file", default=None, type=click.Path(dir_okay=False))
+    @click.option(
+        "--metrics-file", default=None, help="CSV: names on line 1, numbers on line 2 (checked by add)."
+    )
     @click.option("--metric", nargs=2, multiple=True, metavar="NAME VALUE")
     @click.pass_context
     def add(
@@ -479,7 +475,7 @@ def _entity_group(et: str) -> click.Group:
                 click.echo(f"    {item}")
             for item in res.unfixable:
                 click.echo(f"    not fixed: {item}")
-        if res.unfixable:
+        if res.unfixable or (no_fix and res.total):  # something is missing and was left so: not a success
             ctx.exit(1)
 
     @command("unlock")

@@ -31,14 +31,25 @@ from .errors import (
     UnsafePath,
     VersionConflict,
 )
-from .lineage import walk_lineage
-from .materialize import Builder, build_all
+from .gitsafe import check_remote_url
+from .lineage import verify_link, walk_lineage
+from .materialize import Builder, build_all, check_bounds
 from .metadata import MetadataRepo
 from .names import MUTABILITIES, check_name, entity_type, make_tag, parse_categories, parse_tag, safe_relpath
-from .objects import HashFS, LocalObjects, atomic_write, remove_stale_temps
+from .objects import (
+    TMP_DIR,
+    HashFS,
+    LocalObjects,
+    atomic_write,
+    remove_stale_temps,
+    temp_folder_for,
+    temp_name,
+)
 from .results import FsckResult, Lineage, LineageNode, Link, StatusResult, VersionResult
+from .safety import disk_errors
 from .sampling import Sample
 from .storage import Storage, open_storage, parse_uri
+from .storage.local import check_bucket_folder
 from .transfer import Progress, download, upload
 from .workspace import (
     README,
@@ -48,6 +59,7 @@ from .workspace import (
     stage,
     to_metric,
 )
+from .yamlio import MAX_SMALL, read_bounded
 
 if TYPE_CHECKING:
     from .remote_fsck import RemoteFsckResult
@@ -100,6 +112,7 @@ class Repository:
 
     def remote_add(self, entity_type_: str, url: str) -> None:
         et = entity_type(entity_type_)
+        check_remote_url(str(url), f"{et} metadata remote")
 
         def apply(data: dict[str, Any]) -> None:
             data[et] = {**data.get(et, {}), "git": str(url)}
@@ -130,6 +143,7 @@ class Repository:
                 )
             settings: dict[str, Any] = {"path": str(path)}
             folder = Path(path) if Path(path).is_absolute() else self.root / path
+            check_bucket_folder(folder, self.root, f"local://{name}")
             folder.mkdir(parents=True, exist_ok=True)
         elif type in ("s3h", "s3"):
             settings = {
@@ -351,6 +365,7 @@ class Repository:
         missing = sorted(r for r, e in index.items() if r not in files and e.status != idx.BARE)
         return StatusResult(et, name, new, modified, deleted, untracked, corrupted, missing)
 
+    @disk_errors("add")
     def add(
         self,
         entity_type_: str,
@@ -363,6 +378,13 @@ class Repository:
         path, body = self._load(et, name)
         sampling.refuse_if_sampled(self._index_dir(et, name), et, name, "add")
         mutability = body.get("mutability", "strict")
+        values: dict[str, float] = {}
+        if metrics or metrics_file:  # checked before any work: a bad metrics file changes nothing
+            if et != "models":
+                raise InvalidName(f"metrics: only models carry metrics, found {et} {name}")
+            values = {str(k): to_metric(str(k), v, "--metric") for k, v in (metrics or {}).items()}
+            if metrics_file:
+                values.update(read_metrics_file(Path(metrics_file)))
         index, _ = self._staged(et, name)
         files = scan(path, name)
         corrupted = [
@@ -395,11 +417,6 @@ class Repository:
             self._save_staged(et, name, new_index)
         new_body = body
         if metrics or metrics_file:
-            if et != "models":
-                raise InvalidName(f"metrics: only models carry metrics, found {et} {name}")
-            values = {str(k): to_metric(str(k), v, "--metric") for k, v in (metrics or {}).items()}
-            if metrics_file:
-                values.update(read_metrics_file(Path(metrics_file)))
             new_body = specs.with_changes(new_body, metrics=values)
         if bumpversion:
             bumped = self._bumped_version(et, name, new_body, {rel: e.cid for rel, e in new_index.items()})
@@ -481,6 +498,7 @@ class Repository:
             )
         return Link(*head)
 
+    @disk_errors("commit")
     def commit(
         self,
         entity_type_: str,
@@ -544,7 +562,7 @@ class Repository:
             body = specs.with_changes(body, version=self._next_version(et, name))
         files = {f"{name}.spec": specs.dumps(et, new_body), "MANIFEST.yaml": mf.dumps(staged)}
         if (path / README).is_file():
-            files[README] = (path / README).read_bytes()
+            files[README] = read_bounded(path / README, "README", SpecError, MAX_SMALL)
         msg = message or "/".join([*cats, name])
         sha = md.commit_entity(folder, files, msg, tag)
         if new_body["version"] != specs.load(specs.spec_file(path, name), et, name)["version"]:
@@ -696,10 +714,11 @@ class Repository:
         wanted = f"{ref} version {version}" if version is not None else ref
         raise TagNotFound(f"{et}: no version matches {wanted!r} in {md.path} (tags of {name}: {known})")
 
+    @disk_errors("checkout")
     def checkout(
         self,
         entity_type_: str,
-        ref: str,
+        ref: str | Link | Mapping[str, str],
         version: int | None = None,
         bare: bool = False,
         force: bool = False,
@@ -709,7 +728,10 @@ class Repository:
     ) -> VersionResult:
         """``sample`` checks out a subset, chosen as ML-Git does (``mlgit.sampling``)."""
         et = entity_type(entity_type_)
-        tag, name = self._resolve_ref(et, ref, version)
+        link = ref if isinstance(ref, Link) else _link(ref)  # a link {tag, sha}: checked against its tag
+        tag, name = self._resolve_ref(et, link.tag if link else str(ref), version)
+        if link is not None:
+            verify_link(self.metadata(et), link, f"checkout of the link {link.tag}")
         body, manifest, folder, sha = self._read_version(et, tag, name)
         if sample is not None:
             manifest = sampling.apply(sample, manifest, tag)
@@ -732,7 +754,7 @@ class Repository:
         old_index, _ = self._staged(et, name)
         mutability = body.get("mutability", "strict")
         objects, cache = self._objects(et), self._cache(et)
-        for folder_ in (dest, cache.root):  # what a checkout killed mid-way left behind
+        for folder_ in (self.root / TMP_DIR, cache.root):  # what a checkout killed mid-way left behind
             if folder_.is_dir():
                 remove_stale_temps(folder_)
         new_index: idx.Index = {}
@@ -754,7 +776,8 @@ class Repository:
                 if storage is not None:
                     rep = download(storage, objects, need, threads, progress, fail_limit)  # descriptors
                     downloaded, skipped = len(rep.done), rep.skipped
-                builder = Builder(objects, cache, mutability, storage)
+                builder = Builder(objects, cache, mutability, storage, self.root / TMP_DIR)
+                check_bounds(builder, tag, body, len(manifest), jobs, dest)
                 dest.mkdir(parents=True, exist_ok=True)
                 stats = build_all(builder, jobs, threads, progress, fail_limit)
             finally:
@@ -801,7 +824,7 @@ class Repository:
         if rel not in index or not target.is_file():
             raise EntityNotFound(f"unlock: {rel!r} is not a tracked file of {et} {name} (in {path})")
         if mutability == "flexible":
-            tmp = target.with_name(f".tmp-unlock-{target.name}")
+            tmp = Path(temp_name(temp_folder_for(target.parent, self.root / TMP_DIR), target.name))
             shutil.copyfile(target, tmp)
             os.chmod(tmp, 0o644)
             os.replace(tmp, target)
@@ -873,7 +896,11 @@ class Repository:
             tag = head[0] if head else self._resolve_ref(et, str(ref), None)[0]
         else:
             tag = str(ref)
-        return walk_lineage(self._node(et, tag), self._node)
+        return walk_lineage(
+            self._node(et, tag),
+            self._node,
+            lambda kind, link, owner: verify_link(self.metadata(kind), link, owner),
+        )
 
     def _node(self, et: str, tag: str) -> LineageNode:
         md = self.metadata(et)
