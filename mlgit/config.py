@@ -6,9 +6,9 @@ import copy
 from pathlib import Path
 from typing import Any
 
-import yaml
-
+from . import yamlio
 from .errors import ConfigError, NotARepository
+from .gitsafe import refuse_symlinks
 from .objects import atomic_write
 
 MLGIT_DIR = ".ml-git"
@@ -40,14 +40,12 @@ def config_path(root: Path) -> Path:
 def load(root: Path) -> dict[str, Any]:
     """The project's config merged over the defaults (the file is never rewritten by a read)."""
     path = config_path(root)
+    refuse_symlinks(root, [MLGIT_DIR], "mlgit")
     if not path.is_file():
         raise NotARepository(
             f"expected an ML-Git project at {root} (no {MLGIT_DIR}/{CONFIG_FILE}); run: ml-git repository init"
         )
-    try:
-        data = yaml.safe_load(path.read_text()) or {}
-    except (yaml.YAMLError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"{path}: malformed YAML ({_short(exc)})") from exc
+    data = yamlio.load_file(path, "config", ConfigError, yamlio.MAX_SMALL) or {}
     if not isinstance(data, dict):
         raise ConfigError(f"{path}: expected a mapping of settings, found {type(data).__name__}")
     merged = copy.deepcopy(DEFAULTS)
@@ -73,8 +71,4 @@ def load(root: Path) -> dict[str, Any]:
 
 
 def save(root: Path, data: dict[str, Any]) -> None:
-    atomic_write(config_path(root), yaml.safe_dump(data, default_flow_style=False, sort_keys=True).encode())
-
-
-def _short(exc: BaseException) -> str:
-    return " ".join(str(exc).split())[:200]
+    atomic_write(config_path(root), yamlio.dumps(data).encode())

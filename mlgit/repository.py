@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 from . import config as cfg
 from . import index as idx
 from . import manifest as mf
+from . import sampling
 from . import spec as specs
 from .errors import (
     ConfigError,
@@ -30,7 +31,8 @@ from .errors import (
     UnsafePath,
     VersionConflict,
 )
-from .lineage import walk_lineage
+from .gitsafe import check_remote_url
+from .lineage import verify_link, walk_lineage
 from .materialize import Builder, build_all, check_bounds
 from .metadata import MetadataRepo
 from .names import MUTABILITIES, check_name, entity_type, make_tag, parse_categories, parse_tag, safe_relpath
@@ -45,6 +47,7 @@ from .objects import (
 )
 from .results import FsckResult, Lineage, LineageNode, Link, StatusResult, VersionResult
 from .safety import disk_errors, is_pushed
+from .sampling import Sample
 from .storage import Storage, open_storage, parse_uri
 from .storage.local import check_bucket_folder
 from .transfer import Progress, download, upload
@@ -56,6 +59,7 @@ from .workspace import (
     stage,
     to_metric,
 )
+from .yamlio import MAX_SMALL, read_bounded
 
 if TYPE_CHECKING:
     from .remote_fsck import RemoteFsckResult
@@ -108,6 +112,7 @@ class Repository:
 
     def remote_add(self, entity_type_: str, url: str) -> None:
         et = entity_type(entity_type_)
+        check_remote_url(str(url), f"{et} metadata remote")
 
         def apply(data: dict[str, Any]) -> None:
             data[et] = {**data.get(et, {}), "git": str(url)}
@@ -126,6 +131,9 @@ class Repository:
         credentials: str | None = None,
         endpoint_url: str | None = None,
         region: str | None = "us-east-1",
+        username: str | None = None,
+        private_key: str | None = None,
+        port: int | None = None,
     ) -> None:
         check_name(name, "storage name")
         if type == "local":
@@ -144,8 +152,12 @@ class Repository:
             }
             if endpoint_url:
                 settings["endpoint-url"] = endpoint_url
+        elif type in ("sftph", "azureblobh"):
+            from .storage.settings import storage_settings
+
+            settings = storage_settings(type, name, endpoint_url, username, private_key, port)
         else:
-            raise ConfigError(f"storage type: expected local or s3h, found {type!r}")
+            raise ConfigError(f"storage type: expected local, s3h, sftph or azureblobh, found {type!r}")
 
         def apply(data: dict[str, Any]) -> None:
             data.setdefault("storages", {}).setdefault(type, {})[name] = settings
@@ -364,6 +376,7 @@ class Repository:
     ) -> VersionResult:
         et = entity_type(entity_type_)
         path, body = self._load(et, name)
+        sampling.refuse_if_sampled(self._index_dir(et, name), et, name, "add")
         mutability = body.get("mutability", "strict")
         values: dict[str, float] = {}
         if metrics or metrics_file:  # checked before any work: a bad metrics file changes nothing
@@ -498,6 +511,7 @@ class Repository:
     ) -> VersionResult:
         et = entity_type(entity_type_)
         path, body = self._load(et, name)
+        sampling.refuse_if_sampled(self._index_dir(et, name), et, name, "commit")
         index, staged = self._staged(et, name)
         if not (self._index_dir(et, name) / "MANIFEST.yaml").exists():
             raise NothingToCommit(f"{et} {name}: nothing staged; run ml-git {et} add {name} first")
@@ -548,7 +562,7 @@ class Repository:
             body = specs.with_changes(body, version=self._next_version(et, name))
         files = {f"{name}.spec": specs.dumps(et, new_body), "MANIFEST.yaml": mf.dumps(staged)}
         if (path / README).is_file():
-            files[README] = (path / README).read_bytes()
+            files[README] = read_bounded(path / README, "README", SpecError, MAX_SMALL)
         msg = message or "/".join([*cats, name])
         sha = md.commit_entity(folder, files, msg, tag)
         if new_body["version"] != specs.load(specs.spec_file(path, name), et, name)["version"]:
@@ -704,16 +718,24 @@ class Repository:
     def checkout(
         self,
         entity_type_: str,
-        ref: str,
+        ref: str | Link | Mapping[str, str],
         version: int | None = None,
         bare: bool = False,
         force: bool = False,
         progress: Progress | None = None,
         fail_limit: int | None = None,
+        sample: Sample | Mapping[str, Any] | None = None,
     ) -> VersionResult:
+        """``sample`` checks out a subset, chosen as ML-Git does (``mlgit.sampling``)."""
         et = entity_type(entity_type_)
-        tag, name = self._resolve_ref(et, ref, version)
+        link = ref if isinstance(ref, Link) else _link(ref)  # a link {tag, sha}: checked against its tag
+        tag, name = self._resolve_ref(et, link.tag if link else str(ref), version)
+        if link is not None:
+            verify_link(self.metadata(et), link, f"checkout of the link {link.tag}")
         body, manifest, folder, sha = self._read_version(et, tag, name)
+        listed = len(manifest)  # the whole version's, which the spec's manifest.amount declares
+        if sample is not None:
+            manifest = sampling.apply(sample, manifest, tag)
         folder = safe_relpath(folder, f"{tag}: entity folder")
         dest = self.root / et / folder
         _refuse_symlinked_parents(self.root, dest)
@@ -722,7 +744,9 @@ class Repository:
         current = find_entity(self.root / et, name)
         if current is not None and not force:
             st = self.status(et, name)
-            dirty = st.corrupted + st.untracked + st.missing + st.new + st.modified + st.deleted
+            # after a sampled checkout, the files left out are not deletions of the user's
+            deleted = [] if sampling.is_sampled(self._index_dir(et, name)) else st.deleted
+            dirty = st.corrupted + st.untracked + st.missing + st.new + st.modified + deleted
             if dirty:
                 raise LocalChanges(
                     f"{et} {name}: checkout of {tag} would overwrite {len(dirty)} local change(s) in {current} "
@@ -755,7 +779,7 @@ class Repository:
                     downloaded, skipped = len(rep.done), rep.skipped
                 pushed = is_pushed(self.metadata(et), sha)
                 builder = Builder(objects, cache, mutability, storage, self.root / TMP_DIR, pushed)
-                check_bounds(builder, tag, body, len(manifest), jobs, dest)
+                check_bounds(builder, tag, body, listed, jobs, dest)
                 dest.mkdir(parents=True, exist_ok=True)
                 stats = build_all(builder, jobs, threads, progress, fail_limit)
             finally:
@@ -773,6 +797,7 @@ class Repository:
         if f"{folder}/{README}" in md.files(tag):
             atomic_write(dest / README, md.show(tag, f"{folder}/{README}"))
         self._save_staged(et, name, new_index)
+        sampling.mark(self._index_dir(et, name), sample)
         self._set_head(et, name, tag, sha)
         size = sum(e.size for e in new_index.values())
         return self._result(
@@ -873,7 +898,11 @@ class Repository:
             tag = head[0] if head else self._resolve_ref(et, str(ref), None)[0]
         else:
             tag = str(ref)
-        return walk_lineage(self._node(et, tag), self._node)
+        return walk_lineage(
+            self._node(et, tag),
+            self._node,
+            lambda kind, link, owner: verify_link(self.metadata(kind), link, owner),
+        )
 
     def _node(self, et: str, tag: str) -> LineageNode:
         md = self.metadata(et)

@@ -66,7 +66,7 @@ def parse(data: bytes | str, entity_type: str, where: str, name: str | None = No
 
 def load(path: Path, entity_type: str, name: str | None = None) -> dict[str, Any]:
     try:
-        data = path.read_bytes()
+        data = yamlio.read_bounded(path, "spec", SpecError, yamlio.MAX_SMALL)
     except FileNotFoundError:
         raise SpecError(f"spec {path} is missing (expected <entity folder>/<name>.spec)") from None
     return parse(data, entity_type, str(path), name)

@@ -15,6 +15,8 @@ BACKENDS: dict[str, tuple[str, str, str | None]] = {
     "local": ("mlgit.storage.local", "LocalStorage", None),  # also any storage with a `path:`
     "s3h": ("mlgit.storage.s3", "S3Storage", "s3"),
     "s3": ("mlgit.storage.s3", "S3Storage", "s3"),
+    "sftph": ("mlgit.storage.sftp", "SFTPStorage", "sftp"),
+    "azureblobh": ("mlgit.storage.azure", "AzureStorage", "azure"),
 }
 
 
