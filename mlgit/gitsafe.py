@@ -131,9 +131,10 @@ def refuse_links(run: Run, ref: str, folder: str, names: Iterable[str], where: s
             )
 
 
-def read_blob(run: Run, ref: str, path: str, limit: int, where: str) -> bytes:
+def read_blob(repo: Any, run: Run, ref: str, path: str, limit: int, where: str) -> bytes:
     """The bytes of the regular file ``path`` at ``ref``: a symlink, submodule or folder there is refused
-    (never resolved), and so is a file larger than ``limit``."""
+    (never resolved), and so is a file larger than ``limit``. One ``ls-tree``; the bytes come through
+    GitPython's long-lived ``cat-file`` process."""
     e = tree_entries(run, ref, [path]).get(path)
     if e is None:
         raise MetadataError(f"{path} not found at {ref} in {where}")
@@ -144,8 +145,8 @@ def read_blob(run: Run, ref: str, path: str, limit: int, where: str) -> bytes:
         )
     if e.size > limit:
         raise UnsafeMetadata(f"{ref}:{path} in {where} holds {e.size} bytes; expected at most {limit}")
-    out: bytes = run("cat-file", "blob", e.sha, stdout_as_string=False, strip_newline_in_stdout=False)
-    return out
+    data: bytes = repo.odb.stream(bytes.fromhex(e.sha)).read()
+    return data
 
 
 # -- commits from blobs ----------------------------------------------------------------------------

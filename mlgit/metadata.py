@@ -168,7 +168,7 @@ class MetadataRepo:
 
     def show(self, ref: str, path: str, limit: int = MAX_BLOB) -> bytes:
         """A regular file of the tree at ``ref`` (a symlink or submodule there is refused, never resolved)."""
-        return gitsafe.read_blob(self.git, ref, path, limit, str(self.path))
+        return gitsafe.read_blob(self.repo, self.git, ref, path, limit, str(self.path))
 
     def files(self, ref: str = "HEAD") -> list[str]:
         if ref == "HEAD" and not self._has_commits():
@@ -211,7 +211,7 @@ class MetadataRepo:
             self.git("checkout", "--quiet", commit, "--", relpath)
         except MetadataError as exc:
             log.warning("%s: committed, but the work tree of %s was not refreshed: %s", where, relpath, exc)
-        return self.tag_sha(tag)
+        return commit
 
     def unpushed_tags(self) -> list[str]:
         """Version tags on our branch that the remote lacks (a push makes all of them visible)."""
