@@ -58,6 +58,12 @@ def load(root: Path) -> dict[str, Any]:
     if not isinstance(merged.get("storages") or {}, dict):
         raise ConfigError(f"{path}: 'storages' must be a mapping, found {type(merged['storages']).__name__}")
     merged["storages"] = merged.get("storages") or {}
+    for scheme, buckets in merged["storages"].items():
+        if not isinstance(buckets, dict) or not all(isinstance(v, dict) for v in buckets.values()):
+            raise ConfigError(
+                f"{path}: 'storages.{scheme}' must be a mapping of bucket name -> settings "
+                f"(e.g. {{mybucket: {{region: us-east-1}}}}), found {type(buckets).__name__}"
+            )
     for key in ("batch_size", "push_threads_count"):
         if not isinstance(merged[key], int) or merged[key] < 1:
             raise ConfigError(f"{path}: '{key}' must be a positive integer, found {merged[key]!r}")
