@@ -111,9 +111,14 @@ def _kind(run: Run, entry: Entry) -> str:
 def refuse_links(run: Run, ref: str, folder: str, names: Iterable[str], where: str) -> None:
     """Refuse when a parent of ``folder`` (or itself) is not a folder, or ``folder/<name>`` exists as
     anything but a regular file, in the tree at ``ref``: ML-Git metadata holds nothing else."""
-    parts = folder.split("/")
-    prefixes = ["/".join(parts[: i + 1]) for i in range(len(parts))]
-    files = [f"{folder}/{n}" for n in names]
+    refuse_links_for(run, ref, [f"{folder}/{n}" for n in names], where)
+
+
+def refuse_links_for(run: Run, ref: str, files: Iterable[str], where: str) -> None:
+    """Refuse when, in the tree at ``ref``, a parent folder of one of ``files`` is not a folder or one
+    of ``files`` exists as anything but a regular file (a symlink, a submodule)."""
+    files = list(files)
+    prefixes = sorted({"/".join(f.split("/")[:i]) for f in files for i in range(1, f.count("/") + 1)})
     entries = tree_entries(run, ref, prefixes + files)
     for path in prefixes:
         e = entries.get(path)
@@ -201,7 +206,7 @@ def tag_commits(run: Run, prefix: str) -> dict[str, tuple[str, str]]:
     return refs
 
 
-def _merged(run: Run, ref: str) -> set[str]:
+def merged_tags(run: Run, ref: str) -> set[str]:
     try:
         return set(run("tag", "--merged", ref).split())
     except MetadataError:  # an unborn branch, no remote-tracking branch yet
@@ -213,7 +218,7 @@ def fetch_immutable_tags(repo: Any, run: Run, branch: str, where: str) -> None:
     remote moved is TagMoved (old and new sha). Our own unpushed tags are left alone: push reports a
     version another worker took first."""
     local = tag_commits(run, "refs/tags/")
-    unpushed = _merged(run, "HEAD") - _merged(run, f"refs/remotes/origin/{branch}")
+    unpushed = merged_tags(run, "HEAD") - merged_tags(run, f"refs/remotes/origin/{branch}")
     run(
         "fetch",
         "--quiet",
