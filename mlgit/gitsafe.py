@@ -183,6 +183,11 @@ def commit_files(
         tree = run("write-tree", env=env).strip()
     finally:
         index.unlink(missing_ok=True)
+    if head and tree == run("rev-parse", f"{head}^{{tree}}").strip():
+        raise MetadataError(
+            f"{where}: the commit of {folder} would not change the tree (expected a new spec and manifest); "
+            "nothing was committed or tagged"
+        )
     commit = run("commit-tree", tree, *(["-p", head] if head else []), "-m", message).strip()
     run(
         "update-ref",
