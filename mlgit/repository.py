@@ -733,6 +733,7 @@ class Repository:
         if link is not None:
             verify_link(self.metadata(et), link, f"checkout of the link {link.tag}")
         body, manifest, folder, sha = self._read_version(et, tag, name)
+        listed = len(manifest)  # the whole version's, which the spec's manifest.amount declares
         if sample is not None:
             manifest = sampling.apply(sample, manifest, tag)
         folder = safe_relpath(folder, f"{tag}: entity folder")
@@ -777,7 +778,7 @@ class Repository:
                     rep = download(storage, objects, need, threads, progress, fail_limit)  # descriptors
                     downloaded, skipped = len(rep.done), rep.skipped
                 builder = Builder(objects, cache, mutability, storage, self.root / TMP_DIR)
-                check_bounds(builder, tag, body, len(manifest), jobs, dest)
+                check_bounds(builder, tag, body, listed, jobs, dest)
                 dest.mkdir(parents=True, exist_ok=True)
                 stats = build_all(builder, jobs, threads, progress, fail_limit)
             finally:

@@ -377,7 +377,7 @@ def test_update_replays_local_commits_and_keeps_their_tags(project: Project, sec
 def test_push_refuses_a_strict_file_changed_after_add(project: Project) -> None:
     from mlgit import TransferError
 
-    path = _dataset(project, files={"data/a.bin": b"a" * 300_000})
+    _dataset(project, files={"data/a.bin": b"a" * 300_000})
     project.repo.add("datasets", "ds")
     project.repo.commit("datasets", "ds")
     # in place in the cached file (the workspace file's inode, unless root: then the cache's own copy)

@@ -104,12 +104,14 @@ class SFTPStorage(Storage):
                 f"--username=USER --private-key=KEYFILE"
             )
         self.host = str(host)
+        creds = credentials or {}
+        self.username = str(creds.get("username") or username or "") or None
         try:
             self.port = int(port or 22)
         except (TypeError, ValueError):
-            raise StorageError(f"storage {self.where()}: port must be a number, found {port!r}") from None
-        creds = credentials or {}
-        self.username = str(creds.get("username") or username or "") or None
+            raise StorageError(
+                f"storage sftph://{self.bucket} at {self.host}: port must be a number, found {port!r}"
+            ) from None
         self._password = creds.get("password") or None
         self._pkey = _load_key(
             private_key, creds.get("private_key"), creds.get("passphrase") or None, self.where()
@@ -151,7 +153,7 @@ class SFTPStorage(Storage):
         return f"sftph://{self.bucket} at {self._endpoint()}"
 
     def _endpoint(self) -> str:
-        user = f"{self.username}@" if getattr(self, "username", None) else ""
+        user = f"{self.username}@" if self.username else ""
         return f"{user}{self.host}:{self.port}"
 
     # -- connections -------------------------------------------------------------------------

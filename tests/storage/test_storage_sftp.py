@@ -146,3 +146,17 @@ def test_credentials_passed_by_code(sftp_bucket: SFTPBucket) -> None:
         st.close()
     with pytest.raises(StorageNotFound):
         SFTPStorage.from_config("nope", settings, {"private_key": s.private_key.read_text()}).check()
+
+
+def test_incomplete_config_is_one_clear_error(tmp_path: Path) -> None:
+    """What `storage add NAME --type=sftph` alone writes (every key null but the port)."""
+    with pytest.raises(StorageError, match="has no endpoint-url .* --type=sftph --endpoint-url=HOST"):
+        SFTPStorage.from_config(
+            "x", {"endpoint-url": None, "username": None, "private-key": None, "port": 22}
+        )
+    with pytest.raises(StorageError, match="port must be a number, found 'ssh'"):
+        SFTPStorage.from_config("x", {"endpoint-url": "h", "port": "ssh"})
+    garbage = tmp_path / "not-a-key"
+    garbage.write_text("hello\n")
+    with pytest.raises(StorageAuthError, match=f"private-key {garbage} of sftph://x .* cannot be read"):
+        SFTPStorage.from_config("x", {"endpoint-url": "h", "private-key": str(garbage), "port": 22})
