@@ -334,9 +334,10 @@ def test_a_moved_tag_is_neither_pushed_over_nor_taken_at_push(tmp_path: Path, re
 
 
 def test_lineage_and_checkout_by_link_verify_the_recorded_sha(tmp_path: Path, remotes: dict[str, str],
-                                                             project: Project) -> None:
+                                                             project: Project, caplog: pytest.LogCaptureFixture) -> None:
     tag = publish(project)
     publish(project, "m", "models", data=b"weights", dataset="ds")
+    assert "not pushed yet" not in caplog.text  # a link to a pushed version: no warning
     old, new = _move_tag(remotes, tmp_path, tag)
     v = victim(tmp_path, remotes)  # a fresh clone: it never saw the genuine tag
     with pytest.raises(LinkMismatch, match=rf"models cv__m__1 records datasets {tag} at commit {old}.*commit {new}"):
@@ -352,7 +353,8 @@ def test_lineage_and_checkout_by_link_verify_the_recorded_sha(tmp_path: Path, re
     assert project.repo.checkout("datasets", Link(tag, old), force=True).sha == old
 
 
-def test_a_link_to_a_version_replayed_by_its_push_is_still_valid(project: Project, second: Project) -> None:
+def test_a_link_to_a_version_replayed_by_its_push_is_still_valid(project: Project, second: Project,
+                                                                  caplog: pytest.LogCaptureFixture) -> None:
     """Not an attack: labels linked to a dataset version committed but not pushed yet; another worker
     pushes first, so the dataset's commit is replayed and its tag moves (before anyone saw it). The link's
     commit holds the same entity folder: lineage and checkout by link accept it."""
@@ -365,6 +367,7 @@ def test_a_link_to_a_version_replayed_by_its_push_is_still_valid(project: Projec
     write(lb / "l.json", b"{}")
     project.repo.add("labels", "lb")
     project.repo.commit("labels", "lb", dataset="ds")
+    assert "link to datasets cv__ds__1" in caplog.text and "not pushed yet" in caplog.text
     replayed = project.repo.push("datasets", "ds").sha
     project.repo.push("labels", "lb")
     assert first and replayed and first != replayed
