@@ -1,0 +1,96 @@
+"""The root ``ml-git`` group and what every command module shares (project lookup, errors, progress)."""
+
+from __future__ import annotations
+
+import logging
+import sys
+import traceback
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import click
+
+from .. import __version__
+from ..errors import MLGitError, NotARepository
+from ..repository import Repository
+from ..transfer import Progress
+
+ENTITY_TYPES = ("datasets", "labels", "models")
+
+
+def _project_root(start: Path) -> Path:
+    for folder in (start, *start.parents):
+        if (folder / ".ml-git" / "config.yaml").is_file():
+            return folder
+    raise NotARepository(
+        f"expected an ML-Git project in {start} or a parent folder (no .ml-git/config.yaml); run: ml-git repository init"
+    )
+
+
+def _repo(ctx: click.Context) -> Repository:
+    return Repository(_project_root(Path(ctx.obj["cwd"])))
+
+
+@contextmanager
+def _progress() -> Iterator[Progress | None]:
+    """tqdm bars on a terminal; silent otherwise."""
+    if not sys.stderr.isatty():
+        yield None
+        return
+    from tqdm import tqdm
+
+    bars: dict[str, Any] = {}
+
+    def update(phase: str, done: int, total: int) -> None:
+        bar = bars.get(phase)
+        if bar is None or bar.total != total:
+            if bar is not None:
+                bar.close()
+            bar = bars[phase] = tqdm(total=total, desc=phase, unit="obj", leave=False, file=sys.stderr)
+        bar.update(done - bar.n)
+
+    try:
+        yield update
+    finally:
+        for bar in bars.values():
+            bar.close()
+
+
+class _Group(click.Group):
+    """Turns our errors into one line on stderr (the traceback only with --verbose)."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except MLGitError as exc:
+            _fail(ctx, exc, 1)
+        except (click.exceptions.Exit, click.ClickException, click.Abort):
+            raise
+        except Exception as exc:  # an unexpected failure: still one line, detail with --verbose
+            _fail(ctx, exc, 2, prefix=f"internal error ({type(exc).__name__}): ")
+
+
+def _fail(ctx: click.Context, exc: BaseException, code: int, prefix: str = "") -> None:
+    verbose = (ctx.obj or {}).get("verbose")
+    if verbose:
+        traceback.print_exception(exc, file=sys.stderr)
+    click.echo(f"ERROR - {prefix}{exc}", err=True)
+    ctx.exit(code)
+
+
+@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--verbose", is_flag=True, help="Show debug logs and tracebacks.")
+@click.option(
+    "-C", "cwd", default=".", type=click.Path(file_okay=False), help="Run as if started in this folder."
+)
+@click.version_option(__version__, prog_name="ml-git")
+@click.pass_context
+def cli(ctx: click.Context, verbose: bool, cwd: str) -> None:
+    """Version ML datasets, labels and models (ML-Git compatible)."""
+    ctx.ensure_object(dict)
+    ctx.obj.update(verbose=verbose, cwd=str(Path(cwd).resolve()))
+    logging.basicConfig(
+        level=logging.DEBUG if verbose else logging.WARNING, format="%(levelname)s - %(name)s: %(message)s"
+    )
