@@ -5,11 +5,12 @@ No ``os.chdir``, no module state: two Repository objects may be used from two th
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import shutil
 import threading
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -38,7 +39,9 @@ from .objects import HashFS, LocalObjects, atomic_write, remove_stale_temps
 from .results import FsckResult, Lineage, LineageNode, Link, StatusResult, VersionResult
 from .storage import Storage, open_storage, parse_uri
 from .transfer import Progress, download, upload
+from .verbs.changes import changed_in_place, refresh, under
 from .workspace import (
+    IGNORE_FILE,
     README,
     find_entity,
     read_metrics_file,
@@ -49,8 +52,10 @@ from .workspace import (
 
 if TYPE_CHECKING:
     from .remote_fsck import RemoteFsckResult
+    from .verbs.gc import GcReport
 
 log = logging.getLogger(__name__)
+FAKE_STORAGE = "fake_storage"  # the bucket ML-Git's create names when none is given
 LinkArg = str | Mapping[str, str] | Link | None
 
 
@@ -64,6 +69,7 @@ class Repository:
         self._credentials = dict(storage_credentials or {})
         self._metadata: dict[str, MetadataRepo] = {}
         self._lock = threading.RLock()
+        self._global_config = False
         self.config  # noqa: B018 - fail early, with the path, when this is not a project
 
     def __repr__(self) -> str:
@@ -78,12 +84,14 @@ class Repository:
         storage_credentials: Mapping[str, Mapping[str, str]] | None = None,
     ) -> Repository:
         root = Path(path).resolve()
+        if cfg.MLGIT_DIR in root.parts:
+            raise ConfigError(f"{root} is inside a {cfg.MLGIT_DIR} folder; expected a project folder")
         if cfg.config_path(root).exists():
             if not exist_ok:
                 raise ConfigError(f"{root} is already an ML-Git project ({cfg.config_path(root)} exists)")
         else:
             root.mkdir(parents=True, exist_ok=True)
-            cfg.save(root, dict(cfg.DEFAULTS))
+            cfg.save(root, cfg.initial())
         return cls(root, storage_credentials)
 
     @property
@@ -92,12 +100,28 @@ class Repository:
 
     def _update_config(self, fn: Any) -> None:
         with self._lock:
-            data = cfg.load(self.root)
+            if self._global_config:
+                data = cfg.load_global()
+                fn(data)
+                cfg.save_global(data)
+                return
+            data = cfg.load_local(self.root)
             fn(data)
             cfg.save(self.root, data)
 
-    def remote_add(self, entity_type_: str, url: str) -> None:
+    @contextlib.contextmanager
+    def global_config(self) -> Iterator[None]:
+        """Config changes inside this block go to the global file (ML-Git's ``--global``)."""
+        self._global_config = True
+        try:
+            yield
+        finally:
+            self._global_config = False
+
+    def remote_add(self, entity_type_: str, url: str) -> str:
+        """Set the metadata remote of a type; returns the URL it replaced ('' when none)."""
         et = entity_type(entity_type_)
+        previous = str((self.config.get(et) or {}).get("git") or "")
 
         def apply(data: dict[str, Any]) -> None:
             data[et] = {**data.get(et, {}), "git": str(url)}
@@ -106,6 +130,13 @@ class Repository:
         md = self.metadata(et)
         if md.exists:
             md.init(str(url))
+        return previous
+
+    def remote_del(self, entity_type_: str) -> str:
+        """Forget the metadata remote of a type (ML-Git's ``remote del``); returns the URL removed."""
+        from .verbs.remotes import remote_del
+
+        return remote_del(self, entity_type(entity_type_))
 
     def storage_add(
         self,
@@ -127,12 +158,11 @@ class Repository:
             folder = Path(path) if Path(path).is_absolute() else self.root / path
             folder.mkdir(parents=True, exist_ok=True)
         elif type in ("s3h", "s3"):
-            settings = {
-                "aws-credentials": {"profile": credentials or "default"},
+            settings = {  # as ML-Git writes it: null profile = the AWS credential chain
+                "aws-credentials": {"profile": credentials or None},
                 "region": region or "us-east-1",
+                "endpoint-url": endpoint_url or None,
             }
-            if endpoint_url:
-                settings["endpoint-url"] = endpoint_url
         else:
             raise ConfigError(f"storage type: expected local or s3h, found {type!r}")
 
@@ -150,7 +180,6 @@ class Repository:
                     found = True
             if not found:
                 raise ConfigError(f"storage {name!r} is not in {cfg.config_path(self.root)}")
-            data["storages"] = {k: v for k, v in data["storages"].items() if v}
 
         self._update_config(apply)
 
@@ -160,9 +189,16 @@ class Repository:
 
         self._update_config(apply)
 
-    def entity_init(self, entity_type_: str) -> None:
+    def entity_init(self, entity_type_: str, require_remote: bool = False) -> None:
+        """Clone the type's metadata remote (without one: a local repository, unless ``require_remote``)."""
         et = entity_type(entity_type_)
-        self.metadata(et).init(str(self.config[et].get("git") or ""))
+        url = str(self.config[et].get("git") or "")
+        if require_remote and not url:
+            raise ConfigError(
+                f"Unable to find remote repository. Add the remote first: no {et}.git in "
+                f"{cfg.config_path(self.root)}; run: ml-git repository remote {et} add URL"
+            )
+        self.metadata(et).init(url)
 
     def create(
         self,
@@ -178,20 +214,35 @@ class Repository:
         """Write ``<type>/<entity_dir>/<name>/<name>.spec``; returns the entity folder."""
         et = entity_type(entity_type_)
         check_name(name)
+        if "_" in name:
+            raise InvalidName(
+                f"The value '{name}' is invalid. An entity cannot contain blank space, underline, special "
+                "characters, and punctuation characters."
+            )
         cats = parse_categories(categories)
         if mutability not in MUTABILITIES:
             raise InvalidName(f"--mutability: expected strict, flexible or mutable, found {mutability!r}")
         if isinstance(version, bool) or int(version) < 1:
             raise SpecError(f"--version: expected a positive integer, found {version!r}")
         configured = (self.config.get("storages") or {}).get(storage_type) or {}
-        if bucket is None:
+        if bucket is None and not configured:
+            bucket = FAKE_STORAGE  # as ML-Git: the entity is created, set its storage before push
+            log.warning(
+                "%s %s: no %s storage configured; the spec names %s://%s",
+                et,
+                name,
+                storage_type,
+                storage_type,
+                bucket,
+            )
+        elif bucket is None:
             if len(configured) != 1:
                 raise ConfigError(
                     f"--bucket-name: expected one of the {storage_type} storages "
                     f"({', '.join(configured) or 'none configured'})"
                 )
             bucket = next(iter(configured))
-        if bucket not in configured:
+        if bucket not in configured and bucket != FAKE_STORAGE:
             raise ConfigError(
                 f"storage {storage_type}://{bucket} is not configured in {cfg.config_path(self.root)} "
                 f"(configured {storage_type}: {', '.join(configured) or 'none'}); "
@@ -214,9 +265,17 @@ class Repository:
             "name": name,
             "version": int(version),
         }
-        path.mkdir(parents=True, exist_ok=True)
+        (path / "data").mkdir(parents=True, exist_ok=True)
         specs.save(specs.spec_file(path, name), et, body)
+        if not (path / README).exists():
+            atomic_write(path / README, b"")  # ML-Git's create writes an empty README.md
         return path
+
+    def gc(self) -> GcReport:
+        """Remove local objects and cached files that no index and no unpushed version refers to."""
+        from .verbs.gc import gc
+
+        return gc(self)
 
     # -- internals -----------------------------------------------------------------------
     def metadata(self, et: str) -> MetadataRepo:
@@ -322,6 +381,7 @@ class Repository:
         index, _ = self._staged(et, name)
         head = self._head_manifest(et, name)
         files = scan(path, name)
+        index = refresh(path, files, index)
         locked = body.get("mutability", "strict") != "mutable"
         untracked, corrupted = [], []
         for rel, st in sorted(files.items()):
@@ -329,7 +389,7 @@ class Repository:
             if entry is None:
                 untracked.append(rel)
             elif not entry.matches(st):
-                if locked and entry.status != idx.UNLOCKED:
+                if locked and entry.status != idx.UNLOCKED and changed_in_place(entry, st):
                     corrupted.append(rel)
                 else:
                     untracked.append(rel)
@@ -349,17 +409,24 @@ class Repository:
         bumpversion: bool = False,
         metrics: Mapping[str, Any] | None = None,
         metrics_file: str | os.PathLike[str] | None = None,
+        paths: list[str] | None = None,
     ) -> VersionResult:
+        """Stage the entity's changed files (only those under ``paths`` when given)."""
         et = entity_type(entity_type_)
         path, body = self._load(et, name)
         mutability = body.get("mutability", "strict")
+        values = self._metric_values(et, name, metrics, metrics_file)  # refused before anything is written
         index, _ = self._staged(et, name)
+        wanted = [safe_relpath(p.strip("/"), "add FILE_PATH") for p in paths or []]
         files = scan(path, name)
+        if wanted:
+            files = {r: st for r, st in files.items() if under(r, wanted)}
+        loaded, index = index, refresh(path, files, index)
         corrupted = [
             r
             for r, st in files.items()
             if r in index
-            and not index[r].matches(st)
+            and changed_in_place(index[r], st)
             and mutability != "mutable"
             and index[r].status != idx.UNLOCKED
         ]
@@ -371,7 +438,9 @@ class Repository:
         changed = [r for r, st in files.items() if r not in index or not index[r].matches(st)]
         staged = stage(path, changed, self._objects(et), None if mutability == "mutable" else self._cache(et))
         new_index: idx.Index = {
-            rel: e for rel, e in index.items() if e.status == idx.BARE and rel not in files
+            rel: e
+            for rel, e in index.items()
+            if rel not in files and (e.status == idx.BARE or (wanted and not under(rel, wanted)))
         }
         for rel, st in files.items():
             if rel in staged:
@@ -381,15 +450,10 @@ class Repository:
                 new_index[rel] = idx.Entry(index[rel].cid, st.st_size, st.st_mtime_ns, st.st_ino, idx.ADDED)
             else:
                 new_index[rel] = index[rel]
-        if new_index != index or not (self._index_dir(et, name) / "INDEX.yaml").exists():
+        if new_index != loaded or not (self._index_dir(et, name) / "INDEX.yaml").exists():
             self._save_staged(et, name, new_index)
         new_body = body
-        if metrics or metrics_file:
-            if et != "models":
-                raise InvalidName(f"metrics: only models carry metrics, found {et} {name}")
-            values = {str(k): to_metric(str(k), v, "--metric") for k, v in (metrics or {}).items()}
-            if metrics_file:
-                values.update(read_metrics_file(Path(metrics_file)))
+        if values is not None:
             new_body = specs.with_changes(new_body, metrics=values)
         if bumpversion:
             bumped = self._bumped_version(et, name, new_body, {rel: e.cid for rel, e in new_index.items()})
@@ -398,6 +462,24 @@ class Repository:
         if new_body is not body:
             specs.save(specs.spec_file(path, name), et, new_body)
         return self._result(et, name, new_body, path, new_index, tag=None, sha=None)
+
+    def _metric_values(
+        self,
+        et: str,
+        name: str,
+        metrics: Mapping[str, Any] | None,
+        metrics_file: str | os.PathLike[str] | None,
+    ) -> dict[str, float] | None:
+        if not metrics and metrics_file is None:
+            return None
+        if et != "models":
+            raise InvalidName(f"metrics: only models carry metrics, found {et} {name}")
+        values = {str(k): to_metric(str(k), v, "--metric") for k, v in (metrics or {}).items()}
+        if metrics_file is not None:
+            if not str(metrics_file).strip():
+                raise SpecError("--metrics-file: expected a path to a CSV file, found an empty value")
+            values.update(read_metrics_file(Path(metrics_file)))
+        return values
 
     def _bumped_version(self, et: str, name: str, body: dict[str, Any], staged: mf.Manifest) -> int:
         """``--bumpversion``, safe to retry: the spec's version is bumped only when a tag already
@@ -532,8 +614,9 @@ class Repository:
                 )
             body = specs.with_changes(body, version=self._next_version(et, name))
         files = {f"{name}.spec": specs.dumps(et, new_body), "MANIFEST.yaml": mf.dumps(staged)}
-        if (path / README).is_file():
-            files[README] = (path / README).read_bytes()
+        for extra in (README, IGNORE_FILE):  # ML-Git versions .mlgitignore with the spec
+            if (path / extra).is_file():
+                files[extra] = (path / extra).read_bytes()
         msg = message or "/".join([*cats, name])
         sha = md.commit_entity(folder, files, msg, tag)
         if new_body["version"] != specs.load(specs.spec_file(path, name), et, name)["version"]:
@@ -652,9 +735,14 @@ class Repository:
             size=sum(e.size for e in index.values()),
         )
 
-    def update(self, entity_type_: str | None = None) -> None:
+    def update(self, entity_type_: str | None = None, require_remote: bool = False) -> None:
         types = [entity_type(entity_type_)] if entity_type_ else list(cfg.ENTITY_TYPES)
         for et in types:
+            if require_remote and not (self.config.get(et) or {}).get("git"):
+                raise MetadataError(
+                    f"Could not update metadata. Check your remote configuration: no {et}.git in "
+                    f"{cfg.config_path(self.root)}"
+                )
             md = self.metadata(et)
             if md.exists:
                 md.update()
@@ -707,6 +795,8 @@ class Repository:
         if current is not None and not force:
             st = self.status(et, name)
             dirty = st.corrupted + st.untracked + st.missing + st.new + st.modified + st.deleted
+            if self._head(et, name) is None:  # never versioned here: what create wrote is replaced
+                dirty = [d for d in dirty if not _created_metadata(current, d, name)]
             if dirty:
                 raise LocalChanges(
                     f"{et} {name}: checkout of {tag} would overwrite {len(dirty)} local change(s) in {current} "
@@ -752,8 +842,10 @@ class Repository:
                 (dest / rel).unlink()
         md = self.metadata(et)
         atomic_write(specs.spec_file(dest, name), md.show(tag, f"{folder}/{name}.spec"))
-        if f"{folder}/{README}" in md.files(tag):
-            atomic_write(dest / README, md.show(tag, f"{folder}/{README}"))
+        in_tag = set(md.files(tag))
+        for extra in (README, IGNORE_FILE):
+            if f"{folder}/{extra}" in in_tag:
+                atomic_write(dest / extra, md.show(tag, f"{folder}/{extra}"))
         self._save_staged(et, name, new_index)
         self._set_head(et, name, tag, sha)
         size = sum(e.size for e in new_index.values())
@@ -766,7 +858,12 @@ class Repository:
         """Verify every local object, cached file and locked workspace file; repair what can be repaired."""
         from .fsck import fsck
 
-        return fsck(self, entity_type(entity_type_), fix)
+        et = entity_type(entity_type_)
+        if not self.metadata(et).exists:
+            raise MetadataError(
+                f"The {et} doesn't have been initialized (no {self.metadata(et).path}); run: ml-git {et} init"
+            )
+        return fsck(self, et, fix)
 
     def unlock(self, entity_type_: str, name: str, file: str) -> Path:
         """Make one file of a flexible entity editable (a private copy, no longer the cache's inode)."""
@@ -882,6 +979,13 @@ class Repository:
         from .remote_fsck import remote_fsck
 
         return remote_fsck(self, entity_type(entity_type_), name, thorough, fix)
+
+
+def _created_metadata(folder: Path, rel: str, name: str) -> bool:
+    """The spec and the empty README ``create`` wrote: ML-Git's checkout overwrites them."""
+    if rel == f"{name}.spec":
+        return True
+    return rel == README and (folder / README).is_file() and (folder / README).stat().st_size == 0
 
 
 def _link(value: Any) -> Link | None:

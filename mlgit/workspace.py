@@ -46,8 +46,11 @@ def list_entities(type_dir: Path) -> dict[str, Path]:
     return found
 
 
+IGNORE_FILE = ".mlgitignore"
+
+
 def is_metadata_file(rel: str, name: str) -> bool:
-    return rel in (f"{name}.spec", README)
+    return rel in (f"{name}.spec", README, IGNORE_FILE)
 
 
 def scan(entity_dir: Path, name: str) -> dict[str, os.stat_result]:
@@ -89,6 +92,11 @@ def scan(entity_dir: Path, name: str) -> dict[str, os.stat_result]:
                 st = entry.stat()
                 if stat.S_ISREG(st.st_mode):
                     out[rel] = st
+    from .verbs.changes import ignore_rules, ignored
+
+    rules = ignore_rules(entity_dir)
+    if rules:  # ML-Git's .mlgitignore: those files are never staged
+        out = {rel: st for rel, st in out.items() if not ignored(rel, rules)}
     return out
 
 

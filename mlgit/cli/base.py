@@ -58,6 +58,28 @@ def _progress() -> Iterator[Progress | None]:
             bar.close()
 
 
+CONFIG_ADVICE = (
+    "When making changes to the config file we strongly recommend that you upload these changes to the Git "
+    "repository. For this, see: ml-git repository config push --help"
+)
+
+
+def info(where: str, message: str) -> None:
+    """One of ML-Git's log lines (``INFO - Admin: ...``): scripts written for ML-Git parse these."""
+    click.echo(f"INFO - {where}: {message}")
+
+
+def warn(where: str, message: str) -> None:
+    click.echo(f"WARNING - {where}: {message}", err=True)
+
+
+def find_root(start: Path) -> Path | None:
+    try:
+        return _project_root(start)
+    except NotARepository:
+        return None
+
+
 class _Group(click.Group):
     """Turns our errors into one line on stderr (the traceback only with --verbose)."""
 

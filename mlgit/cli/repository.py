@@ -1,4 +1,4 @@
-"""``ml-git repository ...`` and ``ml-git clone``."""
+"""``ml-git repository ...`` and ``ml-git clone``, with ML-Git's output lines."""
 
 from __future__ import annotations
 
@@ -7,57 +7,124 @@ from pathlib import Path
 
 import click
 
-from ..errors import MLGitError
+from .. import config as cfg
+from ..errors import ConfigError
 from ..repository import Repository
-from .base import ENTITY_TYPES, _repo, cli
+from .base import CONFIG_ADVICE, ENTITY_TYPES, _repo, cli, find_root, info, warn
+
+GLOBAL = click.option("--global", "-g", "global_", is_flag=True, help="Write the global ~/.mlgitconfig.")
 
 
-# -- ml-git repository ... ---------------------------------------------------------------------
+def _not_empty(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    if value is not None and not value.strip():
+        raise click.BadParameter("Value cannot be empty.", ctx=ctx, param=param)
+    return value
+
+
 @cli.group()
 def repository() -> None:
-    """Project-wide configuration."""
+    """Management of this ml-git repository."""
 
 
 @repository.command("init")
 @click.pass_context
 def repository_init(ctx: click.Context) -> None:
-    repo = Repository.init(ctx.obj["cwd"])
-    click.echo(f"Project initialized in {repo.root}")
+    """Initialization of this ML-Git repository."""
+    cwd = Path(ctx.obj["cwd"])
+    if find_root(cwd) is not None or cfg.MLGIT_DIR in cwd.parts:
+        info("Admin", "You already are in a ml-git repository")
+        if cfg.MLGIT_DIR in cwd.parts:
+            raise ConfigError(
+                f"{cwd} is inside a {cfg.MLGIT_DIR} folder; run repository init in the project folder"
+            )
+        return
+    repo = Repository.init(cwd)
+    info("Admin", f"Initialized empty ml-git repository in {repo.root / cfg.MLGIT_DIR}")
 
 
 @repository.group("remote")
 def remote() -> None:
-    """Metadata remotes per entity type."""
+    """Configure remote ml-git metadata repositories."""
+
+
+def _remote_commands(et: str) -> None:
+    @remote.group(et, help=f"Manage remote ml-git {et} metadata repository.")
+    def grp() -> None: ...
+
+    @grp.command("add")
+    @click.argument("url")
+    @GLOBAL
+    @click.pass_context
+    def add(ctx: click.Context, url: str, global_: bool) -> None:
+        repo = _repo(ctx)
+        source = cfg.load_global() if global_ else cfg.load_local(repo.root)
+        previous = str((source.get(et) or {}).get("git") or "")
+        if global_:
+            with repo.global_config():
+                repo.remote_add(et, url)
+        else:
+            repo.remote_add(et, url)
+        if previous and previous != url:
+            warn(
+                "Admin",
+                "YOU ALREADY HAS A CONFIGURED REMOTE. All data stored in this repository will be sent to the "
+                "new one on the first push.",
+            )
+            info("Admin", f"Changing remote from [{previous}] to [{url}] for [{et}]")
+        else:
+            info("Admin", f"Add remote repository [{url}] for [{et}]")
+        info("Repository", CONFIG_ADVICE)
+
+    @grp.command("del")
+    @GLOBAL
+    @click.pass_context
+    def delete(ctx: click.Context, global_: bool) -> None:
+        repo = _repo(ctx)
+        if global_:
+            with repo.global_config():
+                url = repo.remote_del(et)
+        else:
+            url = repo.remote_del(et)
+        info("Admin", f"Removing remote repository [{url}] from [{et}].")
+        info("Repository", CONFIG_ADVICE)
 
 
 for _et in ENTITY_TYPES:
+    _remote_commands(_et)
 
-    def _make(et: str) -> None:
-        @remote.group(et, help=f"The {et} metadata remote.")
-        def _grp() -> None: ...
 
-        @_grp.command("add")
-        @click.argument("url")
-        @click.pass_context
-        def _add(ctx: click.Context, url: str) -> None:
-            _repo(ctx).remote_add(et, url)
-            click.echo(f"Add remote repository [{url}] for [{et}]")
+@remote.group("config")
+def remote_config() -> None:
+    """Manage remote ML-Git config repository."""
 
-    _make(_et)
+
+@remote_config.command("add")
+@click.argument("url")
+@click.pass_context
+def remote_config_add(ctx: click.Context, url: str) -> None:
+    """Start a git repository at the project root and set its remote."""
+    from ..verbs.project_git import config_remote_add
+
+    repo = _repo(ctx)
+    created = config_remote_add(repo, url)
+    if created:
+        info("Metadata Manager", f"Creating new git repository at project root [{repo.root}]")
+    info("Repository", f"Adding remote to the initialized project [{url}]")
 
 
 @repository.group("storage")
 def storage() -> None:
-    """Storages (buckets) for the data."""
+    """Storage management for this ml-git repository."""
 
 
 @storage.command("add")
 @click.argument("bucket")
 @click.option("--type", "type_", default="s3h", type=click.Choice(["s3h", "local"]), show_default=True)
-@click.option("--credentials", default=None, help="AWS profile name.")
+@click.option("--credentials", default=None, help="AWS profile name.", callback=_not_empty)
 @click.option("--region", default="us-east-1", show_default=True)
 @click.option("--endpoint-url", default=None)
-@click.option("--path", default=None, help="Folder used as a bucket (--type=local).")
+@click.option("--path", default=None, help="Folder used as a bucket (--type=local).", callback=_not_empty)
+@GLOBAL
 @click.pass_context
 def storage_add(
     ctx: click.Context,
@@ -67,56 +134,136 @@ def storage_add(
     region: str,
     endpoint_url: str | None,
     path: str | None,
+    global_: bool,
 ) -> None:
-    _repo(ctx).storage_add(
-        bucket, type_, path=path, credentials=credentials, endpoint_url=endpoint_url, region=region
-    )
-    click.echo(f"Add storage [{type_}://{bucket}]")
+    repo = _repo(ctx)
+    if type_ in ("s3h", "s3") and credentials:
+        info("Admin", f"Add storage [{type_}://{bucket}] with creds from profile [{credentials}]")
+    else:
+        info("Admin", f"Add storage [{type_}://{bucket}]")
+    if global_:
+        with repo.global_config():
+            repo.storage_add(
+                bucket, type_, path=path, credentials=credentials, endpoint_url=endpoint_url, region=region
+            )
+    else:
+        repo.storage_add(
+            bucket, type_, path=path, credentials=credentials, endpoint_url=endpoint_url, region=region
+        )
+    info("Admin", CONFIG_ADVICE)
 
 
 @storage.command("del")
 @click.argument("bucket")
 @click.option("--type", "type_", default=None, type=click.Choice(["s3h", "local"]))
+@GLOBAL
 @click.pass_context
-def storage_del(ctx: click.Context, bucket: str, type_: str | None) -> None:
-    _repo(ctx).storage_del(bucket, type_)
-    click.echo(f"Removed storage [{bucket}]")
+def storage_del(ctx: click.Context, bucket: str, type_: str | None, global_: bool) -> None:
+    repo = _repo(ctx)
+    source = cfg.load_global() if global_ else cfg.load_local(repo.root)
+    schemes = [s for s, sec in (source.get("storages") or {}).items() if bucket in (sec or {})]
+    scheme = type_ or (schemes[0] if schemes else "s3h")
+    if global_:
+        with repo.global_config():
+            repo.storage_del(bucket, type_)
+    else:
+        repo.storage_del(bucket, type_)
+    info("Admin", f"Removed storage [{scheme}://{bucket}] from configuration file.")
+    info("Admin", CONFIG_ADVICE)
 
 
 @repository.group("config")
 def config_group() -> None:
-    """Show the configuration."""
+    """Management of the ML-Git config file."""
 
 
 @config_group.command("show")
+@click.option("--local", "-l", "local", is_flag=True, help="Only the project's .ml-git/config.yaml.")
+@GLOBAL
 @click.pass_context
-def config_show(ctx: click.Context) -> None:
+def config_show(ctx: click.Context, local: bool, global_: bool) -> None:
+    if local and global_:
+        raise click.UsageError("Illegal usage: `global` is mutually exclusive with argument `local`.")
+    if global_:
+        data = cfg.load_global()
+    elif local:
+        data = cfg.load_local(_repo(ctx).root)
+    else:
+        data = _repo(ctx).config
     click.echo("config:")
-    click.echo(pprint.pformat(_repo(ctx).config, width=100, sort_dicts=True))
+    click.echo(pprint.pformat(data, width=100, sort_dicts=True))
+
+
+@config_group.command("push")
+@click.option("-m", "--message", default="Updating config file", show_default=True)
+@click.pass_context
+def config_push(ctx: click.Context, message: str) -> None:
+    """Commit .ml-git/config.yaml in the project's git repository and push it."""
+    from ..verbs.project_git import config_push as push
+
+    if push(_repo(ctx), message):
+        info("Repository", "Pushing config file to remote repository")
 
 
 @repository.command("update")
 @click.pass_context
 def repository_update(ctx: click.Context) -> None:
-    _repo(ctx).update()
+    """Update every initialized entity type's metadata repository."""
+    repo = _repo(ctx)
+    if not any(repo.metadata(et).exists for et in ENTITY_TYPES):
+        raise ConfigError(f"You don't have any metadata initialized (in {repo.root / cfg.MLGIT_DIR})")
+    repo.update()
     click.echo("Metadata repositories updated")
+
+
+@repository.command("gc")
+@click.pass_context
+def repository_gc(ctx: click.Context) -> None:
+    """Remove local objects and cached files that no index and no unpushed version refers to."""
+    repo = _repo(ctx)
+    report = repo.gc()
+    if not report.types:
+        raise ConfigError(f"You don't have any metadata initialized (in {repo.root / cfg.MLGIT_DIR})")
+    for et in report.types:
+        info("Repository", f"Starting the garbage collector for {et}")
+    info(
+        "Repository", f"A total of {report.removed} files have been removed from {repo.root / cfg.MLGIT_DIR}"
+    )
+    info("Repository", f"Total reclaimed space {report.natural_size}.")
+
+
+@repository.command("graph")
+@click.option("--dot", is_flag=True, help="Print the graph in the DOT language instead of writing a file.")
+@click.option("--export-path", default=None, callback=_not_empty, help="Folder for the graph file.")
+@click.pass_context
+def repository_graph(ctx: click.Context, dot: bool, export_path: str | None) -> None:
+    """The relations between every version of every entity (lineage), as DOT or an HTML page."""
+    from ..verbs.graph import graph_dot, write_graph
+
+    repo = _repo(ctx)
+    text = graph_dot(repo)
+    if text is None:
+        info("MLGit", "No relationships were found for your project entities.")
+        return
+    if dot and not export_path:
+        click.echo(text)
+        return
+    path = write_graph(text, Path(export_path or repo.root), html_page=not dot)
+    info("MLGit", f"The relationship graph was saved in: {path}")
 
 
 @cli.command("clone")
 @click.argument("url")
 @click.argument("folder", required=False)
+@click.option("--untracked", is_flag=True, help="Does not preserve git repository tracking.")
 @click.pass_context
-def clone(ctx: click.Context, url: str, folder: str | None) -> None:
+def clone(ctx: click.Context, url: str, folder: str | None, untracked: bool) -> None:
     """Clone a git repository holding a project's .ml-git/config.yaml, and initialize its metadata."""
-    import git
+    from ..verbs.project_git import clone_project
 
-    target = Path(ctx.obj["cwd"]) / (folder or Path(url.rstrip("/")).name.removesuffix(".git"))
-    try:
-        git.Repo.clone_from(url, target)
-    except git.GitCommandError as exc:
-        raise MLGitError(f"could not clone {url}: {' '.join(str(exc.stderr).split())}") from exc
-    repo = Repository(target)
-    for et in ENTITY_TYPES:
-        if repo.config[et].get("git"):
-            repo.entity_init(et)
+    cwd = Path(ctx.obj["cwd"])
+    if find_root(cwd) is not None:
+        raise ConfigError(f"You are in initialized ml-git project ({find_root(cwd)}); clone elsewhere")
+    target = clone_project(url, cwd, folder, untracked)
+    info("Metadata", "Successfully loaded configuration files!")
     click.echo(f"Project cloned into {target}")
