@@ -972,6 +972,46 @@ class Repository:
             _link(body.get("labels")),
         )
 
+    # -- ML-Git's other verbs (mlgit/verbs/) ---------------------------------------------------
+    def fetch(
+        self, entity_type_: str, ref: str, version: int | None = None, progress: Progress | None = None
+    ) -> tuple[str, int]:
+        """Download a version's objects into the local store, workspace untouched: (tag, objects fetched)."""
+        from .verbs.fetch import fetch
+
+        return fetch(self, entity_type(entity_type_), ref, version, progress)
+
+    def reset(self, entity_type_: str, name: str, mode: str = "hard", reference: str = "head") -> str | None:
+        """ML-Git's reset (soft/mixed/hard, head or head~1); returns the tag checked out afterwards."""
+        from .verbs.reset import reset
+
+        return reset(self, entity_type(entity_type_), name, mode, reference)
+
+    def tag_add(self, entity_type_: str, name: str, tag: str) -> str:
+        from .verbs.tag import tag_add
+
+        return tag_add(self, entity_type(entity_type_), name, tag)
+
+    def diff(
+        self, entity_type_: str, name: str, first: str, second: str
+    ) -> tuple[list[str], list[str], list[str]]:
+        """(added, updated, deleted) paths between two versions of ``name``."""
+        from .verbs.history import diff
+
+        return diff(self, entity_type(entity_type_), name, first, second)
+
+    def export(self, entity_type_: str, tag: str, bucket: str, **options: Any) -> int:
+        """Copy a version's objects to another bucket; returns the objects written."""
+        from .verbs.export import export
+
+        return export(self, entity_type(entity_type_), tag, bucket, **options)
+
+    def import_files(self, entity_type_: str, bucket: str, entity_dir: str, **options: Any) -> list[str]:
+        """Copy plain files from a bucket into ``<type>/entity_dir``; returns the paths written."""
+        from .verbs.importer import import_files
+
+        return import_files(self, entity_type(entity_type_), bucket, entity_dir, **options)
+
     def remote_fsck(
         self, entity_type_: str, name: str, thorough: bool = False, fix: bool = True
     ) -> RemoteFsckResult:

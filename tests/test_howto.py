@@ -138,7 +138,7 @@ def test_howto_end_to_end(tmp_path: Path, cli: Cli, remotes: dict[str, str]) -> 
     cli("datasets update", cwd=ws2)
     cli("repository update", cwd=ws2)
     listing = cli("datasets list", cwd=ws2).output
-    assert listing == "ML dataset\n|-- folderA\n|   |-- folderB\n|   |   |-- imagenet8\n|-- mscoco\n"
+    assert listing == "ML datasets\n|-- folderA\n|   |-- folderB\n|   |   |-- imagenet8\n|-- mscoco\n\n"
     tags = cli("datasets tag list imagenet8", cwd=ws2).output.split()
     assert tags == ["computer-vision__images__imagenet8__1", "computer-vision__images__imagenet8__2"]
     cli("datasets checkout computer-vision__images__imagenet8__1", cwd=ws2)

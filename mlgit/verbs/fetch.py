@@ -1,0 +1,55 @@
+"""``<type> fetch TAG``: bring a version's objects (descriptors and chunks) into the local object
+store without touching the workspace, as ML-Git's fetch does; a later checkout then reads no network."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from ..cid import parse_descriptor
+from ..transfer import Progress, download
+
+if TYPE_CHECKING:
+    from ..repository import Repository
+
+
+def fetch(
+    repo: Repository, et: str, ref: str, version: int | None = None, progress: Progress | None = None
+) -> tuple[str, int]:
+    """(tag, objects downloaded)."""
+    tag, name = repo._resolve_ref(et, ref, version)
+    body, manifest, _, _ = repo._read_version(et, tag, name)
+    objects = repo._objects(et)
+    threads = int(repo.config["push_threads_count"])
+    storage = repo._storage(body["manifest"]["storage"])
+    try:
+        files = set(manifest.values())
+        got = len(download(storage, objects, files, threads, progress).done)
+        chunks = {c for cid in files for c, _ in parse_descriptor(objects.get(cid))}
+        got += len(download(storage, objects, chunks, threads, progress).done)
+    finally:
+        storage.close()
+    return tag, got
+
+
+def restore_descriptors(repo: Repository, et: str, name: str) -> int:
+    """ML-Git's ``remote-fsck --thorough``: download the descriptors of every version of ``name``
+    the local store lacks; returns how many were restored."""
+    md = repo.metadata(et)
+    wanted: set[str] = set()
+    storages: dict[str, set[str]] = {}
+    for tag in md.tags(name):
+        body, manifest, _, _ = repo._read_version(et, tag, name)
+        storages.setdefault(str(body["manifest"]["storage"]), set()).update(manifest.values())
+        wanted.update(manifest.values())
+    objects = repo._objects(et)
+    got = 0
+    for uri, cids in storages.items():
+        lacking = {c for c in cids if not objects.exists(c)}
+        if not lacking:
+            continue
+        storage = repo._storage(uri)
+        try:
+            got += len(download(storage, objects, lacking, int(repo.config["push_threads_count"])).done)
+        finally:
+            storage.close()
+    return got
