@@ -153,6 +153,10 @@ def _entity_group(et: str) -> click.Group:
         metrics_file: str | None,
         metric: tuple[tuple[str, str], ...],
     ) -> None:
+        if et != "models" and (metric or metrics_file is not None):
+            raise click.UsageError(
+                f"no such option: {'--metric' if metric else '--metrics-file'} ({et} carry no metrics)"
+            )
         repo = _repo(ctx)
         if run_fsck:
             _fsck_first(ctx, et)
