@@ -112,9 +112,9 @@ def diff(
             raise InvalidName(f"The tags do not match the entity name: {tag!r} is not a version of {name!r}")
     old = repo._read_version(et, first, name)[1]
     new = repo._read_version(et, second, name)[1]
-    added = [p for p in new if p not in old]
-    updated = [p for p in new if p in old and old[p] != new[p]]
-    deleted = [p for p in old if p not in new]
+    added = sorted(p for p in new if p not in old)
+    updated = sorted(p for p in new if p in old and old[p] != new[p])
+    deleted = sorted(p for p in old if p not in new)
     return added, updated, deleted
 
 
