@@ -436,7 +436,13 @@ class Repository:
                 f"(first: {corrupted[0]}); restore them with checkout --force, or unlock them first (flexible)"
             )
         changed = [r for r, st in files.items() if r not in index or not index[r].matches(st)]
-        staged = stage(path, changed, self._objects(et), None if mutability == "mutable" else self._cache(et))
+        staged = stage(
+            path,
+            changed,
+            self._objects(et),
+            None if mutability == "mutable" else self._cache(et),
+            chunks=bool(self.config.get("write_chunks")),  # ours, only when set: ML-Git's push can run after
+        )
         new_index: idx.Index = {
             rel: e
             for rel, e in index.items()

@@ -101,19 +101,25 @@ def scan(entity_dir: Path, name: str) -> dict[str, os.stat_result]:
 
 
 def stage(
-    entity_dir: Path, rels: Iterable[str], objects: HashFS, cache: HashFS | None = None, threads: int = 0
+    entity_dir: Path,
+    rels: Iterable[str],
+    objects: HashFS,
+    cache: HashFS | None = None,
+    threads: int = 0,
+    chunks: bool = False,
 ) -> dict[str, tuple[FileObjects, os.stat_result]]:
     """Cut, hash and store files into the local object store, in parallel (hashlib frees the GIL).
 
     With ``cache`` (strict/flexible), each file is hardlinked into the cache and made read-only,
     and only its descriptor goes to the object store (push cuts the chunks from the cached file:
-    each byte is written once). Returns each file's objects and its stat after all that.
+    each byte is written once); ``chunks`` writes them to the object store too, where ML-Git's
+    push expects them. Returns each file's objects and its stat after all that.
     """
     base = str(entity_dir)
 
     def one(rel: str) -> tuple[str, tuple[FileObjects, os.stat_result]]:
         full = f"{base}/{rel}"
-        if cache is None:  # mutable: the workspace file may change, so its chunks are the snapshot
+        if cache is None or chunks:  # mutable: the workspace file may change, so its chunks are the snapshot
             fo = hash_file(full, sink=lambda chunk: objects.put(chunk.cid, chunk.data))
         else:  # strict/flexible: the cache keeps the file itself; push cuts the chunks from it
             fo = hash_file(full)

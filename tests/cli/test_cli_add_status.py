@@ -122,3 +122,16 @@ def test_mlgitignore_is_honoured_and_versioned(tmp_path: Path, cli: Cli, ws: Pat
     assert md.show("c__ds__1", "ds/.mlgitignore") == b"*.log\ntmp/\n"
     manifest = yaml.safe_load(md.show("c__ds__1", "ds/MANIFEST.yaml"))
     assert sorted(p for paths in manifest.values() for p in paths) == ["data/keep.bin"]
+
+
+def test_write_chunks_puts_chunks_where_ml_git_expects_them(cli: Cli, ws: Path) -> None:
+    cli("datasets create ds --categories=c --mutability=strict --storage-type=local --bucket-name=bucket", cwd=ws)
+    write(ws / "datasets" / "ds" / "big", b"z" * 300_000)  # two chunks
+    cli("datasets add ds", cwd=ws)
+    objects = Repository(ws)._objects("datasets")
+    assert len(list(objects)) == 1  # ours: the descriptor only, chunks cut from the cache at push
+    config = ws / ".ml-git" / "config.yaml"
+    config.write_text(config.read_text() + "write_chunks: true\n")
+    write(ws / "datasets" / "ds" / "big2", b"y" * 300_000)
+    cli("datasets add ds", cwd=ws)
+    assert len(list(objects)) == 1 + 3  # + the second file's descriptor and its two chunks
