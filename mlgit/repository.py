@@ -414,6 +414,11 @@ class Repository:
         """Stage the entity's changed files (only those under ``paths`` when given)."""
         et = entity_type(entity_type_)
         path, body = self._load(et, name)
+        if "mutability" not in body and not (self.metadata(et).exists and self.metadata(et).tags(name)):
+            raise SpecError(  # ML-Git: a new entity must say; one versioned before mutability existed is strict
+                f"{specs.spec_file(path, name)}: expected a 'mutability' (strict, flexible or mutable) "
+                "for a new entity; add it to the spec or create the entity with ml-git create"
+            )
         mutability = body.get("mutability", "strict")
         values = self._metric_values(et, name, metrics, metrics_file)  # refused before anything is written
         index, _ = self._staged(et, name)

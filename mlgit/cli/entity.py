@@ -23,10 +23,10 @@ def not_empty(ctx: click.Context, param: click.Parameter, value: Any) -> Any:
     return value
 
 
-def _fsck_first(ctx: click.Context, et: str) -> None:
+def _fsck_after(ctx: click.Context, et: str) -> None:
+    """``--fsck``: as ML-Git, an integrity check after the command."""
     res = _repo(ctx).fsck(et)
-    if res.total:
-        info("Repository", f"fsck: {res.total} corrupted file(s) found, {len(res.fixed)} fixed")
+    info("Repository", f"fsck: {res.total} corrupted file(s) found, {len(res.fixed)} fixed")
 
 
 def _entity_group(et: str) -> click.Group:
@@ -138,7 +138,7 @@ def _entity_group(et: str) -> click.Group:
     @click.argument("name")
     @click.argument("file_path", nargs=-1)
     @click.option("--bumpversion", is_flag=True, help="Increment the spec's version.")
-    @click.option("--fsck", "run_fsck", is_flag=True, help="Run fsck first.")
+    @click.option("--fsck", "run_fsck", is_flag=True, help="Run fsck after the command.")
     @click.option(
         "--metrics-file", default=None, callback=not_empty, help="CSV: a line of names, a line of values."
     )
@@ -158,8 +158,6 @@ def _entity_group(et: str) -> click.Group:
                 f"no such option: {'--metric' if metric else '--metrics-file'} ({et} carry no metrics)"
             )
         repo = _repo(ctx)
-        if run_fsck:
-            _fsck_first(ctx, et)
         info("Repository", f"{et} adding path [{repo.entity_path(et, name)}] to ml-git index")
         res = repo.add(
             et,
@@ -169,6 +167,8 @@ def _entity_group(et: str) -> click.Group:
             metrics_file=metrics_file,
             paths=list(file_path) or None,
         )
+        if run_fsck:
+            _fsck_after(ctx, et)
         click.echo(f"Added {res.files} file(s) of {et} {name} (version {res.version}) to the index")
 
     @command("commit")
@@ -179,7 +179,7 @@ def _entity_group(et: str) -> click.Group:
     )
     @click.option("--labels", default=None, callback=not_empty, help="Checked-out labels (name) or a tag.")
     @click.option("-m", "--message", default=None)
-    @click.option("--fsck", "run_fsck", is_flag=True, help="Run fsck first.")
+    @click.option("--fsck", "run_fsck", is_flag=True, help="Run fsck after the command.")
     @click.option(
         "--auto-bump", is_flag=True, help="Take the next free version if another worker took this one."
     )
@@ -195,11 +195,11 @@ def _entity_group(et: str) -> click.Group:
         auto_bump: bool,
     ) -> None:
         repo = _repo(ctx)
-        if run_fsck:
-            _fsck_first(ctx, et)
         res = repo.commit(
             et, name, message=message, version=version, dataset=dataset, labels=labels, auto_bump=auto_bump
         )
+        if run_fsck:
+            _fsck_after(ctx, et)
         for kind, link in (("datasets", res.dataset), ("labels", res.labels)):
             if link is not None:
                 info("Metadata", f"Associate {kind} [{link.tag.split('__')[-2]}]-[{link.tag}] to the {et}.")

@@ -125,7 +125,10 @@ def test_mlgitignore_is_honoured_and_versioned(tmp_path: Path, cli: Cli, ws: Pat
 
 
 def test_write_chunks_puts_chunks_where_ml_git_expects_them(cli: Cli, ws: Path) -> None:
-    cli("datasets create ds --categories=c --mutability=strict --storage-type=local --bucket-name=bucket", cwd=ws)
+    cli(
+        "datasets create ds --categories=c --mutability=strict --storage-type=local --bucket-name=bucket",
+        cwd=ws,
+    )
     write(ws / "datasets" / "ds" / "big", b"z" * 300_000)  # two chunks
     cli("datasets add ds", cwd=ws)
     objects = Repository(ws)._objects("datasets")
@@ -135,3 +138,28 @@ def test_write_chunks_puts_chunks_where_ml_git_expects_them(cli: Cli, ws: Path) 
     write(ws / "datasets" / "ds" / "big2", b"y" * 300_000)
     cli("datasets add ds", cwd=ws)
     assert len(list(objects)) == 1 + 3  # + the second file's descriptor and its two chunks
+
+
+def test_new_entity_without_mutability_is_refused(cli: Cli, ws: Path) -> None:
+    folder = ws / "datasets" / "old"
+    write(
+        folder / "old.spec",
+        b"dataset:\n  categories: [c]\n  manifest: {storage: local://bucket}\n  name: old\n  version: 1\n",
+    )
+    write(folder / "f", b"f")
+    res = cli("datasets add old", ok=False, cwd=ws)
+    assert "expected a 'mutability'" in res.output
+    assert not (ws / ".ml-git" / "datasets" / "index" / "metadata" / "old" / "INDEX.yaml").exists()
+
+
+def test_add_and_commit_fsck_run_after(cli: Cli, ws: Path) -> None:
+    cli(
+        "datasets create ds --categories=c --mutability=strict --storage-type=local --bucket-name=bucket",
+        cwd=ws,
+    )
+    write(ws / "datasets" / "ds" / "f", b"f")
+    assert (
+        "INFO - Repository: fsck: 0 corrupted file(s) found" in cli("datasets add ds --fsck", cwd=ws).output
+    )
+    assert "fsck: 0 corrupted" in cli("datasets commit ds --fsck", cwd=ws).output
+    assert cli("datasets tag list ds", cwd=ws).output.split() == ["c__ds__1"]
