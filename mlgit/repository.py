@@ -578,7 +578,10 @@ class Repository:
         path, body = self._load(et, name)
         index, staged = self._staged(et, name)
         if not (self._index_dir(et, name) / "MANIFEST.yaml").exists():
-            raise NothingToCommit(f"{et} {name}: nothing staged; run ml-git {et} add {name} first")
+            raise NothingToCommit(
+                f'Nothing to commit (create/add files and use "ml-git {et} add" command to track them): '
+                f"{et} {name} has nothing staged"
+            )
         if version is not None:
             if isinstance(version, bool) or int(version) < 1:
                 raise SpecError(f"--version: expected a positive integer, found {version!r}")

@@ -25,7 +25,8 @@ def _project_root(start: Path) -> Path:
         if (folder / ".ml-git" / "config.yaml").is_file():
             return folder
     raise NotARepository(
-        f"expected an ML-Git project in {start} or a parent folder (no .ml-git/config.yaml); run: ml-git repository init"
+        f"You are not in an initialized ml-git repository: expected an ML-Git project in {start} or a parent "
+        "folder (no .ml-git/config.yaml); run: ml-git repository init"
     )
 
 

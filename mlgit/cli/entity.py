@@ -158,6 +158,9 @@ def _entity_group(et: str) -> click.Group:
                 f"no such option: {'--metric' if metric else '--metrics-file'} ({et} carry no metrics)"
             )
         repo = _repo(ctx)
+        first = (
+            file_path and f"{name}.spec" in repo.status(et, name).untracked
+        )  # nothing staged nor versioned
         info("Repository", f"{et} adding path [{repo.entity_path(et, name)}] to ml-git index")
         res = repo.add(
             et,
@@ -167,6 +170,8 @@ def _entity_group(et: str) -> click.Group:
             metrics_file=metrics_file,
             paths=list(file_path) or None,
         )
+        if first:
+            info("Repository", f"File {name}.spec has been automatically added to staged files.")
         if run_fsck:
             _fsck_after(ctx, et)
         click.echo(f"Added {res.files} file(s) of {et} {name} (version {res.version}) to the index")
@@ -466,7 +471,13 @@ def _entity_group(et: str) -> click.Group:
     @click.option("--full", is_flag=True, help="List the corrupted files.")
     @click.pass_context
     def fsck(ctx: click.Context, no_fix: bool, fix_workspace: bool, full: bool) -> None:
-        res = _repo(ctx).fsck(et, fix=not no_fix)
+        from ..verbs.fetch import missing_descriptors
+
+        repo = _repo(ctx)
+        res = repo.fsck(et, fix=not no_fix)
+        missing, restored = missing_descriptors(repo, et, fix=not no_fix)
+        missing = [m for m in missing if m not in res.corrupted_objects]  # counted once, as corrupted
+        restored = [m for m in restored if m in missing]
         click.echo(f"INFO - HashFS: starting integrity check on [.ml-git/{et}/objects/hashfs]")
         click.echo(f"INFO - HashFS: starting integrity check on [.ml-git/{et}/cache/hashfs]")
         click.echo(f"[{len(res.corrupted_objects)}] corrupted file(s) in Local Repository")
@@ -475,7 +486,13 @@ def _entity_group(et: str) -> click.Group:
         click.echo(f"Total of corrupted files: {res.total}")
         if res.fixed or res.unfixable:
             click.echo(f"Fixed: {len(res.fixed)}; could not fix: {len(res.unfixable)}")
+        # ML-Git 2.9.9's summary, word for word (scripts grep these)
+        click.echo(f"Total of corrupted files detected: {res.total}. ")
+        click.echo(f"Total of missing files detected: {len(missing)}. ")
+        click.echo(f"Total of fixed files (corrupted and missing): {len(res.fixed) + len(restored)}. ")
         if ctx.obj["verbose"] or full:
+            for item in missing:
+                click.echo(f"    missing: {item}")
             for item in res.corrupted_objects + res.corrupted_index + res.corrupted_workspace:
                 click.echo(f"    {item}")
             for item in res.unfixable:

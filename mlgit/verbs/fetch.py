@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from .. import index as idx
 from ..cid import parse_descriptor
 from ..transfer import Progress, download
 
@@ -53,3 +54,38 @@ def restore_descriptors(repo: Repository, et: str, name: str) -> int:
         finally:
             storage.close()
     return got
+
+
+def missing_descriptors(repo: Repository, et: str, fix: bool = True) -> tuple[list[str], list[str]]:
+    """(missing, restored): descriptors the entities' indexes name that the local store lacks (a
+    file removed from ``objects/``), downloaded again from each entity's storage when ``fix``."""
+    from .. import spec as specs
+    from ..errors import MLGitError
+    from ..workspace import list_entities
+
+    objects = repo._objects(et)
+    missing: list[str] = []
+    restored: list[str] = []
+    for name, path in list_entities(repo.root / et).items():
+        index, _ = repo._staged(et, name)
+        lacking = sorted(
+            {e.cid for e in index.values() if e.status != idx.BARE and not objects.exists(e.cid)}
+        )
+        if not lacking:
+            continue
+        missing += lacking
+        if not fix:
+            continue
+        try:
+            body = specs.load(specs.spec_file(path, name), et, name)
+            storage = repo._storage(body["manifest"]["storage"])
+        except MLGitError:
+            continue
+        try:
+            download(storage, objects, lacking, int(repo.config["push_threads_count"]))
+        except MLGitError:
+            pass
+        finally:
+            storage.close()
+        restored += [c for c in lacking if objects.exists(c)]
+    return missing, restored

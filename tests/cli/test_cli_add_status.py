@@ -55,7 +55,8 @@ def test_add_only_the_given_paths(cli: Cli, ws: Path) -> None:
     folder = _strict(cli, ws)
     write(folder / "data" / "new1", b"1")
     write(folder / "extra" / "new2", b"2")
-    cli("datasets add ds data", cwd=ws)
+    out = cli("datasets add ds data", cwd=ws).output
+    assert "has been automatically added" not in out  # the entity has a version already
     status = cli("datasets status ds", cwd=ws).output
     assert "new file:   data/new1" in status and "untracked files\n    extra/new2" in status
     assert "data/a" not in status  # still staged, not deleted
@@ -163,3 +164,35 @@ def test_add_and_commit_fsck_run_after(cli: Cli, ws: Path) -> None:
     )
     assert "fsck: 0 corrupted" in cli("datasets commit ds --fsck", cwd=ws).output
     assert cli("datasets tag list ds", cwd=ws).output.split() == ["c__ds__1"]
+
+
+def test_first_add_of_paths_says_the_spec_was_added(cli: Cli, ws: Path) -> None:
+    cli(
+        "datasets create ds --categories=c --mutability=strict --storage-type=local --bucket-name=bucket",
+        cwd=ws,
+    )
+    write(ws / "datasets" / "ds" / "data" / "file1", b"1")
+    write(ws / "datasets" / "ds" / "data" / "file2", b"2")
+    out = cli("datasets add ds data/file1", cwd=ws).output
+    assert "INFO - Repository: File ds.spec has been automatically added to staged files." in out
+    assert "datasets adding path" in out
+    out = cli("datasets add ds data", cwd=ws).output
+    assert "automatically added" not in out
+
+
+def test_commit_without_add(cli: Cli, ws: Path) -> None:
+    cli(
+        "datasets create ds --categories=c --mutability=strict --storage-type=local --bucket-name=bucket",
+        cwd=ws,
+    )
+    res = cli("datasets commit ds", ok=False, cwd=ws)
+    assert (
+        'Nothing to commit (create/add files and use "ml-git datasets add" command to track them)'
+        in res.output
+    )
+
+
+def test_outside_a_project(tmp_path: Path, cli: Cli) -> None:
+    res = cli("repository remote datasets add /x.git", ok=False, cwd=tmp_path)
+    assert "You are not in an initialized ml-git repository" in res.output
+    assert not (tmp_path / ".ml-git").exists()

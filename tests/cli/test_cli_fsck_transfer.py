@@ -69,3 +69,23 @@ def test_import_from_a_bucket_folder(tmp_path: Path, cli: Cli, ws: Path) -> None
     assert (ws / "datasets" / "single" / "other.txt").read_bytes() == b"o"
     assert cli("datasets import plain x", ok=False, cwd=ws).exit_code == 1  # neither --path nor --object
     assert cli("datasets import plain ../escape --object=other.txt", ok=False, cwd=ws).exit_code == 1
+
+
+def test_fsck_prints_ml_gits_summary_for_corrupted_and_missing(cli: Cli, ws: Path, version) -> None:  # type: ignore[no-untyped-def]
+    version("datasets", "ds", {"data/a": b"a" * 100})
+    out = cli("datasets fsck", cwd=ws).output
+    assert "Total of corrupted files detected: 0. \n" in out
+    assert "Total of missing files detected: 0. \n" in out
+    assert "Total of fixed files (corrupted and missing): 0. \n" in out
+    objects = Repository(ws)._objects("datasets")
+    (cid,) = list(objects)
+    objects.path(cid).chmod(0o644)
+    objects.path(cid).write_bytes(b"corrupting file")
+    out = cli("datasets fsck", cwd=ws).output
+    assert "Total of corrupted files detected: 1. " in out and "Total of missing files detected: 0. " in out
+    assert "Total of fixed files (corrupted and missing): 1. " in out
+    objects.remove(cid)
+    out = cli("datasets fsck", cwd=ws).output
+    assert "Total of corrupted files detected: 0. " in out and "Total of missing files detected: 1. " in out
+    assert "Total of fixed files (corrupted and missing): 1. " in out
+    assert objects.exists(cid)
