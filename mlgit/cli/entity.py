@@ -350,7 +350,9 @@ def _entity_group(et: str) -> click.Group:
     def show(ctx: click.Context, name: str) -> None:
         body = _repo(ctx).show(et, name)
         click.echo(f"-- {et} : {name} --")
-        click.echo(yaml.safe_dump(body, default_flow_style=False, sort_keys=True).rstrip())
+        click.echo(
+            yaml.safe_dump(body, default_flow_style=False, sort_keys=True)
+        )  # + a blank line, as ML-Git
 
     @command("log")
     @click.argument("name")

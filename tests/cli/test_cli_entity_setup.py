@@ -106,3 +106,7 @@ def test_list_and_show_headers(cli: Cli, ws: Path, version) -> None:  # type: ig
     assert cli("datasets list", cwd=ws).output == "ML datasets\n|-- ds\n\n"
     shown = cli("datasets show ds", cwd=ws).output
     assert shown.startswith("-- datasets : ds --\ncategories:\n- cat\n")
+    assert (
+        "  files: MANIFEST.yaml\n  size: 1 Byte\n  storage: local://bucket\nmutability: strict\nname: ds\nversion: 1\n\n"
+        in shown
+    )
