@@ -700,7 +700,8 @@ class Repository:
             )
         if not md.remote_url():
             raise MetadataError(
-                f"{et}: no metadata remote to push to; run: ml-git repository remote {et} add URL"
+                f"Remote URL not found. {et}: no metadata remote to push to; "
+                f"run: ml-git repository remote {et} add URL"
             )
         # every unpushed version on the branch becomes visible with this push: send all their data
         tags = md.unpushed_tags()
@@ -754,7 +755,7 @@ class Repository:
         for et in types:
             if require_remote and not (self.config.get(et) or {}).get("git"):
                 raise MetadataError(
-                    f"Could not update metadata. Check your remote configuration: no {et}.git in "
+                    f"Remote URL not found. Could not update metadata: no {et}.git in "
                     f"{cfg.config_path(self.root)}"
                 )
             md = self.metadata(et)

@@ -573,14 +573,13 @@ def _entity_group(et: str) -> click.Group:
                 path = export_metrics(_repo(ctx), name, Path(export_path), export_type or "json")
                 info("MLGit", f"The metrics were exported to the file: {path}")
                 return
-            table = _repo(ctx).metrics(et, name)
-            names = sorted({k for m in table.values() for k in m})
-            rows = [["tag", *names]] + [
-                [tag, *(f"{m[k]:g}" if k in m else "-" for k in names)] for tag, m in table.items()
-            ]
-            widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
-            for row in rows:
-                click.echo("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip())
+            from ..verbs.history import DATASET_INFO, LABELS_INFO, metrics_info, table
+
+            for row in metrics_info(_repo(ctx), name):  # ML-Git's layout: one table per version
+                cells = [["Name", "Value"], ["Date", row["Date"]]]
+                cells += [[label, str(row[label])] for label in (DATASET_INFO, LABELS_INFO)]
+                cells += [[k, str(v)] for k, v in row["metrics"].items()]
+                click.echo(f"Tag: {row['Tag']}\n{table(cells)}\n")
 
     @command("lineage")
     @click.argument("ref")

@@ -201,7 +201,10 @@ def config_push(ctx: click.Context, message: str) -> None:
     """Commit .ml-git/config.yaml in the project's git repository and push it."""
     from ..verbs.project_git import config_push as push
 
-    if push(_repo(ctx), message):
+    repo = _repo(ctx)
+    config_file = cfg.config_path(repo.root)
+    if push(repo, message):
+        info("Metadata Manager", f"Commit repo[{repo.root}] --- file[{config_file}]")
         info("Repository", "Pushing config file to remote repository")
 
 

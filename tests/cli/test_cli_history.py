@@ -80,3 +80,22 @@ def test_metrics_export(tmp_path: Path, cli: Cli, ws: Path, version) -> None:  #
     doc = json.loads((tmp_path / "exp" / "m-metrics.json").read_text())
     assert doc["model_name"] == "m" and doc["tags_metrics"][0]["metrics"] == {"accuracy": 0.5, "loss": 2.0}
     assert cli("models metrics m --export-type=csv", ok=False, cwd=ws).exit_code == 2
+
+
+def test_metrics_table_per_tag(cli: Cli, ws: Path) -> None:
+    cli(
+        "models create m --categories=cat --mutability=mutable --storage-type=local --bucket-name=bucket",
+        cwd=ws,
+    )
+    (ws / "models" / "m" / "w").write_bytes(b"w")
+    cli("models add m --metric Accuracy 10 --metric Recall 10", cwd=ws)
+    cli("models commit m", cwd=ws)
+    lines = cli("models metrics m", cwd=ws).output.splitlines()
+    assert lines[0] == "Tag: cat__m__1"
+    width = len(lines[1])
+    assert lines[1] == "+" + "-" * 29 + "+" + "-" * 21 + "+"  # PrettyTable's rule, widest cell + 2
+    assert all(len(line) == width for line in lines[1:10])
+    assert lines[2] == "|             Name            |        Value        |"
+    assert lines[5] == "| Related dataset - (version) |         None        |"
+    assert lines[7] == "|           Accuracy          |         10.0        |"
+    assert lines[10] == ""

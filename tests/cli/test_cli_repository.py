@@ -57,6 +57,7 @@ def test_remote_del(tmp_path: Path, cli: Cli, remotes: dict[str, str]) -> None:
         ["git", "-C", str(tmp_path / ".ml-git/labels/metadata"), "remote"], capture_output=True, text=True
     )
     assert origin.stdout.strip() == ""
+    assert "Remote URL not found." in cli("labels update", ok=False, cwd=tmp_path).output
     err = cli("repository remote labels del", ok=False, cwd=tmp_path)
     assert "Remote URL not found for [labels]" in err.output
 
@@ -129,6 +130,7 @@ def test_remote_config_add_and_config_push(tmp_path: Path, cli: Cli) -> None:
     ]
     out = cli("repository config push -m 'first config'", cwd=ws).output
     assert "INFO - Repository: Pushing config file to remote repository" in out
+    assert f"Commit repo[{ws}] --- file[{ws / '.ml-git' / 'config.yaml'}]" in out
     shown = subprocess.run(
         ["git", "-C", str(bare), "show", "master:.ml-git/config.yaml"],
         capture_output=True,
