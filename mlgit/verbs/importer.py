@@ -44,7 +44,7 @@ def _local_keys(folder: Path, prefix: str) -> Iterator[tuple[str, bytes]]:
 def _s3_keys(bucket: str, settings: dict[str, Any], prefix: str, single: bool) -> Iterator[tuple[str, bytes]]:
     from ..storage.s3 import S3Storage
 
-    st = S3Storage.from_config(bucket, settings, sdk="boto3")
+    st = S3Storage.from_config(bucket, {**settings, "sdk": "boto3"})
     client = st._client
     try:
         if single:
@@ -74,6 +74,8 @@ def import_files(
     if (obj is None) == (path is None):
         raise ConfigError("import: expected exactly one of --object KEY or --path PREFIX")
     prefix = (obj or path or "").strip("/")
+    if obj is not None:
+        safe_relpath(prefix, "--object")  # checked before any I/O
     dest = repo.root / et / safe_relpath(entity_dir.strip("/"), "ENTITY_DIR")
     folder = _local_folder(repo, bucket)
     if folder is not None:
