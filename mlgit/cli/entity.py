@@ -519,17 +519,46 @@ def _entity_group(et: str) -> click.Group:
     def remote_fsck(
         ctx: click.Context, name: str, thorough: bool, paranoid: bool, retry: int, full: bool, no_fix: bool
     ) -> None:
-        repo = _repo(ctx)
-        if thorough and not no_fix:
-            from ..verbs.fetch import restore_descriptors
+        from ..verbs.fetch import restore_descriptors, version_descriptors
 
-            restored = restore_descriptors(repo, et, name)
-            if restored:
-                info("Local Repository", f"{restored} missing descriptor files detected. Download:")
+        repo = _repo(ctx)
+        descriptors = set().union(*version_descriptors(repo, et, name).values())
+        lacking = sorted(c for c in descriptors if not repo._objects(et).exists(c))
+        if lacking and thorough and not no_fix:
+            info("Local Repository", f"{len(lacking)} missing descriptor files detected. Download:")
+            restore_descriptors(repo, et, name)
+        elif lacking:
+            info(
+                "Local Repository",
+                f"{len(lacking)} missing descriptor files. Consider using the --thorough option.",
+            )
+            if full:
+                info("Local Repository", f"List of missing descriptor files: {lacking}")
+            else:
+                info(
+                    "Local Repository",
+                    "You can use the --full option to see the complete list of missing descriptor files.",
+                )
         deep = thorough or paranoid
         if paranoid:
             info("Local Repository", "Paranoid mode is active - Downloading files: ")
+        info("Local Repository", "Starting the IPLD check on storage")
+        info("Local Repository", "Starting the blobs check on storage")
         res = repo.remote_fsck(et, name, thorough=deep, fix=not no_fix)
+        fixed_ipld = [c for c in res.fixed if c in descriptors]
+        fixed_blob = [c for c in res.fixed if c not in descriptors]
+        ipld_total = len(descriptors)
+        info("Local Repository", "The file system consistency check is complete.")
+        if full:
+            info("Local Repository", f"IPLD fixed: {fixed_ipld}")
+            info("Local Repository", f"Blobs fixed: {fixed_blob}")
+        click.echo(
+            f"INFO - MLGit: remote-fsck -- fixed   : ipld[{len(fixed_ipld)}] / blob[{len(fixed_blob)}]"
+        )
+        click.echo(
+            f"INFO - MLGit: remote-fsck -- total verified : ipld[{ipld_total}] / "
+            f"blob[{max(0, res.objects_checked - ipld_total)}]"
+        )
         click.echo(
             f"INFO - remote-fsck: {res.objects_checked} object(s) of {len(res.versions)} version(s) "
             f"of {et} {name} checked in {', '.join(res.storages) or 'no storage'}"

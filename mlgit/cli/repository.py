@@ -216,7 +216,9 @@ def repository_update(ctx: click.Context) -> None:
     if not any(repo.metadata(et).exists for et in ENTITY_TYPES):
         raise ConfigError(f"You don't have any metadata initialized (in {repo.root / cfg.MLGIT_DIR})")
     repo.update()
-    click.echo("Metadata repositories updated")
+    for et in ENTITY_TYPES:
+        if repo.metadata(et).exists:
+            info("Metadata Manager", f"Pull [{repo.metadata(et).path}]")
 
 
 @repository.command("gc")

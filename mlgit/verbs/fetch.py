@@ -32,16 +32,19 @@ def fetch(
     return tag, got
 
 
+def version_descriptors(repo: Repository, et: str, name: str) -> dict[str, set[str]]:
+    """storage URI -> the file CIDs (descriptors) every version of ``name`` names there."""
+    storages: dict[str, set[str]] = {}
+    for tag in repo.metadata(et).tags(name):
+        body, manifest, _, _ = repo._read_version(et, tag, name)
+        storages.setdefault(str(body["manifest"]["storage"]), set()).update(manifest.values())
+    return storages
+
+
 def restore_descriptors(repo: Repository, et: str, name: str) -> int:
     """ML-Git's ``remote-fsck --thorough``: download the descriptors of every version of ``name``
     the local store lacks; returns how many were restored."""
-    md = repo.metadata(et)
-    wanted: set[str] = set()
-    storages: dict[str, set[str]] = {}
-    for tag in md.tags(name):
-        body, manifest, _, _ = repo._read_version(et, tag, name)
-        storages.setdefault(str(body["manifest"]["storage"]), set()).update(manifest.values())
-        wanted.update(manifest.values())
+    storages = version_descriptors(repo, et, name)
     objects = repo._objects(et)
     got = 0
     for uri, cids in storages.items():

@@ -89,3 +89,22 @@ def test_fsck_prints_ml_gits_summary_for_corrupted_and_missing(cli: Cli, ws: Pat
     assert "Total of corrupted files detected: 0. " in out and "Total of missing files detected: 1. " in out
     assert "Total of fixed files (corrupted and missing): 1. " in out
     assert objects.exists(cid)
+
+
+def test_remote_fsck_prints_ml_gits_counts(tmp_path: Path, cli: Cli, ws: Path, version) -> None:  # type: ignore[no-untyped-def]
+    version("datasets", "ds", {"data/a": b"a" * 100})
+    objects = Repository(ws)._objects("datasets")
+    (descriptor,) = list(objects)
+    bucket = tmp_path / "bucket"
+    (blob,) = [p.name for p in bucket.iterdir() if p.name != descriptor]
+    (bucket / blob).unlink()
+    out = cli("datasets remote-fsck ds --full", cwd=ws).output
+    assert "INFO - MLGit: remote-fsck -- fixed   : ipld[0] / blob[1]" in out
+    assert "INFO - MLGit: remote-fsck -- total verified : ipld[1] / blob[1]" in out
+    assert f"Blobs fixed: ['{blob}']" in out and (bucket / blob).exists()
+    objects.remove(descriptor)
+    out = cli("datasets remote-fsck ds", cwd=ws).output
+    assert "INFO - Local Repository: 1 missing descriptor files. Consider using the --thorough option." in out
+    assert not objects.exists(descriptor)
+    out = cli("datasets remote-fsck ds --thorough", cwd=ws).output
+    assert "1 missing descriptor files detected. Download:" in out and objects.exists(descriptor)
