@@ -191,7 +191,7 @@ def config_show(ctx: click.Context, local: bool, global_: bool) -> None:
     else:
         data = _repo(ctx).config
     click.echo("config:")
-    click.echo(pprint.pformat(data, width=100, sort_dicts=True))
+    click.echo(pprint.pformat(data))  # as ML-Git printed it (pprint, width 80)
 
 
 @config_group.command("push")
