@@ -9,7 +9,7 @@ from typing import Any
 import click
 import yaml
 
-from ..errors import EntityNotFound, InvalidName, TagNotFound
+from ..errors import EntityNotFound, InvalidName
 from .base import ENTITY_TYPES, _progress, _repo, cli, info
 
 SINGULAR = {"datasets": "Dataset", "labels": "Labels", "models": "Model"}
@@ -118,7 +118,15 @@ def _entity_group(et: str) -> click.Group:
             def keep(items: list[str]) -> list[str]:
                 return items
 
+        from ..verbs.history import unpublished_commits
+
         info("Repository", f"{et}: status of ml-git index for [{name}]")
+        pending = unpublished_commits(_repo(ctx), et)  # ML-Git 2.9.9's first lines
+        if pending:
+            click.echo(f"Your {name} has {pending} commit{'' if pending == 1 else 's'} to be published.")
+            click.echo(f'  (use "ml-git {et} push {name}" to publish your local commits)')
+        else:
+            click.echo(f"Your {name} has no commits to be published.")
         click.echo("Changes to be committed")
         for label, items in (("new file", st.new), ("modified", st.modified), ("deleted", st.deleted)):
             for item in keep(items):
@@ -643,5 +651,3 @@ def _tree(paths: list[str]) -> list[str]:
 
 for _et in ENTITY_TYPES:
     cli.add_command(_entity_group(_et))
-
-__all__ = ["TagNotFound"]

@@ -171,3 +171,15 @@ def export_metrics(repo: Repository, name: str, folder: Path, kind: str) -> Path
     path = folder / f"{name}-metrics.csv"
     atomic_write(path, buf.getvalue().encode())
     return path
+
+
+def unpublished_commits(repo: Repository, et: str) -> int:
+    """Commits of the type's metadata branch its remote-tracking branch lacks (ML-Git's status count;
+    local refs only, no network)."""
+    md = repo.metadata(et)
+    if not md.exists or not md._has_commits():
+        return 0
+    upstream = f"origin/{md.branch}"
+    if not md._ref_exists(upstream):
+        return int(md.git("rev-list", "--count", "HEAD").strip() or 0) if md.remote_url() else 0
+    return int(md.git("rev-list", "--count", f"{upstream}..HEAD").strip() or 0)

@@ -196,3 +196,17 @@ def test_outside_a_project(tmp_path: Path, cli: Cli) -> None:
     res = cli("repository remote datasets add /x.git", ok=False, cwd=tmp_path)
     assert "You are not in an initialized ml-git repository" in res.output
     assert not (tmp_path / ".ml-git").exists()
+
+
+def test_status_counts_unpublished_commits(cli: Cli, ws: Path, version) -> None:  # type: ignore[no-untyped-def]
+    version("datasets", "ds", {"a": b"a"}, push=False)
+    out = cli("datasets status ds", cwd=ws).output
+    assert (
+        'Your ds has 1 commit to be published.\n  (use "ml-git datasets push ds" to publish your local commits)'
+        in out
+    )
+    cli("datasets push ds", cwd=ws)
+    assert (
+        "Your ds has no commits to be published.\nChanges to be committed"
+        in cli("datasets status ds", cwd=ws).output
+    )
