@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 from . import config as cfg
 from . import index as idx
 from . import manifest as mf
+from . import sampling
 from . import spec as specs
 from .errors import (
     ConfigError,
@@ -31,13 +32,25 @@ from .errors import (
     UnsafePath,
     VersionConflict,
 )
-from .lineage import walk_lineage
-from .materialize import Builder, build_all
+from .gitsafe import check_remote_url
+from .lineage import verify_link, walk_lineage
+from .materialize import Builder, build_all, check_bounds
 from .metadata import MetadataRepo
 from .names import MUTABILITIES, check_name, entity_type, make_tag, parse_categories, parse_tag, safe_relpath
-from .objects import HashFS, LocalObjects, atomic_write, remove_stale_temps
+from .objects import (
+    TMP_DIR,
+    HashFS,
+    LocalObjects,
+    atomic_write,
+    remove_stale_temps,
+    temp_folder_for,
+    temp_name,
+)
 from .results import FsckResult, Lineage, LineageNode, Link, StatusResult, VersionResult
+from .safety import disk_errors
+from .sampling import Sample
 from .storage import Storage, open_storage, parse_uri
+from .storage.local import check_bucket_folder
 from .transfer import Progress, download, upload
 from .verbs.changes import changed_in_place, refresh, under
 from .workspace import (
@@ -49,6 +62,7 @@ from .workspace import (
     stage,
     to_metric,
 )
+from .yamlio import MAX_SMALL, read_bounded
 
 if TYPE_CHECKING:
     from .remote_fsck import RemoteFsckResult
@@ -121,6 +135,7 @@ class Repository:
     def remote_add(self, entity_type_: str, url: str) -> str:
         """Set the metadata remote of a type; returns the URL it replaced ('' when none)."""
         et = entity_type(entity_type_)
+        check_remote_url(str(url), f"{et} metadata remote")
         previous = str((self.config.get(et) or {}).get("git") or "")
 
         def apply(data: dict[str, Any]) -> None:
@@ -147,6 +162,9 @@ class Repository:
         credentials: str | None = None,
         endpoint_url: str | None = None,
         region: str | None = "us-east-1",
+        username: str | None = None,
+        private_key: str | None = None,
+        port: int | None = None,
     ) -> None:
         check_name(name, "storage name")
         if type == "local":
@@ -156,6 +174,7 @@ class Repository:
                 )
             settings: dict[str, Any] = {"path": str(path)}
             folder = Path(path) if Path(path).is_absolute() else self.root / path
+            check_bucket_folder(folder, self.root, f"local://{name}")
             folder.mkdir(parents=True, exist_ok=True)
         elif type in ("s3h", "s3"):
             settings = {  # as ML-Git writes it: null profile = the AWS credential chain
@@ -163,8 +182,12 @@ class Repository:
                 "region": region or "us-east-1",
                 "endpoint-url": endpoint_url or None,
             }
+        elif type in ("sftph", "azureblobh"):
+            from .storage.settings import storage_settings
+
+            settings = storage_settings(type, name, endpoint_url, username, private_key, port)
         else:
-            raise ConfigError(f"storage type: expected local or s3h, found {type!r}")
+            raise ConfigError(f"storage type: expected local, s3h, sftph or azureblobh, found {type!r}")
 
         def apply(data: dict[str, Any]) -> None:
             data.setdefault("storages", {}).setdefault(type, {})[name] = settings
@@ -389,7 +412,11 @@ class Repository:
             if entry is None:
                 untracked.append(rel)
             elif not entry.matches(st):
-                if locked and entry.status != idx.UNLOCKED and changed_in_place(entry, st):
+                if (
+                    locked
+                    and entry.status != idx.UNLOCKED
+                    and changed_in_place(entry, st, path / rel, self._cache(et).path(entry.cid))
+                ):
                     corrupted.append(rel)
                 else:
                     untracked.append(rel)
@@ -402,6 +429,7 @@ class Repository:
         missing = sorted(r for r, e in index.items() if r not in files and e.status != idx.BARE)
         return StatusResult(et, name, new, modified, deleted, untracked, corrupted, missing)
 
+    @disk_errors("add")
     def add(
         self,
         entity_type_: str,
@@ -414,6 +442,7 @@ class Repository:
         """Stage the entity's changed files (only those under ``paths`` when given)."""
         et = entity_type(entity_type_)
         path, body = self._load(et, name)
+        sampling.refuse_if_sampled(self._index_dir(et, name), et, name, "add")
         if "mutability" not in body and not (self.metadata(et).exists and self.metadata(et).tags(name)):
             raise SpecError(  # ML-Git: a new entity must say; one versioned before mutability existed is strict
                 f"{specs.spec_file(path, name)}: expected a 'mutability' (strict, flexible or mutable) "
@@ -431,7 +460,7 @@ class Repository:
             r
             for r, st in files.items()
             if r in index
-            and changed_in_place(index[r], st)
+            and changed_in_place(index[r], st, path / r, self._cache(et).path(index[r].cid))
             and mutability != "mutable"
             and index[r].status != idx.UNLOCKED
         ]
@@ -564,6 +593,7 @@ class Repository:
             )
         return Link(*head)
 
+    @disk_errors("commit")
     def commit(
         self,
         entity_type_: str,
@@ -576,6 +606,7 @@ class Repository:
     ) -> VersionResult:
         et = entity_type(entity_type_)
         path, body = self._load(et, name)
+        sampling.refuse_if_sampled(self._index_dir(et, name), et, name, "commit")
         index, staged = self._staged(et, name)
         if not (self._index_dir(et, name) / "MANIFEST.yaml").exists():
             raise NothingToCommit(
@@ -630,7 +661,7 @@ class Repository:
         files = {f"{name}.spec": specs.dumps(et, new_body), "MANIFEST.yaml": mf.dumps(staged)}
         for extra in (README, IGNORE_FILE):  # ML-Git versions .mlgitignore with the spec
             if (path / extra).is_file():
-                files[extra] = (path / extra).read_bytes()
+                files[extra] = read_bounded(path / extra, extra, SpecError, MAX_SMALL)
         msg = message or "/".join([*cats, name])
         sha = md.commit_entity(folder, files, msg, tag)
         if new_body["version"] != specs.load(specs.spec_file(path, name), et, name)["version"]:
@@ -788,19 +819,28 @@ class Repository:
         wanted = f"{ref} version {version}" if version is not None else ref
         raise TagNotFound(f"{et}: no version matches {wanted!r} in {md.path} (tags of {name}: {known})")
 
+    @disk_errors("checkout")
     def checkout(
         self,
         entity_type_: str,
-        ref: str,
+        ref: str | Link | Mapping[str, str],
         version: int | None = None,
         bare: bool = False,
         force: bool = False,
         progress: Progress | None = None,
         fail_limit: int | None = None,
+        sample: Sample | Mapping[str, Any] | None = None,
     ) -> VersionResult:
+        """``sample`` checks out a subset, chosen as ML-Git does (``mlgit.sampling``)."""
         et = entity_type(entity_type_)
-        tag, name = self._resolve_ref(et, ref, version)
+        link = ref if isinstance(ref, Link) else _link(ref)  # a link {tag, sha}: checked against its tag
+        tag, name = self._resolve_ref(et, link.tag if link else str(ref), version)
+        if link is not None:
+            verify_link(self.metadata(et), link, f"checkout of the link {link.tag}")
         body, manifest, folder, sha = self._read_version(et, tag, name)
+        listed = len(manifest)  # the whole version's, which the spec's manifest.amount declares
+        if sample is not None:
+            manifest = sampling.apply(sample, manifest, tag)
         folder = safe_relpath(folder, f"{tag}: entity folder")
         dest = self.root / et / folder
         _refuse_symlinked_parents(self.root, dest)
@@ -809,7 +849,9 @@ class Repository:
         current = find_entity(self.root / et, name)
         if current is not None and not force:
             st = self.status(et, name)
-            dirty = st.corrupted + st.untracked + st.missing + st.new + st.modified + st.deleted
+            # after a sampled checkout, the files left out are not deletions of the user's
+            deleted = [] if sampling.is_sampled(self._index_dir(et, name)) else st.deleted
+            dirty = st.corrupted + st.untracked + st.missing + st.new + st.modified + deleted
             if self._head(et, name) is None:  # never versioned here: what create wrote is replaced
                 dirty = [d for d in dirty if not _created_metadata(current, d, name)]
             if dirty:
@@ -820,7 +862,7 @@ class Repository:
         old_index, _ = self._staged(et, name)
         mutability = body.get("mutability", "strict")
         objects, cache = self._objects(et), self._cache(et)
-        for folder_ in (dest, cache.root):  # what a checkout killed mid-way left behind
+        for folder_ in (self.root / TMP_DIR, cache.root):  # what a checkout killed mid-way left behind
             if folder_.is_dir():
                 remove_stale_temps(folder_)
         new_index: idx.Index = {}
@@ -842,7 +884,8 @@ class Repository:
                 if storage is not None:
                     rep = download(storage, objects, need, threads, progress, fail_limit)  # descriptors
                     downloaded, skipped = len(rep.done), rep.skipped
-                builder = Builder(objects, cache, mutability, storage)
+                builder = Builder(objects, cache, mutability, storage, self.root / TMP_DIR)
+                check_bounds(builder, tag, body, listed, jobs, dest)
                 dest.mkdir(parents=True, exist_ok=True)
                 stats = build_all(builder, jobs, threads, progress, fail_limit)
             finally:
@@ -862,6 +905,7 @@ class Repository:
             if f"{folder}/{extra}" in in_tag:
                 atomic_write(dest / extra, md.show(tag, f"{folder}/{extra}"))
         self._save_staged(et, name, new_index)
+        sampling.mark(self._index_dir(et, name), sample)
         self._set_head(et, name, tag, sha)
         size = sum(e.size for e in new_index.values())
         return self._result(
@@ -895,7 +939,7 @@ class Repository:
         if rel not in index or not target.is_file():
             raise EntityNotFound(f"unlock: {rel!r} is not a tracked file of {et} {name} (in {path})")
         if mutability == "flexible":
-            tmp = target.with_name(f".tmp-unlock-{target.name}")
+            tmp = Path(temp_name(temp_folder_for(target.parent, self.root / TMP_DIR), target.name))
             shutil.copyfile(target, tmp)
             os.chmod(tmp, 0o644)
             os.replace(tmp, target)
@@ -967,7 +1011,11 @@ class Repository:
             tag = head[0] if head else self._resolve_ref(et, str(ref), None)[0]
         else:
             tag = str(ref)
-        return walk_lineage(self._node(et, tag), self._node)
+        return walk_lineage(
+            self._node(et, tag),
+            self._node,
+            lambda kind, link, owner: verify_link(self.metadata(kind), link, owner),
+        )
 
     def _node(self, et: str, tag: str) -> LineageNode:
         md = self.metadata(et)
@@ -989,12 +1037,17 @@ class Repository:
 
     # -- ML-Git's other verbs (mlgit/verbs/) ---------------------------------------------------
     def fetch(
-        self, entity_type_: str, ref: str, version: int | None = None, progress: Progress | None = None
+        self,
+        entity_type_: str,
+        ref: str,
+        version: int | None = None,
+        progress: Progress | None = None,
+        sample: Sample | Mapping[str, Any] | None = None,
     ) -> tuple[str, int]:
         """Download a version's objects into the local store, workspace untouched: (tag, objects fetched)."""
         from .verbs.fetch import fetch
 
-        return fetch(self, entity_type(entity_type_), ref, version, progress)
+        return fetch(self, entity_type(entity_type_), ref, version, progress, sample)
 
     def reset(self, entity_type_: str, name: str, mode: str = "hard", reference: str = "head") -> str | None:
         """ML-Git's reset (soft/mixed/hard, head or head~1); returns the tag checked out afterwards."""

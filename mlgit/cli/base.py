@@ -14,10 +14,12 @@ import click
 
 from .. import __version__
 from ..errors import MLGitError, NotARepository
+from ..gitsafe import redact
 from ..repository import Repository
 from ..transfer import Progress
 
 ENTITY_TYPES = ("datasets", "labels", "models")
+STORAGE_TYPES = ["s3h", "local", "sftph", "azureblobh"]
 
 
 def _project_root(start: Path) -> Path:
@@ -66,12 +68,13 @@ CONFIG_ADVICE = (
 
 
 def info(where: str, message: str) -> None:
-    """One of ML-Git's log lines (``INFO - Admin: ...``): scripts written for ML-Git parse these."""
-    click.echo(f"INFO - {where}: {message}")
+    """One of ML-Git's log lines (``INFO - Admin: ...``): scripts written for ML-Git parse these.
+    A URL's user:token is never shown."""
+    click.echo(redact(f"INFO - {where}: {message}"))
 
 
 def warn(where: str, message: str) -> None:
-    click.echo(f"WARNING - {where}: {message}", err=True)
+    click.echo(redact(f"WARNING - {where}: {message}"), err=True)
 
 
 def find_root(start: Path) -> Path | None:
@@ -98,8 +101,8 @@ class _Group(click.Group):
 def _fail(ctx: click.Context, exc: BaseException, code: int, prefix: str = "") -> None:
     verbose = (ctx.obj or {}).get("verbose")
     if verbose:
-        traceback.print_exception(exc, file=sys.stderr)
-    click.echo(f"ERROR - {prefix}{exc}", err=True)
+        click.echo(redact("".join(traceback.format_exception(exc))).rstrip(), err=True)
+    click.echo(redact(f"ERROR - {prefix}{exc}"), err=True)
     ctx.exit(code)
 
 

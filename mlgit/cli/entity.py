@@ -10,7 +10,7 @@ import click
 import yaml
 
 from ..errors import EntityNotFound, InvalidName
-from .base import ENTITY_TYPES, _progress, _repo, cli, info
+from .base import ENTITY_TYPES, STORAGE_TYPES, _progress, _repo, cli, info
 
 SINGULAR = {"datasets": "Dataset", "labels": "Labels", "models": "Model"}
 
@@ -50,7 +50,7 @@ def _entity_group(et: str) -> click.Group:
     @click.argument("name")
     @click.option("--categories", required=True, help="Comma-separated categories.", callback=not_empty)
     @click.option("--mutability", required=True, type=click.Choice(["strict", "flexible", "mutable"]))
-    @click.option("--storage-type", default="s3h", type=click.Choice(["s3h", "local"]), show_default=True)
+    @click.option("--storage-type", default="s3h", type=click.Choice(STORAGE_TYPES), show_default=True)
     @click.option("--bucket-name", default=None, callback=not_empty)
     @click.option("--version", default=1, type=int, show_default=True)
     @click.option("--entity-dir", default=None, callback=not_empty)
@@ -169,7 +169,6 @@ def _entity_group(et: str) -> click.Group:
         first = (
             file_path and f"{name}.spec" in repo.status(et, name).untracked
         )  # nothing staged nor versioned
-        info("Repository", f"{et} adding path [{repo.entity_path(et, name)}] to ml-git index")
         res = repo.add(
             et,
             name,
@@ -178,6 +177,7 @@ def _entity_group(et: str) -> click.Group:
             metrics_file=metrics_file,
             paths=list(file_path) or None,
         )
+        info("Repository", f"{et} adding path [{res.path}] to ml-git index")  # after: a refusal is one line
         if first:
             info("Repository", f"File {name}.spec has been automatically added to staged files.")
         if run_fsck:
@@ -246,6 +246,14 @@ def _entity_group(et: str) -> click.Group:
         "-d", "--with-dataset", is_flag=True, hidden=et == "datasets", help="Also the linked dataset."
     )
     @click.option("-l", "--with-labels", is_flag=True, hidden=et != "models", help="Also the linked labels.")
+    @click.option("--sample-type", default=None, type=click.Choice(["group", "range", "random"]))
+    @click.option(
+        "--sampling",
+        default="1:1000",
+        show_default=True,
+        help="group: AMOUNT:GROUP_SIZE, range: START:STOP[:STEP], random: AMOUNT:FREQUENCY.",
+    )
+    @click.option("--seed", default="1", show_default=True, help="Seed of the group and random samples.")
     @click.pass_context
     def checkout(
         ctx: click.Context,
@@ -258,15 +266,26 @@ def _entity_group(et: str) -> click.Group:
         full: bool,
         with_dataset: bool,
         with_labels: bool,
+        sample_type: str | None,
+        sampling: str,
+        seed: str,
     ) -> None:
         if (with_dataset and et == "datasets") or (with_labels and et != "models"):
             raise click.UsageError(
                 f"--with-{'dataset' if with_dataset else 'labels'} is not an option of {et} checkout"
             )
         repo = _repo(ctx)
+        sample = {sample_type: sampling, "seed": seed} if sample_type else None
         with _progress() as progress:
             res = repo.checkout(
-                et, ref, version=version, bare=bare, force=force, progress=progress, fail_limit=fail_limit
+                et,
+                ref,
+                version=version,
+                bare=bare,
+                force=force,
+                progress=progress,
+                fail_limit=fail_limit,
+                sample=sample,
             )
         info("Metadata", f"Performing checkout in tag {res.tag}")
         if bare:
@@ -297,11 +316,23 @@ def _entity_group(et: str) -> click.Group:
     @click.argument("ref")
     @click.option("--version", default=None, type=int)
     @click.option("--retry", default=2, type=click.IntRange(0), help="Accepted (every object is retried).")
+    @click.option("--sample-type", default=None, type=click.Choice(["group", "range", "random"]))
+    @click.option("--sampling", default="1:1000", show_default=True, help="As checkout's.")
+    @click.option("--seed", default="1", show_default=True, help="As checkout's.")
     @click.pass_context
-    def fetch(ctx: click.Context, ref: str, version: int | None, retry: int) -> None:
+    def fetch(
+        ctx: click.Context,
+        ref: str,
+        version: int | None,
+        retry: int,
+        sample_type: str | None,
+        sampling: str,
+        seed: str,
+    ) -> None:
         """Download a version's objects into the local store, without touching the workspace."""
+        sample = {sample_type: sampling, "seed": seed} if sample_type else None
         with _progress() as progress:
-            tag, got = _repo(ctx).fetch(et, ref, version, progress)
+            tag, got = _repo(ctx).fetch(et, ref, version, progress, sample)
         click.echo(f"Fetched {tag}: {got} object(s) downloaded")
 
     @command("update")
@@ -581,7 +612,7 @@ def _entity_group(et: str) -> click.Group:
                 click.echo(f"    {item}")
             for item in res.unfixable:
                 click.echo(f"    not fixed: {item}")
-        if res.unfixable:
+        if res.unfixable or (no_fix and res.total):  # something is missing and was left so: not a success
             ctx.exit(1)
 
     @command("unlock")

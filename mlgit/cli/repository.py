@@ -9,8 +9,9 @@ import click
 
 from .. import config as cfg
 from ..errors import ConfigError
+from ..gitsafe import redact
 from ..repository import Repository
-from .base import CONFIG_ADVICE, ENTITY_TYPES, _repo, cli, find_root, info, warn
+from .base import CONFIG_ADVICE, ENTITY_TYPES, STORAGE_TYPES, _repo, cli, find_root, info, warn
 
 GLOBAL = click.option("--global", "-g", "global_", is_flag=True, help="Write the global ~/.mlgitconfig.")
 
@@ -119,11 +120,14 @@ def storage() -> None:
 
 @storage.command("add")
 @click.argument("bucket")
-@click.option("--type", "type_", default="s3h", type=click.Choice(["s3h", "local"]), show_default=True)
+@click.option("--type", "type_", default="s3h", type=click.Choice(STORAGE_TYPES), show_default=True)
 @click.option("--credentials", default=None, help="AWS profile name.", callback=_not_empty)
 @click.option("--region", default="us-east-1", show_default=True)
-@click.option("--endpoint-url", default=None)
+@click.option("--endpoint-url", default=None, help="S3 endpoint, or the SSH host (--type=sftph).")
 @click.option("--path", default=None, help="Folder used as a bucket (--type=local).", callback=_not_empty)
+@click.option("--username", default=None, help="SSH user (--type=sftph).")
+@click.option("--private-key", default=None, help="SSH private key file (--type=sftph).")
+@click.option("--port", default=None, type=int, help="SSH port (--type=sftph, default 22).")
 @GLOBAL
 @click.pass_context
 def storage_add(
@@ -134,6 +138,9 @@ def storage_add(
     region: str,
     endpoint_url: str | None,
     path: str | None,
+    username: str | None,
+    private_key: str | None,
+    port: int | None,
     global_: bool,
 ) -> None:
     repo = _repo(ctx)
@@ -141,21 +148,26 @@ def storage_add(
         info("Admin", f"Add storage [{type_}://{bucket}] with creds from profile [{credentials}]")
     else:
         info("Admin", f"Add storage [{type_}://{bucket}]")
+    options = {
+        "path": path,
+        "credentials": credentials,
+        "endpoint_url": endpoint_url,
+        "region": region,
+        "username": username,
+        "private_key": private_key,
+        "port": port,
+    }
     if global_:
         with repo.global_config():
-            repo.storage_add(
-                bucket, type_, path=path, credentials=credentials, endpoint_url=endpoint_url, region=region
-            )
+            repo.storage_add(bucket, type_, **options)  # type: ignore[arg-type]
     else:
-        repo.storage_add(
-            bucket, type_, path=path, credentials=credentials, endpoint_url=endpoint_url, region=region
-        )
+        repo.storage_add(bucket, type_, **options)  # type: ignore[arg-type]
     info("Admin", CONFIG_ADVICE)
 
 
 @storage.command("del")
 @click.argument("bucket")
-@click.option("--type", "type_", default=None, type=click.Choice(["s3h", "local"]))
+@click.option("--type", "type_", default=None, type=click.Choice(STORAGE_TYPES))
 @GLOBAL
 @click.pass_context
 def storage_del(ctx: click.Context, bucket: str, type_: str | None, global_: bool) -> None:
@@ -191,7 +203,7 @@ def config_show(ctx: click.Context, local: bool, global_: bool) -> None:
     else:
         data = _repo(ctx).config
     click.echo("config:")
-    click.echo(pprint.pformat(data))  # as ML-Git printed it (pprint, width 80)
+    click.echo(redact(pprint.pformat(data)))  # as ML-Git printed it (pprint, width 80)
 
 
 @config_group.command("push")

@@ -10,6 +10,7 @@ The index keeps each file's stat, so an unchanged file is never hashed. When the
 
 from __future__ import annotations
 
+import errno
 import fnmatch
 import os
 from pathlib import Path
@@ -38,9 +39,48 @@ def refresh(entity_dir: Path, files: dict[str, os.stat_result], index: idx.Index
     return out
 
 
-def changed_in_place(entry: idx.Entry, st: os.stat_result) -> bool:
-    """A locked file whose bytes changed under the same inode (the cache's copy changed with it)."""
-    return not entry.matches(st) and entry.ino != 0 and st.st_ino == entry.ino
+MARK = "user.mlgit.staged"
+
+
+def mark_staged(path: str) -> None:
+    """Tag the file ``add`` staged (an xattr): a file written anew under its name has no tag, even
+    when the filesystem gives it the freed inode number (ext4 does, at once). Best effort."""
+    try:
+        os.setxattr(path, MARK, b"1", follow_symlinks=False)
+    except (OSError, AttributeError):
+        pass
+
+
+def _marked(path: Path) -> bool | None:
+    """True/False when the filesystem answers, None when it has no user xattrs."""
+    try:
+        os.getxattr(path, MARK, follow_symlinks=False)
+        return True
+    except (AttributeError, NotImplementedError):
+        return None
+    except OSError as exc:
+        if exc.errno in (errno.ENOTSUP, errno.EOPNOTSUPP):
+            return None
+        return False
+
+
+def changed_in_place(entry: idx.Entry, st: os.stat_result, path: Path, cached: Path | None = None) -> bool:
+    """A locked file whose bytes changed in place rather than a new file written under its name.
+
+    Same inode as when added, and: hardlinked to the cache still (its cached copy changed with it),
+    or carrying the mark ``add`` set (the cache keeps its own copy, as for root), or on a filesystem
+    that cannot tell (then the safer answer: in place).
+    """
+    if entry.matches(st) or entry.ino == 0 or st.st_ino != entry.ino:
+        return False
+    if cached is not None:
+        try:
+            c = os.stat(cached)
+            if (c.st_dev, c.st_ino) == (st.st_dev, st.st_ino):
+                return True
+        except OSError:
+            pass
+    return _marked(path) is not False
 
 
 def ignore_rules(entity_dir: Path) -> list[str]:

@@ -3,7 +3,8 @@ store without touching the workspace, as ML-Git's fetch does; a later checkout t
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
 
 from .. import index as idx
 from ..cid import parse_descriptor
@@ -11,14 +12,24 @@ from ..transfer import Progress, download
 
 if TYPE_CHECKING:
     from ..repository import Repository
+    from ..sampling import Sample
 
 
 def fetch(
-    repo: Repository, et: str, ref: str, version: int | None = None, progress: Progress | None = None
+    repo: Repository,
+    et: str,
+    ref: str,
+    version: int | None = None,
+    progress: Progress | None = None,
+    sample: Sample | Mapping[str, Any] | None = None,
 ) -> tuple[str, int]:
-    """(tag, objects downloaded)."""
+    """(tag, objects downloaded); with ``sample`` only the files a sampled checkout would take."""
+    from .. import sampling
+
     tag, name = repo._resolve_ref(et, ref, version)
     body, manifest, _, _ = repo._read_version(et, tag, name)
+    if sample is not None:
+        manifest = sampling.apply(sample, manifest, tag)
     objects = repo._objects(et)
     threads = int(repo.config["push_threads_count"])
     storage = repo._storage(body["manifest"]["storage"])

@@ -12,6 +12,7 @@ from git.exc import GitCommandError
 
 from .. import config as cfg
 from ..errors import ConfigError, MetadataError
+from ..gitsafe import check_remote_url, git_env, redact, refuse_symlinks
 
 if TYPE_CHECKING:
     from ..repository import Repository
@@ -25,13 +26,14 @@ IGNORED = [f"{cfg.MLGIT_DIR}/{et}" for et in ("datasets", "models", "labels")] +
 
 
 def _err(exc: GitCommandError) -> str:
-    return " ".join(str(exc.stderr or exc).split())[:300]
+    return redact(" ".join(str(exc.stderr or exc).split())[:300])
 
 
 def update_gitignore(root: Path) -> None:
     """Append the lines of IGNORED that ``root/.gitignore`` lacks (ML-Git's layout: a blank line, then them)."""
     path = root / ".gitignore"
-    present = set(path.read_text().splitlines()) if path.is_file() else set()
+    refuse_symlinks(root, [".gitignore"], "the .gitignore update")  # a cloned project is untrusted
+    present = set(path.read_text(errors="replace").splitlines()) if path.is_file() else set()
     missing = [line for line in IGNORED if line not in present]
     if not missing and path.is_file():
         return
@@ -40,38 +42,33 @@ def update_gitignore(root: Path) -> None:
 
 
 def clone_project(url: str, cwd: Path, folder: str | None, untracked: bool) -> Path:
-    """Clone the config repository, initialize each configured metadata repository; with
-    ``untracked`` the clone keeps no ``.git`` (ML-Git's ``clone --untracked``)."""
-    from ..repository import Repository
+    """``mlgit.clone`` (the project is untrusted: checked before checkout), then ML-Git's extras:
+    the ``.gitignore`` lines, and with ``untracked`` no ``.git`` kept (``clone --untracked``)."""
+    from ..clone import clone_project as safe_clone
+    from ..clone import default_folder
 
-    name = folder or url.rstrip("/").rsplit("/", 1)[-1].removesuffix(".git")
+    name = folder or default_folder(url)
     if not name or name in (".", ".."):
-        raise ConfigError(f"Badly formatted url {url}: expected .../NAME(.git)")
+        raise ConfigError(f"Badly formatted url {redact(url)}: expected .../NAME(.git)")
     target = cwd / name
-    if target.exists() and any(target.iterdir()):
+    if target.exists() and (not target.is_dir() or any(target.iterdir())):
         raise ConfigError(f"The path [{target}] already exists and is not an empty directory.")
+    safe_clone(url, target)
     try:
-        git.Repo.clone_from(url, target)
-    except GitCommandError as exc:
-        raise MetadataError(f"Could not read from remote repository {url}: {_err(exc)}") from exc
-    if not cfg.config_path(target).is_file():
-        shutil.rmtree(target, ignore_errors=True)
-        raise ConfigError(
-            f"Wrong minimal configuration files! {url} holds no {cfg.MLGIT_DIR}/{cfg.CONFIG_FILE}"
-        )
-    if untracked:
-        shutil.rmtree(target / ".git")
-    update_gitignore(target)
-    repo = Repository(target)
-    for et in cfg.ENTITY_TYPES:
-        if repo.config[et].get("git"):
-            repo.entity_init(et)
+        if untracked:
+            shutil.rmtree(target / ".git")
+        update_gitignore(target)
+    except BaseException:
+        shutil.rmtree(target, ignore_errors=True)  # nothing half-made stays behind
+        raise
     return target
 
 
 def config_remote_add(repo: Repository, url: str) -> bool:
     """``git init`` the project folder (if needed) and point its ``origin`` at ``url``; True when created."""
+    check_remote_url(url, "project config remote")
     root = repo.root
+    refuse_symlinks(root, [".git"], "repository remote config add")
     created = not (root / ".git").exists()
     project = git.Repo.init(root, initial_branch="master") if created else git.Repo(root)
     try:
@@ -80,7 +77,7 @@ def config_remote_add(repo: Repository, url: str) -> bool:
         else:
             project.git.remote("add", "origin", url)
     except GitCommandError as exc:
-        raise MetadataError(f"could not set the project's remote to {url}: {_err(exc)}") from exc
+        raise MetadataError(f"could not set the project's remote to {redact(url)}: {_err(exc)}") from exc
     update_gitignore(root)
     return created
 
@@ -100,6 +97,7 @@ def config_push(repo: Repository, message: str) -> bool:
             return False
         project.git.commit("-m", message, "--", rel)
         branch = project.git.symbolic_ref("--short", "HEAD").strip()
+        project.git.update_environment(**git_env())
         project.git.push("-u", "origin", branch)
     except GitCommandError as exc:
         raise MetadataError(f"Could not push configuration file. ERROR: {_err(exc)}") from exc
