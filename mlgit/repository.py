@@ -661,7 +661,8 @@ class Repository:
         files = {f"{name}.spec": specs.dumps(et, new_body), "MANIFEST.yaml": mf.dumps(staged)}
         for extra in (README, IGNORE_FILE):  # ML-Git versions .mlgitignore with the spec
             if (path / extra).is_file():
-                files[extra] = read_bounded(path / extra, extra, SpecError, MAX_SMALL)
+                label = "README" if extra == README else extra
+                files[extra] = read_bounded(path / extra, label, SpecError, MAX_SMALL)
         msg = message or "/".join([*cats, name])
         sha = md.commit_entity(folder, files, msg, tag)
         if new_body["version"] != specs.load(specs.spec_file(path, name), et, name)["version"]:

@@ -84,11 +84,16 @@ def changed_in_place(entry: idx.Entry, st: os.stat_result, path: Path, cached: P
 
 
 def ignore_rules(entity_dir: Path) -> list[str]:
+    from ..errors import SpecError
+    from ..yamlio import MAX_SMALL, read_bounded
+
     path = entity_dir / IGNORE_FILE
-    if not path.is_file():
+    try:
+        raw = read_bounded(path, IGNORE_FILE, SpecError, MAX_SMALL)  # never through a symlink
+    except FileNotFoundError:
         return []
     rules = []
-    for line in path.read_text(errors="replace").splitlines():
+    for line in raw.decode(errors="replace").splitlines():
         line = line.strip()
         if line and not line.startswith("#"):
             rules.append(line)

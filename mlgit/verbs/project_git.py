@@ -13,6 +13,7 @@ from git.exc import GitCommandError
 from .. import config as cfg
 from ..errors import ConfigError, MetadataError
 from ..gitsafe import check_remote_url, git_env, redact, refuse_symlinks
+from ..yamlio import MAX_SMALL, read_bounded
 
 if TYPE_CHECKING:
     from ..repository import Repository
@@ -33,9 +34,14 @@ def update_gitignore(root: Path) -> None:
     """Append the lines of IGNORED that ``root/.gitignore`` lacks (ML-Git's layout: a blank line, then them)."""
     path = root / ".gitignore"
     refuse_symlinks(root, [".gitignore"], "the .gitignore update")  # a cloned project is untrusted
-    present = set(path.read_text(errors="replace").splitlines()) if path.is_file() else set()
+    try:
+        present = set(
+            read_bounded(path, ".gitignore", ConfigError, MAX_SMALL).decode(errors="replace").splitlines()
+        )
+    except FileNotFoundError:
+        present = set()
     missing = [line for line in IGNORED if line not in present]
-    if not missing and path.is_file():
+    if not missing and present:
         return
     with open(path, "a") as fh:
         fh.write("\n" + "".join(line + "\n" for line in missing))

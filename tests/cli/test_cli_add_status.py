@@ -210,3 +210,20 @@ def test_status_counts_unpublished_commits(cli: Cli, ws: Path, version) -> None:
         "Your ds has no commits to be published.\nChanges to be committed"
         in cli("datasets status ds", cwd=ws).output
     )
+
+
+def test_a_symlinked_mlgitignore_is_refused(tmp_path: Path, cli: Cli, ws: Path) -> None:
+    cli(
+        "datasets create ds --categories=c --mutability=strict --storage-type=local --bucket-name=bucket",
+        cwd=ws,
+    )
+    secret = write(tmp_path / "secret", b"*\n")
+    os.symlink(secret, ws / "datasets" / "ds" / ".mlgitignore")
+    write(ws / "datasets" / "ds" / "f", b"f")
+    res = cli("datasets add ds", ok=False, cwd=ws)
+    assert res.exit_code == 1 and "symlink" in res.output
+    (ws / "datasets" / "ds" / ".mlgitignore").unlink()  # inside the entity folder: still never followed
+    write(ws / "datasets" / "ds" / "rules", b"*\n")
+    os.symlink(ws / "datasets" / "ds" / "rules", ws / "datasets" / "ds" / ".mlgitignore")
+    res = cli("datasets add ds", ok=False, cwd=ws)
+    assert res.exit_code == 1 and ".mlgitignore" in res.output and "is a symlink" in res.output
