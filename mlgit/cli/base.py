@@ -67,6 +67,26 @@ CONFIG_ADVICE = (
 )
 
 
+#: one line of help for the entity commands whose function has no docstring
+HELP = {
+    "add": "Add the entity's changed files (or only FILE_PATH...) to the staging area.",
+    "branch": "The version checked out in this workspace (tag, sha).",
+    "checkout": "Check out a version (a tag, or NAME [--version N]) into the workspace.",
+    "commit": "Commit the staged files as a new version (tag) in the metadata repository.",
+    "create": "Create an entity folder with its .spec, an empty README.md and data/.",
+    "fsck": "Check the local objects, cache and locked workspace files; repair what can be repaired.",
+    "list": "List the entities of the metadata repository.",
+    "log": "The versions of an entity: tag, author, email, date, message (--stat: files).",
+    "push": "Upload the data of the unpushed versions, then push the metadata.",
+    "remote-fsck": "Check the storage holds every object of every version; upload what it lacks.",
+    "show": "Print the spec of the version checked out (or the latest).",
+    "status": "Staged, untracked and corrupted files of an entity.",
+    "unlock": "Make one file of a flexible entity editable.",
+    "update": "Update the metadata repository from its remote.",
+    "metrics": "The metrics of every version of a model (or export them as csv/json).",
+}
+
+
 def info(where: str, message: str) -> None:
     """One of ML-Git's log lines (``INFO - Admin: ...``): scripts written for ML-Git parse these.
     A URL's user:token is never shown."""
@@ -82,6 +102,14 @@ def find_root(start: Path) -> Path | None:
         return _project_root(start)
     except NotARepository:
         return None
+
+
+def not_empty(ctx: click.Context, param: click.Parameter, value: Any) -> Any:
+    """ML-Git's NotEmptyString: ``--opt=`` (or blanks) is refused before anything runs."""
+    values = value if isinstance(value, tuple) else (value,)
+    if any(isinstance(v, str) and not v.strip() for v in values):
+        raise click.BadParameter("Value cannot be empty.", ctx=ctx, param=param)
+    return value
 
 
 class _Group(click.Group):
