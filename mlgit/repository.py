@@ -52,7 +52,7 @@ from .sampling import Sample
 from .storage import Storage, open_storage, parse_uri
 from .storage.local import check_bucket_folder
 from .transfer import Progress, download, upload
-from .verbs.changes import changed_in_place, refresh, under
+from .verbs.changes import changed_in_place, mark_staged, refresh, under
 from .workspace import (
     IGNORE_FILE,
     README,
@@ -893,8 +893,10 @@ class Repository:
                 if storage is not None:
                     storage.close()
             downloaded += builder.fetched
-            for rel, (cid, _target) in jobs.items():
+            for rel, (cid, target) in jobs.items():
                 new_index[rel] = idx.Entry.from_stat(cid, stats[rel])
+                if mutability != "mutable":
+                    mark_staged(str(target))  # an edit in place is told from a new file (verbs/changes.py)
         dest.mkdir(parents=True, exist_ok=True)
         for rel in old_index:
             if rel not in manifest and (dest / rel).exists():

@@ -81,3 +81,20 @@ def test_fetch_fills_the_local_store_only(tmp_path: Path, cli: Cli, ws: Path, re
     cli("datasets checkout ds", cwd=other)
     assert (other / "datasets" / "ds" / "data" / "a").read_bytes() == b"a" * 300_000
     assert len(list(Repository(other)._objects("datasets"))) == 5  # 2 descriptors + 3 chunks
+
+
+def test_edit_in_place_after_checkout_is_refused(
+    tmp_path: Path, cli: Cli, ws: Path, remotes, version
+) -> None:  # type: ignore[no-untyped-def]
+    version("datasets", "ds", {"data/a": b"a"})
+    other = _second(tmp_path, cli, remotes)
+    cli("datasets checkout ds", cwd=other)
+    target = other / "datasets" / "ds" / "data" / "a"
+    target.chmod(0o644)
+    target.write_bytes(b"edited in place")
+    assert "    data/a" in cli("datasets status ds", cwd=other).output.split("corrupted files")[1]
+    assert "changed in place" in cli("datasets add ds", ok=False, cwd=other).output
+    target.unlink()
+    target.write_bytes(b"written anew")  # a new file under the same name: a change, as ML-Git
+    cli("datasets add ds --bumpversion", cwd=other)
+    cli("datasets commit ds", cwd=other)
