@@ -33,7 +33,7 @@ from .errors import (
     VersionConflict,
 )
 from .gitsafe import check_remote_url
-from .lineage import verify_link, walk_lineage
+from .lineage import verify_link, walk_lineage, warn_if_unpushed
 from .materialize import Builder, build_all, check_bounds
 from .metadata import MetadataRepo
 from .names import MUTABILITIES, check_name, entity_type, make_tag, parse_categories, parse_tag, safe_relpath
@@ -621,6 +621,9 @@ class Repository:
             "dataset": self._resolve_link("dataset", dataset),
             "labels": self._resolve_link("labels", labels),
         }
+        for kind, link in links.items():
+            if link is not None:
+                warn_if_unpushed(self.metadata("datasets" if kind == "dataset" else "labels"), link)
         md = self.metadata(et)
         md.fetch()
         previous = md.tags(name)
