@@ -8,9 +8,9 @@ from pathlib import Path
 from typing import Any
 
 from . import yamlio
+from .atomic import atomic_write
 from .errors import ConfigError, NotARepository
 from .gitsafe import refuse_symlinks
-from .objects import atomic_write
 
 MLGIT_DIR = ".ml-git"
 CONFIG_FILE = "config.yaml"

@@ -17,10 +17,10 @@ from pathlib import Path
 import yaml
 
 from . import yamlio
+from .atomic import atomic_write
 from .cid import is_cid
 from .errors import ManifestError
 from .names import safe_relpath
-from .objects import atomic_write
 
 ADDED = "a"
 UNLOCKED = "u"

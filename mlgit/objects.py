@@ -8,96 +8,17 @@ from __future__ import annotations
 
 import contextlib
 import os
-import re
 import shutil
-import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from .atomic import TMP_DIR, atomic_write, remove_stale_temps, temp_folder_for, temp_name
 from .cid import cid_of, is_cid, parse_descriptor, require_cid
 from .errors import CorruptObject
 
 if TYPE_CHECKING:
     from .cid import FileObjects
-
-
-def temp_name(folder: str | os.PathLike[str], name: str) -> str:
-    """A temp file in ``folder``, named after the writing process so that a leftover of a killed
-    process can be told apart from one being written (``remove_stale_temps``). ``folder`` is one of
-    mlgit's own (under ``.ml-git/``), never a user's: no user file can be taken for a temp file."""
-    return f"{folder}/.tmp-{os.getpid()}-{threading.get_ident()}-{name[:120]}"
-
-
-#: where temp files of writes into the workspace go (same filesystem, so the rename is atomic)
-TMP_DIR = ".ml-git/tmp"
-
-
-def temp_folder_for(folder: str | os.PathLike[str], tmp_dir: str | os.PathLike[str] | None = None) -> str:
-    """The folder for the temp file of a write into ``folder``: ``folder`` itself when it is mlgit's
-    own (under ``.ml-git/``, or outside any workspace, e.g. a bucket), else the workspace's
-    ``.ml-git/tmp`` (``tmp_dir``, or found above ``folder``) when it is on the same filesystem."""
-    folder = os.fspath(folder)
-    if tmp_dir is None:
-        parts = Path(folder).parts
-        if ".ml-git" in parts:
-            return folder
-        for up in [Path(folder), *Path(folder).parents]:
-            if os.path.isfile(up / ".ml-git" / "config.yaml"):
-                tmp_dir = up / TMP_DIR
-                break
-        else:
-            return folder
-    tmp_dir = os.fspath(tmp_dir)
-    os.makedirs(tmp_dir, exist_ok=True)
-    if os.stat(tmp_dir).st_dev != os.stat(folder).st_dev:
-        return folder  # another filesystem (a mount inside the workspace): a rename cannot cross it
-    return tmp_dir
-
-
-def atomic_write(path: Path, data: bytes, mode: int | None = None, beside: bool = False) -> None:
-    """Write ``path`` whole or not at all; ``beside``: the temp file goes in ``path``'s folder (mlgit's own)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = temp_name(path.parent if beside else temp_folder_for(path.parent), path.name)
-    try:
-        with open(tmp, "wb") as fh:
-            fh.write(data)
-        if mode is not None:
-            os.chmod(tmp, mode)
-        os.replace(tmp, path)
-    except BaseException:
-        with _suppress(OSError):
-            os.unlink(tmp)
-        raise
-
-
-_TEMP = re.compile(r"\.tmp-(\d+)-\d+-")
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
-def remove_stale_temps(root: str | os.PathLike[str]) -> int:
-    """Delete temp files left under ``root`` by processes that are gone (killed mid-write)."""
-    removed = 0
-    for dirpath, _dirs, files in os.walk(root):
-        for name in files:
-            m = _TEMP.match(name)
-            if m and int(m.group(1)) != os.getpid() and not _alive(int(m.group(1))):
-                with _suppress(OSError):
-                    os.unlink(os.path.join(dirpath, name))
-                    removed += 1
-    return removed
-
-
-_suppress = contextlib.suppress  # kept for readability at call sites: _suppress(OSError)
 
 
 class HashFS:
@@ -143,7 +64,7 @@ class HashFS:
                 view = view[os.write(fd, view) :]
         except BaseException:
             os.close(fd)
-            with _suppress(OSError):
+            with contextlib.suppress(OSError):
                 os.unlink(tmp)
             raise
         os.close(fd)
@@ -158,7 +79,7 @@ class HashFS:
         return data
 
     def remove(self, cid: str) -> None:
-        with _suppress(OSError):
+        with contextlib.suppress(OSError):
             os.unlink(self._p(cid))
 
     def link_from(self, cid: str, src: str | os.PathLike[str]) -> Path:
@@ -192,7 +113,7 @@ class HashFS:
                 self._folder(target)
                 os.replace(tmp, target)
         except BaseException:
-            with _suppress(OSError):
+            with contextlib.suppress(OSError):
                 os.unlink(tmp)
             raise
         return fo
@@ -220,10 +141,9 @@ class LocalObjects:
     being written twice. Every chunk read here is verified against its CID.
     """
 
-    def __init__(self, objects: HashFS, cache: HashFS, block_size: int = 256 * 1024) -> None:
+    def __init__(self, objects: HashFS, cache: HashFS) -> None:
         self.objects, self.cache = objects, cache
         self._chunks: dict[str, tuple[str, int, int]] = {}
-        self._block = block_size
 
     def register(self, file_cid: str) -> list[str]:
         """The keys (descriptor + chunks) of a whole file; chunks absent from ``objects/`` are
@@ -262,3 +182,15 @@ class LocalObjects:
     @property
     def root(self) -> Path:
         return self.objects.root
+
+
+__all__ = [
+    "TMP_DIR",
+    "HashFS",
+    "LocalObjects",
+    "atomic_write",
+    "descriptor_chunks",
+    "remove_stale_temps",
+    "temp_folder_for",
+    "temp_name",
+]

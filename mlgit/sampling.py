@@ -29,8 +29,8 @@ from typing import Any, Literal
 
 import yaml
 
+from .atomic import atomic_write
 from .errors import InvalidSample, MutabilityError
-from .objects import atomic_write
 
 SampleType = Literal["group", "range", "random"]
 TYPES: tuple[str, ...] = ("group", "range", "random")

@@ -11,9 +11,9 @@ from pathlib import Path
 from typing import Any
 
 from . import yamlio
+from .atomic import atomic_write
 from .errors import SpecError
 from .names import MUTABILITIES, SPEC_KEYS, check_name, parse_categories
-from .objects import atomic_write
 
 
 def spec_file(entity_dir: Path, name: str) -> Path:

@@ -6,9 +6,9 @@ import os
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
-from ..cid import is_cid, require_cid
+from ..atomic import atomic_write
+from ..cid import require_cid
 from ..errors import ConfigError, CorruptObject, ObjectNotFound, StorageNotFound
-from ..objects import atomic_write
 from ..safety import read_regular
 from .base import Storage
 
@@ -89,4 +89,4 @@ class LocalStorage(Storage):
         return f"local://{self.bucket}"
 
 
-__all__ = ["LocalStorage", "is_cid"]
+__all__ = ["LocalStorage"]

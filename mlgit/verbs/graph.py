@@ -7,8 +7,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from .. import config as cfg
+from ..atomic import atomic_write
 from ..names import parse_tag
-from ..objects import atomic_write
 
 if TYPE_CHECKING:
     from ..repository import Repository

@@ -13,9 +13,9 @@ from typing import TYPE_CHECKING, Any
 
 from .. import index as idx
 from .. import manifest as mf
+from ..atomic import atomic_write
 from ..errors import EntityNotFound, InvalidName, MetadataError
 from ..names import check_name, parse_tag
-from ..objects import atomic_write
 from ..spec import natural_size
 
 if TYPE_CHECKING:

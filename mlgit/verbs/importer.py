@@ -12,9 +12,9 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from ..atomic import atomic_write
 from ..errors import ConfigError, ObjectNotFound, StorageError
 from ..names import safe_relpath
-from ..objects import atomic_write
 
 if TYPE_CHECKING:
     from ..repository import Repository
