@@ -22,7 +22,7 @@ from .errors import DescriptorError, ObjectNotFound
 from .objects import HashFS, descriptor_chunks, temp_folder_for, temp_name
 from .safety import clone_or_copy, mode_protects
 from .storage.base import Storage
-from .transfer import Progress, TransferReport, _raise_failed, fetch_verified, run_pool
+from .transfer import Progress, TransferReport, fetch_verified, raise_failed, run_pool
 from .workspace import make_read_only
 
 
@@ -205,7 +205,7 @@ def build_all(
 
     report: TransferReport = run_pool("checkout", sorted(jobs), one, threads, progress, fail_limit)
     where = builder.storage.where() if builder.storage else str(builder.objects.root)
-    _raise_failed(report, "checkout", len(jobs), where)
+    raise_failed(report, "checkout", len(jobs), where)
     return stats
 
 

@@ -3,17 +3,19 @@
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 
-class _Dict:
+class ToDict:
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)  # type: ignore[call-overload, no-any-return]
 
 
 @dataclass(frozen=True)
-class Link(_Dict):
+class Link(ToDict):
     """A lineage link as ML-Git stores it in a spec: ``{tag, sha}``."""
 
     tag: str
@@ -21,7 +23,7 @@ class Link(_Dict):
 
 
 @dataclass(frozen=True)
-class VersionResult(_Dict):
+class VersionResult(ToDict):
     """What add / commit / push / checkout did to one entity version."""
 
     entity_type: str  # datasets | labels | models
@@ -42,7 +44,7 @@ class VersionResult(_Dict):
 
 
 @dataclass(frozen=True)
-class StatusResult(_Dict):
+class StatusResult(ToDict):
     entity_type: str
     name: str
     new: list[str] = field(default_factory=list)
@@ -60,7 +62,7 @@ class StatusResult(_Dict):
 
 
 @dataclass(frozen=True)
-class FsckResult(_Dict):
+class FsckResult(ToDict):
     entity_type: str
     objects_checked: int
     corrupted_objects: list[str]  # local repository (objects/hashfs)
@@ -75,7 +77,7 @@ class FsckResult(_Dict):
 
 
 @dataclass(frozen=True)
-class LineageNode(_Dict):
+class LineageNode(ToDict):
     entity_type: str
     name: str
     tag: str
@@ -87,8 +89,48 @@ class LineageNode(_Dict):
 
 
 @dataclass(frozen=True)
-class Lineage(_Dict):
+class Lineage(ToDict):
     """A version and everything it came from, closest first."""
 
     root: LineageNode
     upstream: list[LineageNode] = field(default_factory=list)
+
+
+LinkArg = str | Mapping[str, str] | Link | None
+
+
+def link_of(value: Any) -> Link | None:
+    """The ``Link`` a spec's ``dataset``/``labels`` value holds, None when it holds none."""
+    if isinstance(value, Mapping) and "tag" in value and "sha" in value:
+        return Link(str(value["tag"]), str(value["sha"]))
+    return None
+
+
+def version_result(
+    et: str,
+    name: str,
+    body: dict[str, Any],
+    path: Path,
+    index: Mapping[str, Any],
+    tag: str | None,
+    sha: str | None,
+    **extra: Any,
+) -> VersionResult:
+    """The ``VersionResult`` of a verb on version ``body`` (``index``: the index or the manifest)."""
+    sizes = extra.pop("size", None)
+    if sizes is None:
+        sizes = sum(getattr(e, "size", 0) for e in index.values())
+    return VersionResult(
+        entity_type=et,
+        name=name,
+        version=int(body["version"]),
+        tag=tag,
+        sha=sha,
+        path=str(path),
+        files=len(index),
+        size=int(sizes),
+        metrics={k: float(v) for k, v in (body.get("metrics") or {}).items()},
+        dataset=link_of(body.get("dataset")),
+        labels=link_of(body.get("labels")),
+        **extra,
+    )

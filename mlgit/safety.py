@@ -16,10 +16,11 @@ import os
 import shutil
 import stat
 from collections.abc import Callable
+from pathlib import Path
 from typing import TYPE_CHECKING, ParamSpec, TypeVar
 
 from .cid import FileObjects, hash_file
-from .errors import DiskFull, MLGitError
+from .errors import DiskFull, MLGitError, UnsafePath
 
 if TYPE_CHECKING:
     from .metadata import MetadataRepo
@@ -121,3 +122,14 @@ def is_pushed(md: MetadataRepo, sha: str) -> bool:
     except MLGitError:
         return False
     return True
+
+
+def refuse_symlinked_parents(root: Path, target: Path) -> None:
+    """Refuse a destination reached through a symlink: nothing outside the workspace is written."""
+    current = root
+    for part in target.relative_to(root).parts:
+        current = current / part
+        if current.is_symlink():
+            raise UnsafePath(
+                f"{current} is a symlink; refusing to write through it (expected a folder inside {root})"
+            )

@@ -46,7 +46,7 @@ class TransferReport:
     failed: dict[str, str] = field(default_factory=dict)
 
 
-def _retry(fn: Callable[[], T], what: str, retries: int = RETRIES, base_delay: float = 0.2) -> T:
+def retry(fn: Callable[[], T], what: str, retries: int = RETRIES, base_delay: float = 0.2) -> T:
     for attempt in range(retries + 1):
         try:
             return fn()
@@ -121,7 +121,7 @@ def run_pool(
     return report
 
 
-def _raise_failed(report: TransferReport, phase: str, total: int, where: str) -> None:
+def raise_failed(report: TransferReport, phase: str, total: int, where: str) -> None:
     if not report.failed:
         return
     first_key, first_err = next(iter(report.failed.items()))
@@ -173,7 +173,7 @@ def upload(
     if wanted:
         with _one_error("push", storage, wanted):
             storage.check()  # refused credentials, missing bucket, endpoint down: one error, before any work
-            missing = sorted(_retry(lambda: storage.missing(wanted), "listing"))
+            missing = sorted(retry(lambda: storage.missing(wanted), "listing"))
 
     not_here = [k for k in missing if not store.exists(k)]
     if not_here:
@@ -185,11 +185,11 @@ def upload(
 
     def one(key: str) -> None:
         data = store.get(key, verify=True)
-        _retry(lambda: storage.put(key, data), f"upload {key}")
+        retry(lambda: storage.put(key, data), f"upload {key}")
 
     report = run_pool("push", missing, one, threads, progress, fail_limit)
     report.skipped = len(wanted) - len(missing)
-    _raise_failed(report, "push", len(missing), storage.where())
+    raise_failed(report, "push", len(missing), storage.where())
     return report
 
 
@@ -213,7 +213,7 @@ def download(
 
     report = run_pool("checkout", missing, one, threads, progress, fail_limit)
     report.skipped = len(wanted) - len(missing)
-    _raise_failed(report, "checkout", len(missing), storage.where())
+    raise_failed(report, "checkout", len(missing), storage.where())
     return report
 
 
@@ -229,4 +229,4 @@ def fetch_verified(storage: Storage, key: str) -> bytes:
             )
         return data
 
-    return _retry(get, f"download {key}")
+    return retry(get, f"download {key}")

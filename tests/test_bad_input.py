@@ -296,8 +296,8 @@ def test_mutability_rules(project: Project) -> None:
     assert (strict / "data" / "a.bin").read_bytes() == b"a" * 1000
     assert target.read_bytes() == b"edited on purpose"
     assert (
-        project.repo._cache("datasets")
-        .path(project.repo._staged("datasets", "fx")[0]["data/b.bin"].cid)
+        project.repo.layout.cache("datasets")
+        .path(project.repo.store.staged("datasets", "fx")[0]["data/b.bin"].cid)
         .exists()
     )
     # an unpushed flexible file corrupted in place: as root the cache kept its own copy, so fsck restores
@@ -381,7 +381,7 @@ def test_push_refuses_a_strict_file_changed_after_add(project: Project) -> None:
     project.repo.add("datasets", "ds")
     project.repo.commit("datasets", "ds")
     # in place in the cached file (the workspace file's inode, unless root: then the cache's own copy)
-    cached = project.repo._cache("datasets").path(project.repo._staged("datasets", "ds")[0]["data/a.bin"].cid)
+    cached = project.repo.layout.cache("datasets").path(project.repo.store.staged("datasets", "ds")[0]["data/a.bin"].cid)
     os.chmod(cached, 0o644)
     with open(cached, "r+b") as fh:
         fh.write(b"X")
@@ -409,7 +409,7 @@ def test_checkout_and_fsck_remove_temps_of_killed_writers(project: Project) -> N
     stale.write_bytes(b"half")
     live = tmp_dir / f".tmp-{os.getpid()}-1-b.bin"  # one being written right now: kept
     live.write_bytes(b"half")
-    cached = project.repo._cache("datasets").root / "hashfs" / f".tmp-{proc.pid}-7-x"
+    cached = project.repo.layout.cache("datasets").root / "hashfs" / f".tmp-{proc.pid}-7-x"
     cached.write_bytes(b"half")
     users = path / "data" / f".tmp-{proc.pid}-1-notes.txt"  # a user's file that looks like one: never touched
     os.chmod(path / "data", 0o755)

@@ -168,13 +168,13 @@ def test_howto_end_to_end(tmp_path: Path, cli: Cli, remotes: dict[str, str]) -> 
 
     # 7. fsck finds a corrupted object and fixes it from the storage
     repo2 = Repository(ws2)
-    victim = next(iter(repo2._objects("datasets")))
-    path = repo2._objects("datasets").path(victim)
+    victim = next(iter(repo2.layout.objects("datasets")))
+    path = repo2.layout.objects("datasets").path(victim)
     os.chmod(path, 0o644)
     path.write_bytes(b"garbage")
     out = cli("datasets fsck", cwd=ws2).output
     assert "[1] corrupted file(s) in Local Repository" in out and "Total of corrupted files: 1" in out
-    assert repo2._objects("datasets").get(victim)  # restored and verified
+    assert repo2.layout.objects("datasets").get(victim)  # restored and verified
     assert "Total of corrupted files: 0" in cli("datasets fsck", cwd=ws2).output
 
 

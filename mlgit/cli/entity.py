@@ -116,7 +116,7 @@ def _entity_group(et: str) -> click.Group:
         from ..verbs.history import unpublished_commits
 
         info("Repository", f"{et}: status of ml-git index for [{name}]")
-        pending = unpublished_commits(_repo(ctx), et)  # ML-Git 2.9.9's first lines
+        pending = unpublished_commits(_repo(ctx).context, et)  # ML-Git 2.9.9's first lines
         if pending:
             click.echo(f"Your {name} has {pending} commit{'' if pending == 1 else 's'} to be published.")
             click.echo(f'  (use "ml-git {et} push {name}" to publish your local commits)')

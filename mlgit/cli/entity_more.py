@@ -51,7 +51,7 @@ def register(grp: click.Group, et: str) -> None:
     def log_(ctx: click.Context, name: str, stat: bool, fullstat: bool) -> None:
         from ..verbs.history import log_text
 
-        info("Repository", log_text(_repo(ctx), et, name, stat=stat, fullstat=fullstat))
+        info("Repository", log_text(_repo(ctx).context, et, name, stat=stat, fullstat=fullstat))
 
     @command("diff")
     @click.argument("name")
@@ -166,7 +166,7 @@ def register(grp: click.Group, et: str) -> None:
 
         repo = _repo(ctx)
         res = repo.fsck(et, fix=not no_fix)
-        missing, restored = missing_descriptors(repo, et, fix=not no_fix)
+        missing, restored = missing_descriptors(repo.context, et, fix=not no_fix)
         missing = [m for m in missing if m not in res.corrupted_objects]  # counted once, as corrupted
         restored = [m for m in restored if m in missing]
         click.echo(f"INFO - HashFS: starting integrity check on [.ml-git/{et}/objects/hashfs]")
@@ -211,11 +211,11 @@ def register(grp: click.Group, et: str) -> None:
         from ..verbs.fetch import restore_descriptors, version_descriptors
 
         repo = _repo(ctx)
-        descriptors = set().union(*version_descriptors(repo, et, name).values())
-        lacking = sorted(c for c in descriptors if not repo._objects(et).exists(c))
+        descriptors = set().union(*version_descriptors(repo.context, et, name).values())
+        lacking = sorted(c for c in descriptors if not repo.layout.objects(et).exists(c))
         if lacking and thorough and not no_fix:
             info("Local Repository", f"{len(lacking)} missing descriptor files detected. Download:")
-            restore_descriptors(repo, et, name)
+            restore_descriptors(repo.context, et, name)
         elif lacking:
             info(
                 "Local Repository",
@@ -280,12 +280,12 @@ def register(grp: click.Group, et: str) -> None:
             if export_path:
                 from ..verbs.history import export_metrics
 
-                path = export_metrics(_repo(ctx), name, Path(export_path), export_type or "json")
+                path = export_metrics(_repo(ctx).context, name, Path(export_path), export_type or "json")
                 info("MLGit", f"The metrics were exported to the file: {path}")
                 return
             from ..verbs.history import DATASET_INFO, LABELS_INFO, metrics_info, table
 
-            for row in metrics_info(_repo(ctx), name):  # ML-Git's layout: one table per version
+            for row in metrics_info(_repo(ctx).context, name):  # ML-Git's layout: one table per version
                 cells = [["Name", "Value"], ["Date", row["Date"]]]
                 cells += [[label, str(row[label])] for label in (DATASET_INFO, LABELS_INFO)]
                 cells += [[k, str(v)] for k, v in row["metrics"].items()]

@@ -107,7 +107,7 @@ def remote_config_add(ctx: click.Context, url: str) -> None:
     from ..verbs.project_git import config_remote_add
 
     repo = _repo(ctx)
-    created = config_remote_add(repo, url)
+    created = config_remote_add(repo.context, url)
     if created:
         info("Metadata Manager", f"Creating new git repository at project root [{repo.root}]")
     info("Repository", f"Adding remote to the initialized project [{url}]")
@@ -215,7 +215,7 @@ def config_push(ctx: click.Context, message: str) -> None:
 
     repo = _repo(ctx)
     config_file = cfg.config_path(repo.root)
-    if push(repo, message):
+    if push(repo.context, message):
         info("Metadata Manager", f"Commit repo[{repo.root}] --- file[{config_file}]")
         info("Repository", "Pushing config file to remote repository")
 
@@ -258,7 +258,7 @@ def repository_graph(ctx: click.Context, dot: bool, export_path: str | None) -> 
     from ..verbs.graph import graph_dot, write_graph
 
     repo = _repo(ctx)
-    text = graph_dot(repo)
+    text = graph_dot(repo.context)
     if text is None:
         info("MLGit", "No relationships were found for your project entities.")
         return

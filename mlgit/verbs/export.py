@@ -15,7 +15,7 @@ from ..storage import Storage, open_storage
 from ..transfer import Progress, fetch_verified, upload
 
 if TYPE_CHECKING:
-    from ..repository import Repository
+    from ..context import Context
 
 
 class _Mixed:
@@ -38,19 +38,19 @@ class _Mixed:
 
 
 def target_storage(
-    repo: Repository, bucket: str, profile: str | None, region: str | None, endpoint: str | None
+    ctx: Context, bucket: str, profile: str | None, region: str | None, endpoint: str | None
 ) -> Storage:
     """``bucket`` as configured in the project (any type), else an S3 bucket from the options."""
-    storages: dict[str, Any] = dict(repo.config.get("storages") or {})
+    storages: dict[str, Any] = dict(ctx.config.get("storages") or {})
     for scheme, section in storages.items():
         if bucket in (section or {}):
-            return open_storage(f"{scheme}://{bucket}", storages, repo.root)
+            return open_storage(f"{scheme}://{bucket}", storages, ctx.root)
     settings = {"aws-credentials": {"profile": profile}, "region": region, "endpoint-url": endpoint}
-    return open_storage(f"s3h://{bucket}", {"s3h": {bucket: settings}}, repo.root)
+    return open_storage(f"s3h://{bucket}", {"s3h": {bucket: settings}}, ctx.root)
 
 
 def export(
-    repo: Repository,
+    ctx: Context,
     et: str,
     tag: str,
     bucket: str,
@@ -60,20 +60,20 @@ def export(
     progress: Progress | None = None,
 ) -> int:
     """Returns how many objects were written to the target (the rest were there already)."""
-    tag, name = repo._resolve_ref(et, tag, None)
-    body, manifest, _, _ = repo._read_version(et, tag, name)
-    source_storage = repo._storage(body["manifest"]["storage"])
-    target = target_storage(repo, bucket, profile, region, endpoint)
+    tag, name = ctx.store.resolve_ref(et, tag, None)
+    body, manifest, _, _ = ctx.store.read_version(et, tag, name)
+    source_storage = ctx.storage(body["manifest"]["storage"])
+    target = target_storage(ctx, bucket, profile, region, endpoint)
     try:
-        source = _Mixed(LocalObjects(repo._objects(et), repo._cache(et)), source_storage)
+        source = _Mixed(LocalObjects(ctx.layout.objects(et), ctx.layout.cache(et)), source_storage)
         keys: set[str] = set()
         for cid in set(manifest.values()):
-            if repo._objects(et).exists(cid):
+            if ctx.layout.objects(et).exists(cid):
                 keys.update(source.local.register(cid))  # chunks read from the cached file when there
             else:
                 keys.add(cid)
                 keys.update(c for c, _ in parse_descriptor(source.get(cid)))
-        threads = int(repo.config["push_threads_count"])
+        threads = ctx.threads
         return len(upload(target, source, keys, threads, progress).done)
     finally:
         target.close()

@@ -11,12 +11,12 @@ from ..cid import parse_descriptor
 from ..transfer import Progress, download
 
 if TYPE_CHECKING:
-    from ..repository import Repository
+    from ..context import Context
     from ..sampling import Sample
 
 
 def fetch(
-    repo: Repository,
+    ctx: Context,
     et: str,
     ref: str,
     version: int | None = None,
@@ -26,13 +26,13 @@ def fetch(
     """(tag, objects downloaded); with ``sample`` only the files a sampled checkout would take."""
     from .. import sampling
 
-    tag, name = repo._resolve_ref(et, ref, version)
-    body, manifest, _, _ = repo._read_version(et, tag, name)
+    tag, name = ctx.store.resolve_ref(et, ref, version)
+    body, manifest, _, _ = ctx.store.read_version(et, tag, name)
     if sample is not None:
         manifest = sampling.apply(sample, manifest, tag)
-    objects = repo._objects(et)
-    threads = int(repo.config["push_threads_count"])
-    storage = repo._storage(body["manifest"]["storage"])
+    objects = ctx.layout.objects(et)
+    threads = ctx.threads
+    storage = ctx.storage(body["manifest"]["storage"])
     try:
         files = set(manifest.values())
         got = len(download(storage, objects, files, threads, progress).done)
@@ -43,45 +43,45 @@ def fetch(
     return tag, got
 
 
-def version_descriptors(repo: Repository, et: str, name: str) -> dict[str, set[str]]:
+def version_descriptors(ctx: Context, et: str, name: str) -> dict[str, set[str]]:
     """storage URI -> the file CIDs (descriptors) every version of ``name`` names there."""
     storages: dict[str, set[str]] = {}
-    for tag in repo.metadata(et).tags(name):
-        body, manifest, _, _ = repo._read_version(et, tag, name)
+    for tag in ctx.metadata(et).tags(name):
+        body, manifest, _, _ = ctx.store.read_version(et, tag, name)
         storages.setdefault(str(body["manifest"]["storage"]), set()).update(manifest.values())
     return storages
 
 
-def restore_descriptors(repo: Repository, et: str, name: str) -> int:
+def restore_descriptors(ctx: Context, et: str, name: str) -> int:
     """ML-Git's ``remote-fsck --thorough``: download the descriptors of every version of ``name``
     the local store lacks; returns how many were restored."""
-    storages = version_descriptors(repo, et, name)
-    objects = repo._objects(et)
+    storages = version_descriptors(ctx, et, name)
+    objects = ctx.layout.objects(et)
     got = 0
     for uri, cids in storages.items():
         lacking = {c for c in cids if not objects.exists(c)}
         if not lacking:
             continue
-        storage = repo._storage(uri)
+        storage = ctx.storage(uri)
         try:
-            got += len(download(storage, objects, lacking, int(repo.config["push_threads_count"])).done)
+            got += len(download(storage, objects, lacking, ctx.threads).done)
         finally:
             storage.close()
     return got
 
 
-def missing_descriptors(repo: Repository, et: str, fix: bool = True) -> tuple[list[str], list[str]]:
+def missing_descriptors(ctx: Context, et: str, fix: bool = True) -> tuple[list[str], list[str]]:
     """(missing, restored): descriptors the entities' indexes name that the local store lacks (a
     file removed from ``objects/``), downloaded again from each entity's storage when ``fix``."""
     from .. import spec as specs
     from ..errors import MLGitError
     from ..workspace import list_entities
 
-    objects = repo._objects(et)
+    objects = ctx.layout.objects(et)
     missing: list[str] = []
     restored: list[str] = []
-    for name, path in list_entities(repo.root / et).items():
-        index, _ = repo._staged(et, name)
+    for name, path in list_entities(ctx.root / et).items():
+        index, _ = ctx.store.staged(et, name)
         lacking = sorted(
             {e.cid for e in index.values() if e.status != idx.BARE and not objects.exists(e.cid)}
         )
@@ -92,11 +92,11 @@ def missing_descriptors(repo: Repository, et: str, fix: bool = True) -> tuple[li
             continue
         try:
             body = specs.load(specs.spec_file(path, name), et, name)
-            storage = repo._storage(body["manifest"]["storage"])
+            storage = ctx.storage(body["manifest"]["storage"])
         except MLGitError:
             continue
         try:
-            download(storage, objects, lacking, int(repo.config["push_threads_count"]))
+            download(storage, objects, lacking, ctx.threads)
         except MLGitError:
             pass
         finally:

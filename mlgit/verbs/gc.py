@@ -19,7 +19,7 @@ from ..names import parse_tag
 from ..spec import natural_size
 
 if TYPE_CHECKING:
-    from ..repository import Repository
+    from ..context import Context
 
 
 @dataclass
@@ -33,29 +33,29 @@ class GcReport:
         return natural_size(self.reclaimed)
 
 
-def _referenced(repo: Repository, et: str) -> set[str]:
+def _referenced(ctx: Context, et: str) -> set[str]:
     keep: set[str] = set()
-    index_root = repo._type_dir(et) / "index" / "metadata"
+    index_root = ctx.layout.type_dir(et) / "index" / "metadata"
     if index_root.is_dir():
         for entry in index_root.iterdir():
             keep.update(e.cid for e in idx.load(entry / "INDEX.yaml").values())
-    md = repo.metadata(et)
+    md = ctx.metadata(et)
     tags = md.unpushed_tags() if md.remote_url() else md.tags()
     for tag in tags:
         parsed = parse_tag(tag)
         if parsed is not None:
-            keep.update(repo._read_version(et, tag, parsed[1])[1].values())
+            keep.update(ctx.store.read_version(et, tag, parsed[1])[1].values())
     return keep
 
 
-def gc(repo: Repository) -> GcReport:
+def gc(ctx: Context) -> GcReport:
     report = GcReport()
     for et in cfg.ENTITY_TYPES:
-        if not repo.metadata(et).exists:
+        if not ctx.metadata(et).exists:
             continue
         report.types.append(et)
-        keep = _referenced(repo, et)
-        objects, cache = repo._objects(et), repo._cache(et)
+        keep = _referenced(ctx, et)
+        objects, cache = ctx.layout.objects(et), ctx.layout.cache(et)
         for cid in list(keep):
             if objects.exists(cid):
                 try:

@@ -11,21 +11,21 @@ from ..atomic import atomic_write
 from ..names import parse_tag
 
 if TYPE_CHECKING:
-    from ..repository import Repository
+    from ..context import Context
 
 
-def edges(repo: Repository) -> list[tuple[str, str]]:
+def edges(ctx: Context) -> list[tuple[str, str]]:
     """(version tag, tag it links to) for every version of every initialized type."""
     out: list[tuple[str, str]] = []
     for et in cfg.ENTITY_TYPES:
-        md = repo.metadata(et)
+        md = ctx.metadata(et)
         if not md.exists:
             continue
         for tag in md.tags():
             parsed = parse_tag(tag)
             if parsed is None:
                 continue
-            body = repo._read_version(et, tag, parsed[1])[0]
+            body = ctx.store.read_version(et, tag, parsed[1])[0]
             for key in ("dataset", "labels"):
                 link = body.get(key)
                 if isinstance(link, dict) and link.get("tag"):
@@ -33,8 +33,8 @@ def edges(repo: Repository) -> list[tuple[str, str]]:
     return out
 
 
-def graph_dot(repo: Repository) -> str | None:
-    pairs = edges(repo)
+def graph_dot(ctx: Context) -> str | None:
+    pairs = edges(ctx)
     if not pairs:
         return None
     lines = ["digraph {"]

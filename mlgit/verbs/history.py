@@ -19,7 +19,7 @@ from ..names import check_name, parse_tag
 from ..spec import natural_size
 
 if TYPE_CHECKING:
-    from ..repository import Repository
+    from ..context import Context
 
 DATASET_INFO = "Related dataset - (version)"
 LABELS_INFO = "Related labels - (version)"
@@ -37,9 +37,9 @@ def table(rows: list[list[str]], align: str = "c") -> str:
     return "\n".join([rule, line(rows[0]), rule, *(line(r) for r in rows[1:]), rule])
 
 
-def _ordered_tags(repo: Repository, et: str, name: str) -> list[tuple[str, int]]:
+def _ordered_tags(ctx: Context, et: str, name: str) -> list[tuple[str, int]]:
     check_name(name)
-    md = repo.metadata(et)
+    md = ctx.metadata(et)
     tags = md.tags(name)
     if not tags:
         raise EntityNotFound(f"No log found for entity [{name}] (no version in {md.path})")
@@ -47,9 +47,9 @@ def _ordered_tags(repo: Repository, et: str, name: str) -> list[tuple[str, int]]
     return sorted(dated, key=lambda td: td[1])
 
 
-def _manifest_at(repo: Repository, et: str, ref: str, folder: str) -> mf.Manifest | None:
+def _manifest_at(ctx: Context, et: str, ref: str, folder: str) -> mf.Manifest | None:
     try:
-        return mf.parse(repo.metadata(et).show(ref, f"{folder}/MANIFEST.yaml"), f"{ref}:{folder}")
+        return mf.parse(ctx.metadata(et).show(ref, f"{folder}/MANIFEST.yaml"), f"{ref}:{folder}")
     except MetadataError:
         return None
 
@@ -62,11 +62,11 @@ def _grouped(paths: list[str]) -> str:
     return "\n\t".join(f"{k}\t-> \t{n} FILES" for k, n in counts.items())
 
 
-def log_text(repo: Repository, et: str, name: str, stat: bool = False, fullstat: bool = False) -> str:
-    md = repo.metadata(et)
+def log_text(ctx: Context, et: str, name: str, stat: bool = False, fullstat: bool = False) -> str:
+    md = ctx.metadata(et)
     out = ""
-    for tag, when in _ordered_tags(repo, et, name):
-        body, manifest, folder, sha = repo._read_version(et, tag, name)
+    for tag, when in _ordered_tags(ctx, et, name):
+        body, manifest, folder, sha = ctx.store.read_version(et, tag, name)
         author, email, message = md.git("log", "-1", "--format=%an%x00%ae%x00%B", sha).split("\x00", 2)
         out += "\n"
         out += f"\nTag: {tag}\nAuthor: {author}\nEmail: {email}"
@@ -74,7 +74,7 @@ def log_text(repo: Repository, et: str, name: str, stat: bool = False, fullstat:
             f"\nDate: {time.strftime('%Y-%m-%d %H:%M:%S', time.localtime(when))}\nMessage: {message.strip()}"
         )
         if stat or fullstat:
-            parent = _manifest_at(repo, et, f"{sha}^", folder) if _has_parent(repo, et, sha) else None
+            parent = _manifest_at(ctx, et, f"{sha}^", folder) if _has_parent(ctx, et, sha) else None
             old, new = set(parent or {}), set(manifest)
             added, deleted = sorted(new - old), sorted(old - new)
             for label, files in (("Added files", added), ("Deleted files", deleted)):
@@ -92,26 +92,24 @@ def log_text(repo: Repository, et: str, name: str, stat: bool = False, fullstat:
                 [["Name", "Value"], *([k, str(v)] for k, v in metrics.items())], "l"
             )
     if stat or fullstat:
-        index = idx.load(repo._index_dir(et, name) / "INDEX.yaml")
+        index = idx.load(ctx.layout.index_dir(et, name) / "INDEX.yaml")
         size = natural_size(sum(e.size for e in index.values()))
         out += f"\n------------------------------------------------- \nTotal of files: {len(index)}\tWorkspace size: {size}"
     return out
 
 
-def _has_parent(repo: Repository, et: str, sha: str) -> bool:
-    return len(repo.metadata(et).git("rev-list", "--parents", "-n", "1", sha).split()) > 1
+def _has_parent(ctx: Context, et: str, sha: str) -> bool:
+    return len(ctx.metadata(et).git("rev-list", "--parents", "-n", "1", sha).split()) > 1
 
 
-def diff(
-    repo: Repository, et: str, name: str, first: str, second: str
-) -> tuple[list[str], list[str], list[str]]:
+def diff(ctx: Context, et: str, name: str, first: str, second: str) -> tuple[list[str], list[str], list[str]]:
     """(added, updated, deleted) paths from ``first`` to ``second`` (two tags of ``name``)."""
     for tag in (first, second):
         parsed = parse_tag(tag)
         if parsed is None or parsed[1] != name:
             raise InvalidName(f"The tags do not match the entity name: {tag!r} is not a version of {name!r}")
-    old = repo._read_version(et, first, name)[1]
-    new = repo._read_version(et, second, name)[1]
+    old = ctx.store.read_version(et, first, name)[1]
+    new = ctx.store.read_version(et, second, name)[1]
     added = sorted(p for p in new if p not in old)
     updated = sorted(p for p in new if p in old and old[p] != new[p])
     deleted = sorted(p for p in old if p not in new)
@@ -135,10 +133,10 @@ def short_listing(files: Iterable[str]) -> list[str]:
     return lines
 
 
-def metrics_info(repo: Repository, name: str) -> list[dict[str, Any]]:
+def metrics_info(ctx: Context, name: str) -> list[dict[str, Any]]:
     infos = []
-    for tag, when in _ordered_tags(repo, "models", name):
-        body = repo._read_version("models", tag, name)[0]
+    for tag, when in _ordered_tags(ctx, "models", name):
+        body = ctx.store.read_version("models", tag, name)[0]
         info: dict[str, Any] = {"Date": time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(when)), "Tag": tag}
         for key, label in (("dataset", DATASET_INFO), ("labels", LABELS_INFO)):
             link = body.get(key)
@@ -149,9 +147,9 @@ def metrics_info(repo: Repository, name: str) -> list[dict[str, Any]]:
     return infos
 
 
-def export_metrics(repo: Repository, name: str, folder: Path, kind: str) -> Path:
+def export_metrics(ctx: Context, name: str, folder: Path, kind: str) -> Path:
     """Write ``<folder>/<name>-metrics.json|csv`` as ML-Git's ``models metrics --export-path`` did."""
-    infos = metrics_info(repo, name)
+    infos = metrics_info(ctx, name)
     folder.mkdir(parents=True, exist_ok=True)
     kind = kind.lower()
     if kind == "json":
@@ -173,10 +171,10 @@ def export_metrics(repo: Repository, name: str, folder: Path, kind: str) -> Path
     return path
 
 
-def unpublished_commits(repo: Repository, et: str) -> int:
+def unpublished_commits(ctx: Context, et: str) -> int:
     """Commits of the type's metadata branch its remote-tracking branch lacks (ML-Git's status count;
     local refs only, no network)."""
-    md = repo.metadata(et)
+    md = ctx.metadata(et)
     if not md.exists or not md._has_commits():
         return 0
     upstream = f"origin/{md.branch}"

@@ -17,15 +17,15 @@ from ..errors import ConfigError, ObjectNotFound, StorageError
 from ..names import safe_relpath
 
 if TYPE_CHECKING:
-    from ..repository import Repository
+    from ..context import Context
 
 
-def _local_folder(repo: Repository, bucket: str) -> Path | None:
-    for section in (repo.config.get("storages") or {}).values():
+def _local_folder(ctx: Context, bucket: str) -> Path | None:
+    for section in (ctx.config.get("storages") or {}).values():
         settings = (section or {}).get(bucket)
         if isinstance(settings, dict) and settings.get("path"):
             folder = Path(str(settings["path"]))
-            return folder if folder.is_absolute() else repo.root / folder
+            return folder if folder.is_absolute() else ctx.root / folder
     return None
 
 
@@ -60,7 +60,7 @@ def _s3_keys(bucket: str, settings: dict[str, Any], prefix: str, single: bool) -
 
 
 def import_files(
-    repo: Repository,
+    ctx: Context,
     et: str,
     bucket: str,
     entity_dir: str,
@@ -76,8 +76,8 @@ def import_files(
     prefix = (obj or path or "").strip("/")
     if obj is not None:
         safe_relpath(prefix, "--object")  # checked before any I/O
-    dest = repo.root / et / safe_relpath(entity_dir.strip("/"), "ENTITY_DIR")
-    folder = _local_folder(repo, bucket)
+    dest = ctx.root / et / safe_relpath(entity_dir.strip("/"), "ENTITY_DIR")
+    folder = _local_folder(ctx, bucket)
     if folder is not None:
         items = _local_keys(folder, prefix)
     else:

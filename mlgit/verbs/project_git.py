@@ -16,7 +16,7 @@ from ..gitsafe import check_remote_url, git_env, redact, refuse_symlinks
 from ..yamlio import MAX_SMALL, read_bounded
 
 if TYPE_CHECKING:
-    from ..repository import Repository
+    from ..context import Context
 
 #: what ML-Git's clone/remote config add keep out of the project's git: metadata clones and data
 IGNORED = [f"{cfg.MLGIT_DIR}/{et}" for et in ("datasets", "models", "labels")] + [
@@ -70,10 +70,10 @@ def clone_project(url: str, cwd: Path, folder: str | None, untracked: bool) -> P
     return target
 
 
-def config_remote_add(repo: Repository, url: str) -> bool:
+def config_remote_add(ctx: Context, url: str) -> bool:
     """``git init`` the project folder (if needed) and point its ``origin`` at ``url``; True when created."""
     check_remote_url(url, "project config remote")
-    root = repo.root
+    root = ctx.root
     refuse_symlinks(root, [".git"], "repository remote config add")
     created = not (root / ".git").exists()
     project = git.Repo.init(root, initial_branch="master") if created else git.Repo(root)
@@ -88,9 +88,9 @@ def config_remote_add(repo: Repository, url: str) -> bool:
     return created
 
 
-def config_push(repo: Repository, message: str) -> bool:
+def config_push(ctx: Context, message: str) -> bool:
     """Commit ``.ml-git/config.yaml`` (only it) and push the branch; False when it had no change."""
-    root = repo.root
+    root = ctx.root
     if not (root / ".git").exists():
         raise ConfigError(
             f"{root} is not a git repository; run: ml-git repository remote config add URL first"

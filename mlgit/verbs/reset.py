@@ -14,30 +14,31 @@ from typing import TYPE_CHECKING
 from .. import index as idx
 from ..errors import MLGitError, NothingToCommit, VersionConflict
 from ..names import parse_tag
+from .checkout import checkout
 
 if TYPE_CHECKING:
-    from ..repository import Repository
+    from ..context import Context
 
 MODES = ("soft", "mixed", "hard")
 
 
-def reset(repo: Repository, et: str, name: str, mode: str, reference: str = "head") -> str | None:
+def reset(ctx: Context, et: str, name: str, mode: str, reference: str = "head") -> str | None:
     """Returns the tag checked out afterwards (None when no version is left)."""
     if mode not in MODES:
         raise MLGitError(f"reset: expected --soft, --mixed or --hard, found {mode!r}")
     reference = reference.lower()
     if reference not in ("head", "head~1"):
         raise MLGitError(f"--reference: expected head or head~1, found {reference!r}")
-    path, _ = repo._load(et, name)
-    head = repo._head(et, name)
+    path, _ = ctx.store.load(et, name)
+    head = ctx.store.head(et, name)
     if head is None:
         raise NothingToCommit(f"No current tag for [{name}]. commit first.")
     tag = head[0]
     if reference == "head":
         if mode == "hard":
-            repo.checkout(et, tag, force=True)
+            checkout(ctx, et, tag, force=True)
         return tag
-    md = repo.metadata(et)
+    md = ctx.metadata(et)
     if md.remote_url() and tag in md.remote_tags():
         raise VersionConflict(
             f"{et} {name}: {tag} is already pushed to {md.remote_url()}; a published version cannot be "
@@ -58,25 +59,25 @@ def reset(repo: Repository, et: str, name: str, mode: str, reference: str = "hea
     previous = [t for t in md.tags(name) if t in merged]
     earlier = previous[-1] if previous else None
     if earlier is None:
-        repo._head_file(et, name).unlink(missing_ok=True)
+        ctx.store.clear_head(et, name)
     else:
-        repo._set_head(et, name, earlier, md.tag_sha(earlier))
+        ctx.store.set_head(et, name, earlier, md.tag_sha(earlier))
     if mode == "soft":
         return earlier
-    manifest = repo._read_version(et, earlier, str(parse_tag(earlier)[1]))[1] if earlier else {}  # type: ignore[index]
+    manifest = ctx.store.read_version(et, earlier, str(parse_tag(earlier)[1]))[1] if earlier else {}  # type: ignore[index]
     if mode == "mixed":
-        old, _ = repo._staged(et, name)
+        old, _ = ctx.store.staged(et, name)
         new = {
             rel: (old[rel] if rel in old and old[rel].cid == cid else idx.Entry(cid, 0, 0, 0))
             for rel, cid in manifest.items()
         }
-        repo._save_staged(et, name, new)
+        ctx.store.save_staged(et, name, new)
         return earlier
     if earlier is not None:
-        repo.checkout(et, earlier, force=True)
+        checkout(ctx, et, earlier, force=True)
     else:
-        old, _ = repo._staged(et, name)
+        old, _ = ctx.store.staged(et, name)
         for rel in old:
             (path / rel).unlink(missing_ok=True)
-        repo._save_staged(et, name, {})
+        ctx.store.save_staged(et, name, {})
     return earlier

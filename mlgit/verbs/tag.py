@@ -13,12 +13,12 @@ from ..errors import InvalidName, NothingToCommit, VersionConflict
 from ..names import parse_tag
 
 if TYPE_CHECKING:
-    from ..repository import Repository
+    from ..context import Context
 
 
-def tag_add(repo: Repository, et: str, name: str, usrtag: str) -> str:
+def tag_add(ctx: Context, et: str, name: str, usrtag: str) -> str:
     """Tag the version checked out in the workspace; the tag is pushed at once when there is a remote."""
-    head = repo._head(et, name)
+    head = ctx.store.head(et, name)
     if head is None:
         raise NothingToCommit(f"No current tag for [{name}]. commit first.")
     if not usrtag or any(c.isspace() for c in usrtag) or parse_tag(usrtag) is not None:
@@ -26,7 +26,7 @@ def tag_add(repo: Repository, et: str, name: str, usrtag: str) -> str:
             f"tag: expected a git tag name without spaces that is not a version tag (CATEGORY__NAME__N), "
             f"found {usrtag!r}"
         )
-    md = repo.metadata(et)
+    md = ctx.metadata(et)
     md.git("check-ref-format", f"refs/tags/{usrtag}")
     if md.git("tag", "-l", usrtag).strip():
         raise VersionConflict(f"tag '{usrtag}' already exists")

@@ -132,7 +132,7 @@ def test_write_chunks_puts_chunks_where_ml_git_expects_them(cli: Cli, ws: Path) 
     )
     write(ws / "datasets" / "ds" / "big", b"z" * 300_000)  # two chunks
     cli("datasets add ds", cwd=ws)
-    objects = Repository(ws)._objects("datasets")
+    objects = Repository(ws).layout.objects("datasets")
     assert len(list(objects)) == 1  # ours: the descriptor only, chunks cut from the cache at push
     config = ws / ".ml-git" / "config.yaml"
     config.write_text(config.read_text() + "write_chunks: true\n")

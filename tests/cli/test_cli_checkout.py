@@ -80,7 +80,7 @@ def test_fetch_fills_the_local_store_only(tmp_path: Path, cli: Cli, ws: Path, re
     (tmp_path / "bucket").mkdir()
     cli("datasets checkout ds", cwd=other)
     assert (other / "datasets" / "ds" / "data" / "a").read_bytes() == b"a" * 300_000
-    assert len(list(Repository(other)._objects("datasets"))) == 5  # 2 descriptors + 3 chunks
+    assert len(list(Repository(other).layout.objects("datasets"))) == 5  # 2 descriptors + 3 chunks
 
 
 def test_edit_in_place_after_checkout_is_refused(

@@ -18,7 +18,7 @@ def test_fsck_on_a_type_never_initialized_errors(tmp_path: Path, cli: Cli) -> No
 
 def test_fsck_full_lists_and_fix_workspace_accepted(cli: Cli, ws: Path, version) -> None:  # type: ignore[no-untyped-def]
     version("datasets", "ds", {"data/a": b"a" * 100})
-    objects = Repository(ws)._objects("datasets")
+    objects = Repository(ws).layout.objects("datasets")
     victim = next(iter(objects))
     objects.path(victim).chmod(0o644)
     objects.path(victim).write_bytes(b"junk")
@@ -28,7 +28,7 @@ def test_fsck_full_lists_and_fix_workspace_accepted(cli: Cli, ws: Path, version)
 
 def test_remote_fsck_thorough_restores_descriptors(cli: Cli, ws: Path, version) -> None:  # type: ignore[no-untyped-def]
     version("datasets", "ds", {"data/a": b"a" * 300_000})
-    objects = Repository(ws)._objects("datasets")
+    objects = Repository(ws).layout.objects("datasets")
     descriptors = [c for c in objects if objects.path(c).stat().st_size < 1000]
     for cid in descriptors:
         objects.remove(cid)
@@ -77,7 +77,7 @@ def test_fsck_prints_ml_gits_summary_for_corrupted_and_missing(cli: Cli, ws: Pat
     assert "Total of corrupted files detected: 0. \n" in out
     assert "Total of missing files detected: 0. \n" in out
     assert "Total of fixed files (corrupted and missing): 0. \n" in out
-    objects = Repository(ws)._objects("datasets")
+    objects = Repository(ws).layout.objects("datasets")
     (cid,) = list(objects)
     objects.path(cid).chmod(0o644)
     objects.path(cid).write_bytes(b"corrupting file")
@@ -93,7 +93,7 @@ def test_fsck_prints_ml_gits_summary_for_corrupted_and_missing(cli: Cli, ws: Pat
 
 def test_remote_fsck_prints_ml_gits_counts(tmp_path: Path, cli: Cli, ws: Path, version) -> None:  # type: ignore[no-untyped-def]
     version("datasets", "ds", {"data/a": b"a" * 100})
-    objects = Repository(ws)._objects("datasets")
+    objects = Repository(ws).layout.objects("datasets")
     (descriptor,) = list(objects)
     bucket = tmp_path / "bucket"
     (blob,) = [p.name for p in bucket.iterdir() if p.name != descriptor]

@@ -178,7 +178,7 @@ def test_gc_keeps_what_indexes_and_unpushed_versions_need(cli: Cli, ws: Path, ve
     assert "INFO - Repository: Starting the garbage collector for datasets" in out
     assert "files have been removed from" in out and "Total reclaimed space" in out
     # v1's b: pushed, in no index: removed. v2's b: unpushed: kept, so v2 still pushes
-    objects = Repository(ws)._objects("datasets")
+    objects = Repository(ws).layout.objects("datasets")
     assert not objects.exists(hash_file(write(ws / "probe1", b"b" * 10)).cid)
     assert objects.exists(hash_file(write(ws / "probe2", b"B" * 10)).cid)
     assert objects.exists(hash_file(write(ws / "probe3", b"a" * 1000)).cid)  # in the index

@@ -40,9 +40,9 @@ def manifests(tmp_path_factory: pytest.TempPathFactory) -> dict[str, mf.Manifest
     repo = _fixture_repo(base)
     out = {}
     for tag in ("vision__wildlife__birds__1", "vision__wildlife__birds__2"):
-        out[tag] = repo._read_version("datasets", tag)[1]
+        out[tag] = repo.store.read_version("datasets", tag)[1]
     many = _many_repo(base / "many")
-    out["sampling__many__1"] = many._read_version("datasets", "sampling__many__1")[1]
+    out["sampling__many__1"] = many.store.read_version("datasets", "sampling__many__1")[1]
     return out
 
 

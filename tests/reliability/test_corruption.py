@@ -46,7 +46,7 @@ def test_fsck_finds_and_repairs_every_flipped_object_cache_entry_and_workspace_f
     path = _pushed(project)
     originals = {f.name: f.read_bytes() for f in path.glob("*.bin")}
     rng = random.Random(1)
-    objects, cache = project.repo._objects("datasets"), project.repo._cache("datasets")
+    objects, cache = project.repo.layout.objects("datasets"), project.repo.layout.cache("datasets")
     bad_objects = rng.sample(sorted(objects), 5)
     for cid in bad_objects:
         _flip(objects.path(cid), rng)
@@ -68,7 +68,7 @@ def test_fsck_finds_and_repairs_every_flipped_object_cache_entry_and_workspace_f
 def test_fsck_names_what_the_storage_cannot_give_back(project: Project) -> None:
     _pushed(project)
     rng = random.Random(2)
-    objects = project.repo._objects("datasets")
+    objects = project.repo.layout.objects("datasets")
     lost = rng.sample(sorted(objects), 3)
     for cid in lost:
         _flip(objects.path(cid), rng)
@@ -95,7 +95,7 @@ def test_fsck_repairs_a_rewritten_workspace_file_of_a_strict_entity(project: Pro
 def test_fsck_finds_any_set_of_flipped_objects(project: Project, data: st.DataObject) -> None:
     if not (project.root / "datasets" / "ds").exists():
         _pushed(project, files=3)
-    objects = project.repo._objects("datasets")
+    objects = project.repo.layout.objects("datasets")
     cids = sorted(objects)
     chosen = data.draw(st.sets(st.sampled_from(cids), min_size=1, max_size=len(cids)))
     seed = data.draw(st.integers(0, 2**32))
@@ -151,7 +151,7 @@ def test_remote_fsck_cli(project: Project, cli: Cli) -> None:
 def test_many_rounds_of_random_rot(project: Project) -> None:
     path = _pushed(project, files=20)
     originals = {f.name: f.read_bytes() for f in path.glob("*.bin")}
-    objects, cache = project.repo._objects("datasets"), project.repo._cache("datasets")
+    objects, cache = project.repo.layout.objects("datasets"), project.repo.layout.cache("datasets")
     found = flipped = 0
     for round_ in range(30):
         rng = random.Random(round_)
@@ -176,7 +176,7 @@ def test_fsck_no_fix_only_reports(project: Project) -> None:
     entries, so the next fsck no longer saw them and the evidence was gone."""
     _pushed(project, files=2)
     rng = random.Random(4)
-    objects, cache = project.repo._objects("datasets"), project.repo._cache("datasets")
+    objects, cache = project.repo.layout.objects("datasets"), project.repo.layout.cache("datasets")
     obj, cached = sorted(objects)[0], sorted(cache)[0]
     _flip(objects.path(obj), rng)
     _flip(cache.path(cached), rng)

@@ -105,7 +105,7 @@ def _push_trials(tmp_path: Path, remotes: dict[str, str], trials: int, s3: Any) 
         res = _new_version(p, n, s3)
         proc = _cli(p.root, "datasets", "push", "ds")
         killed += _kill_at(proc, rng.uniform(0.05, span))
-        _no_half_written_object(p.repo._objects("datasets"))
+        _no_half_written_object(p.repo.layout.objects("datasets"))
         again = p.repo.push("datasets", "ds")  # the same command, run again, completes
         assert again.tag == res.tag
         _check_after(p, s3, res.tag, remote_tags(p.remotes["datasets"])[res.tag])
@@ -130,7 +130,7 @@ def _checkout_trials(tmp_path: Path, remotes: dict[str, str], trials: int, s3: A
             span = time.monotonic() - start
         else:
             killed += _kill_at(proc, rng.uniform(0.05, span))
-            _no_half_written_object(p.repo._objects("datasets"))
+            _no_half_written_object(p.repo.layout.objects("datasets"))
             out = p.repo.checkout("datasets", "crash__ds__1")  # the same command, run again, completes
             assert files_sha256(Path(out.path)) == expected
         fsck = p.repo.fsck("datasets")

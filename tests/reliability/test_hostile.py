@@ -160,7 +160,7 @@ def test_symlinked_folder_and_symlink_out_of_the_dataset_are_refused(project: Pr
     (path / "link.txt").unlink()
     (path / "inside.txt").symlink_to(path / "ok.bin")  # a symlink inside the entity is read as a file
     assert project.repo.add("datasets", "ds").files == 2
-    assert not list(project.repo._objects("datasets").root.rglob("*secret*"))
+    assert not list(project.repo.layout.objects("datasets").root.rglob("*secret*"))
 
 
 def test_non_utf8_file_name_is_refused_clearly(project: Project) -> None:

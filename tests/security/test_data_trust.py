@@ -280,7 +280,7 @@ def test_backslash_in_a_name_is_refused_at_add(project: Project) -> None:
     write(path / "a\\b.txt", b"backslash name")
     with pytest.raises(UnsafePath, match=r"a\\\\b.txt.*backslash.*collide with 'a/b.txt'"):
         project.repo.add("datasets", "ds")
-    assert not (project.repo._index_dir("datasets", "ds") / "INDEX.yaml").exists()
+    assert not (project.repo.layout.index_dir("datasets", "ds") / "INDEX.yaml").exists()
     assert "backslash" in Cli(project.root)("datasets add ds", ok=False).output
 
 
@@ -304,7 +304,7 @@ def test_control_character_in_a_name_is_refused_and_the_entity_keeps_working(
 def test_non_utf8_folder_name_is_refused_and_the_index_is_untouched(project: Project) -> None:
     path = _entity(project)
     project.repo.add("datasets", "ds")
-    index = project.repo._index_dir("datasets", "ds")
+    index = project.repo.layout.index_dir("datasets", "ds")
     before = {f.name: f.read_bytes() for f in index.iterdir()}
     os.chmod(path, 0o755)
     bad = os.path.join(os.fsencode(path), b"bad-\xff")
@@ -329,7 +329,7 @@ def test_root_writing_in_place_keeps_the_unpushed_version(
     write(path / "a.bin", original)
     project.repo.add("datasets", "ds")
     project.repo.commit("datasets", "ds")
-    cached = project.repo._cache("datasets").path(project.repo._staged("datasets", "ds")[0]["a.bin"].cid)
+    cached = project.repo.layout.cache("datasets").path(project.repo.store.staged("datasets", "ds")[0]["a.bin"].cid)
     assert os.stat(cached).st_ino != os.stat(path / "a.bin").st_ino
     # a checkout of the version that exists only here does not share the cache's inode either
     (path / "a.bin").unlink()
@@ -423,7 +423,7 @@ def test_full_disk_during_add_is_one_clear_error(
     write(path / "big.bin", big)  # 2 MiB: its chunks (another 2 MiB) do not fit
     with pytest.raises(DiskFull, match="no space left on the device"):
         p.repo.add("datasets", "ds")
-    assert not (p.repo._index_dir("datasets", "ds") / "INDEX.yaml").exists()  # nothing recorded
+    assert not (p.repo.layout.index_dir("datasets", "ds") / "INDEX.yaml").exists()  # nothing recorded
     run = Cli(p.root)("datasets add ds", ok=False)
     assert run.exit_code == 1 and "no space left" in run.output and "internal error" not in run.output
     (path / "big.bin").unlink()
@@ -455,7 +455,7 @@ def test_metrics_file_must_be_a_small_regular_file_and_is_never_quoted(
     with pytest.raises((InputFileError, SpecError)) as err:
         project.repo.add("models", "m", metrics_file=target)
     assert "SECRETHASH" not in str(err.value) and str(target) in str(err.value)
-    assert not (project.repo._index_dir("models", "m") / "INDEX.yaml").exists()  # checked before any work
+    assert not (project.repo.layout.index_dir("models", "m") / "INDEX.yaml").exists()  # checked before any work
     run = Cli(project.root)(f"models add m --metrics-file={target}", ok=False)
     assert run.exit_code == 1 and "SECRETHASH" not in run.output and "internal error" not in run.output
     assert time.monotonic() - started < 10

@@ -12,22 +12,22 @@ import threading
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from .cid import cid_of, is_cid, parse_descriptor
-from .errors import CorruptObject, ManifestError, MLGitError, ObjectNotFound
-from .names import check_name
-from .objects import LocalObjects
-from .results import _Dict
-from .storage import Storage
-from .transfer import _retry, fetch_verified, run_pool
+from ..cid import cid_of, is_cid, parse_descriptor
+from ..errors import CorruptObject, ManifestError, MLGitError, ObjectNotFound
+from ..names import check_name
+from ..objects import LocalObjects
+from ..results import ToDict
+from ..storage import Storage
+from ..transfer import fetch_verified, retry, run_pool
 
 if TYPE_CHECKING:
-    from .repository import Repository
+    from ..context import Context
 
 log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
-class RemoteFsckResult(_Dict):
+class RemoteFsckResult(ToDict):
     """What ``remote_fsck`` found in the storage for one entity (keys are CIDs)."""
 
     entity_type: str
@@ -68,18 +68,18 @@ def _chunks(descriptor: bytes, cid: str) -> list[str]:
 
 
 def remote_fsck(
-    repo: Repository, et: str, name: str, thorough: bool = False, fix: bool = True
+    ctx: Context, et: str, name: str, thorough: bool = False, fix: bool = True
 ) -> RemoteFsckResult:
     """Check (and with ``fix`` repair) the storage objects of every version of ``et`` ``name``."""
     check_name(name)
-    md = repo.metadata(et)
+    md = ctx.metadata(et)
     md.fetch()
     tags = md.tags(name)
-    objects = LocalObjects(repo._objects(et), repo._cache(et))
-    threads = int(repo.config["push_threads_count"])
+    objects = LocalObjects(ctx.layout.objects(et), ctx.layout.cache(et))
+    threads = ctx.threads
     by_storage: dict[str, set[str]] = {}
     for tag in tags:
-        body, manifest, _, _ = repo._read_version(et, tag, name)
+        body, manifest, _, _ = ctx.store.read_version(et, tag, name)
         by_storage.setdefault(str(body["manifest"]["storage"]), set()).update(manifest.values())
     missing: set[str] = set()
     corrupted: set[str] = set()
@@ -87,7 +87,7 @@ def remote_fsck(
     unfixable: set[str] = set()
     checked = 0
     for uri, file_cids in sorted(by_storage.items()):
-        storage = repo._storage(uri)
+        storage = ctx.storage(uri)
         try:
             keys, m, c, f, u = _check_storage(storage, objects, file_cids, thorough, fix, threads)
         finally:
@@ -121,7 +121,7 @@ def _check_storage(
             objects.register(cid)
         except (MLGitError, OSError, ValueError, KeyError, TypeError):
             pass  # no (good) local descriptor: read from the storage below
-    absent = _retry(lambda: storage.missing(sorted(file_cids)), f"listing {where}")
+    absent = retry(lambda: storage.missing(sorted(file_cids)), f"listing {where}")
     keys: set[str] = set(file_cids)
     missing: set[str] = set(absent)
     corrupted: set[str] = set()
@@ -162,13 +162,13 @@ def _check_storage(
             f"(first: {first[0]}: {first[1]})"
         )
     chunk_keys = sorted(keys - file_cids)
-    missing |= _retry(lambda: storage.missing(chunk_keys), f"listing {where}") if chunk_keys else set()
+    missing |= retry(lambda: storage.missing(chunk_keys), f"listing {where}") if chunk_keys else set()
 
     if thorough:
 
         def verify(cid: str) -> None:
             try:
-                data = _retry(lambda: storage.get(cid), f"download {cid}")
+                data = retry(lambda: storage.get(cid), f"download {cid}")
             except ObjectNotFound:
                 with lock:
                     missing.add(cid)
@@ -196,7 +196,7 @@ def _check_storage(
                 with lock:
                     unfixable.add(cid)
                 return
-            _retry(lambda: storage.put(cid, data), f"upload {cid}")
+            retry(lambda: storage.put(cid, data), f"upload {cid}")
             with lock:
                 fixed.add(cid)
 

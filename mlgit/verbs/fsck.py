@@ -5,24 +5,24 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING
 
-from . import index as idx
-from . import spec as specs
-from .cid import cid_of, hash_file
-from .errors import MLGitError
-from .materialize import Builder
-from .objects import TMP_DIR, remove_stale_temps
-from .results import FsckResult
-from .storage import Storage
-from .transfer import download
-from .workspace import list_entities
+from .. import index as idx
+from .. import spec as specs
+from ..atomic import remove_stale_temps
+from ..cid import cid_of, hash_file
+from ..errors import MetadataError, MLGitError
+from ..materialize import Builder
+from ..results import FsckResult
+from ..storage import Storage
+from ..transfer import download
+from ..workspace import list_entities
 
 if TYPE_CHECKING:
-    from .repository import Repository
+    from ..context import Context
 
 log = logging.getLogger(__name__)
 
 
-def fsck(repo: Repository, et: str, fix: bool = True) -> FsckResult:
+def fsck(ctx: Context, et: str, fix: bool = True) -> FsckResult:
     """Verify every local object, cached file and locked workspace file; repair what can be repaired.
 
     Corrupted objects are removed and fetched again from the storage; a corrupted cache entry is
@@ -30,9 +30,13 @@ def fsck(repo: Repository, et: str, fix: bool = True) -> FsckResult:
     entity is rebuilt from the local objects or the storage.
     """
 
-    objects, cache = repo._objects(et), repo._cache(et)
+    if not ctx.metadata(et).exists:
+        raise MetadataError(
+            f"The {et} doesn't have been initialized (no {ctx.metadata(et).path}); run: ml-git {et} init"
+        )
+    objects, cache = ctx.layout.objects(et), ctx.layout.cache(et)
     if fix:
-        for folder in (objects.root, cache.root, repo.root / TMP_DIR):  # mlgit's own folders only
+        for folder in (objects.root, cache.root, ctx.layout.tmp_dir):  # mlgit's own folders only
             if folder.is_dir():
                 remove_stale_temps(folder)  # leftovers of writes killed mid-way
     bad_objects, bad_cache, bad_work, fixed, unfixable = [], [], [], [], []
@@ -53,20 +57,20 @@ def fsck(repo: Repository, et: str, fix: bool = True) -> FsckResult:
             bad_cache.append(cid)
             if fix:
                 cache.remove(cid)
-    threads = int(repo.config["push_threads_count"])
+    threads = ctx.threads
     storages: dict[str, Storage | None] = {}
 
     def storage_for(uri: str) -> Storage | None:
         if uri not in storages:
             try:
-                storages[uri] = repo._storage(uri)
+                storages[uri] = ctx.storage(uri)
             except MLGitError as exc:
                 log.info("fsck: storage %s unavailable: %s", uri, exc)
                 storages[uri] = None
         return storages[uri]
 
     entities = {}
-    for ename, epath in list_entities(repo.root / et).items():
+    for ename, epath in list_entities(ctx.layout.entity_root(et)).items():
         try:
             entities[ename] = (epath, specs.load(specs.spec_file(epath, ename), et, ename))
         except MLGitError as exc:
@@ -89,7 +93,7 @@ def fsck(repo: Repository, et: str, fix: bool = True) -> FsckResult:
             mutability = body.get("mutability", "strict")
             if mutability == "mutable":
                 continue
-            index, _ = repo._staged(et, ename)
+            index, _ = ctx.store.staged(et, ename)
             changed = False
             for rel, entry in index.items():
                 target = epath / rel
@@ -105,7 +109,7 @@ def fsck(repo: Repository, et: str, fix: bool = True) -> FsckResult:
                     continue
                 try:
                     storage = storage_for(body["manifest"]["storage"])
-                    builder = Builder(objects, cache, mutability, storage, repo.root / TMP_DIR)
+                    builder = Builder(objects, cache, mutability, storage, ctx.layout.tmp_dir)
                     st = builder.build(entry.cid, target)
                     assert st is not None
                     index[rel], changed = idx.Entry.from_stat(entry.cid, st), True
@@ -114,7 +118,7 @@ def fsck(repo: Repository, et: str, fix: bool = True) -> FsckResult:
                     unfixable.append(f"{ename}/{rel}")
                     log.info("fsck: cannot restore %s/%s: %s", ename, rel, exc)
             if changed:
-                repo._save_staged(et, ename, index)
+                ctx.store.save_staged(et, ename, index)
     finally:
         for storage in storages.values():
             if storage is not None:

@@ -1,0 +1,119 @@
+"""``EntityStore``: the staged index, the HEAD file and the versions of entities (read from the
+metadata repository). Verbs read and write entity state only through it."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from . import index as idx
+from . import manifest as mf
+from . import spec as specs
+from . import yamlio
+from .atomic import atomic_write
+from .errors import MetadataError, TagNotFound
+from .layout import Layout
+from .metadata import MetadataRepo
+from .names import check_name, parse_tag
+
+Version = tuple[dict[str, Any], mf.Manifest, str, str]  # spec body, manifest, folder, commit sha
+
+
+class EntityStore:
+    def __init__(self, layout: Layout, metadata: Callable[[str], MetadataRepo]) -> None:
+        self.layout = layout
+        self.metadata = metadata
+
+    # -- the workspace copy ------------------------------------------------------------------
+    def load(self, et: str, name: str) -> tuple[Path, dict[str, Any]]:
+        """(entity folder, spec body) of the workspace copy."""
+        path = self.layout.entity_path(et, name)
+        return path, specs.load(specs.spec_file(path, name), et, name)
+
+    # -- HEAD: the version checked out -------------------------------------------------------
+    def head(self, et: str, name: str) -> tuple[str, str] | None:
+        """(tag, sha) of the version checked out, None when never committed/checked out here."""
+        path = self.layout.head_file(et, name)
+        if not path.exists():
+            return None
+        doc = yamlio.load_file(path, "ref")
+        if not isinstance(doc, dict) or len(doc) != 1:
+            return None
+        tag, sha = next(iter(doc.items()))
+        return str(tag), str(sha)
+
+    def set_head(self, et: str, name: str, tag: str, sha: str) -> None:
+        atomic_write(self.layout.head_file(et, name), f"{tag}: {sha}\n".encode())
+
+    def clear_head(self, et: str, name: str) -> None:
+        self.layout.head_file(et, name).unlink(missing_ok=True)
+
+    # -- staging ------------------------------------------------------------------------------
+    def staged(self, et: str, name: str) -> tuple[idx.Index, mf.Manifest]:
+        """The index and the manifest it stages (``MANIFEST.yaml`` beside it is written for ML-Git's sake)."""
+        index = idx.load(self.layout.index_dir(et, name) / "INDEX.yaml")
+        return index, {rel: e.cid for rel, e in index.items()}
+
+    def has_index(self, et: str, name: str) -> bool:
+        return (self.layout.index_dir(et, name) / "INDEX.yaml").exists()
+
+    def has_staged(self, et: str, name: str) -> bool:
+        return (self.layout.index_dir(et, name) / "MANIFEST.yaml").exists()
+
+    def save_staged(self, et: str, name: str, index: idx.Index) -> None:
+        d = self.layout.index_dir(et, name)
+        idx.save(d / "INDEX.yaml", index)
+        atomic_write(d / "MANIFEST.yaml", mf.dumps({rel: e.cid for rel, e in index.items()}))
+
+    # -- versions -----------------------------------------------------------------------------
+    def read_version(self, et: str, tag: str, name: str | None = None) -> Version:
+        """(spec body, manifest, folder in the metadata repo, sha) of a tagged version."""
+        md = self.metadata(et)
+        sha = md.tag_sha(tag)
+        parsed = parse_tag(tag)
+        ename = name or (parsed[1] if parsed else "")
+        spec_path = md.find_spec(ename, tag)
+        if spec_path is None:
+            raise TagNotFound(f"tag {tag} in the {et} metadata repository holds no {ename}/{ename}.spec")
+        folder = spec_path.rsplit("/", 1)[0]
+        body = specs.parse(md.show(tag, spec_path), et, f"{tag}:{spec_path}", ename)
+        manifest = mf.parse(md.show(tag, f"{folder}/MANIFEST.yaml"), f"{tag}:{folder}/MANIFEST.yaml")
+        return body, manifest, folder, sha
+
+    def head_manifest(self, et: str, name: str) -> mf.Manifest:
+        head = self.head(et, name)
+        if head is None:
+            return {}
+        try:
+            return self.read_version(et, head[0], name)[1]
+        except (TagNotFound, MetadataError):
+            return {}
+
+    def next_version(self, et: str, name: str) -> int:
+        versions = [parse_tag(t)[2] for t in self.metadata(et).tags(name)]  # type: ignore[index]
+        return max(versions, default=0) + 1
+
+    def resolve_ref(self, et: str, ref: str, version: int | None) -> tuple[str, str]:
+        """(tag, entity name) of a ref: a version tag, or a name (its last version, or ``version``)."""
+        md = self.metadata(et)
+        ref = str(ref)
+        for attempt in (0, 1):
+            if attempt:
+                md.fetch()
+            if version is not None:
+                check_name(ref)
+                tags = [t for t in md.tags(ref) if parse_tag(t)[2] == int(version)]  # type: ignore[index]
+                if tags:
+                    return tags[-1], ref
+            elif parse_tag(ref) is not None and md.has_tag(ref):
+                return ref, parse_tag(ref)[1]  # type: ignore[index]
+            elif parse_tag(ref) is None:
+                check_name(ref)
+                tags = md.tags(ref)
+                if tags:
+                    return tags[-1], ref
+        name = str(parse_tag(ref)[1]) if parse_tag(ref) and version is None else ref  # type: ignore[index]
+        known = ", ".join(md.tags(name)) or "none"
+        wanted = f"{ref} version {version}" if version is not None else ref
+        raise TagNotFound(f"{et}: no version matches {wanted!r} in {md.path} (tags of {name}: {known})")

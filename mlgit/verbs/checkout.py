@@ -1,0 +1,139 @@
+"""``<type> checkout TAG|NAME``: materialize a version in the workspace."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from .. import index as idx
+from .. import sampling
+from .. import spec as specs
+from ..atomic import TMP_DIR, atomic_write, remove_stale_temps
+from ..errors import (
+    LocalChanges,
+)
+from ..lineage import verify_link
+from ..materialize import Builder, build_all, check_bounds
+from ..names import safe_relpath
+from ..results import (
+    Link,
+    VersionResult,
+    link_of,
+    version_result,
+)
+from ..safety import disk_errors, is_pushed, refuse_symlinked_parents
+from ..sampling import Sample
+from ..transfer import Progress, download
+from ..workspace import IGNORE_FILE, README, find_entity
+from .changes import mark_staged
+from .status import status
+
+if TYPE_CHECKING:
+    from ..context import Context
+
+log = logging.getLogger(__name__)
+
+
+@disk_errors("checkout")
+def checkout(
+    ctx: Context,
+    et: str,
+    ref: str | Link | Mapping[str, str],
+    version: int | None = None,
+    bare: bool = False,
+    force: bool = False,
+    progress: Progress | None = None,
+    fail_limit: int | None = None,
+    sample: Sample | Mapping[str, Any] | None = None,
+) -> VersionResult:
+    """``sample`` checks out a subset, chosen as ML-Git does (``mlgit.sampling``)."""
+    link = ref if isinstance(ref, Link) else link_of(ref)  # a link {tag, sha}: checked against its tag
+    tag, name = ctx.store.resolve_ref(et, link.tag if link else str(ref), version)
+    if link is not None:
+        verify_link(ctx.metadata(et), link, f"checkout of the link {link.tag}")
+    body, manifest, folder, sha = ctx.store.read_version(et, tag, name)
+    listed = len(manifest)  # the whole version's, which the spec's manifest.amount declares
+    if sample is not None:
+        manifest = sampling.apply(sample, manifest, tag)
+    folder = safe_relpath(folder, f"{tag}: entity folder")
+    dest = ctx.root / et / folder
+    refuse_symlinked_parents(ctx.root, dest)
+    for rel in manifest:
+        refuse_symlinked_parents(ctx.root, dest / rel)
+    current = find_entity(ctx.root / et, name)
+    if current is not None and not force:
+        st = status(ctx, et, name)
+        # after a sampled checkout, the files left out are not deletions of the user's
+        deleted = [] if sampling.is_sampled(ctx.layout.index_dir(et, name)) else st.deleted
+        dirty = st.corrupted + st.untracked + st.missing + st.new + st.modified + deleted
+        if ctx.store.head(et, name) is None:  # never versioned here: what create wrote is replaced
+            dirty = [d for d in dirty if not _created_metadata(current, d, name)]
+        if dirty:
+            raise LocalChanges(
+                f"{et} {name}: checkout of {tag} would overwrite {len(dirty)} local change(s) in {current} "
+                f"(first: {dirty[0]}); commit them, or checkout with --force"
+            )
+    old_index, _ = ctx.store.staged(et, name)
+    mutability = body.get("mutability", "strict")
+    objects, cache = ctx.layout.objects(et), ctx.layout.cache(et)
+    for folder_ in (ctx.root / TMP_DIR, cache.root):  # what a checkout killed mid-way left behind
+        if folder_.is_dir():
+            remove_stale_temps(folder_)
+    new_index: idx.Index = {}
+    jobs: dict[str, tuple[str, Path]] = {}
+    for rel, cid in sorted(manifest.items()):
+        old = old_index.get(rel)
+        if bare:
+            new_index[rel] = idx.Entry(cid, 0, 0, 0, idx.BARE)
+        elif old is not None and old.cid == cid and idx.matches_file(dest / rel, old):
+            new_index[rel] = old
+        else:
+            jobs[rel] = (cid, dest / rel)
+    downloaded = skipped = 0
+    if jobs:
+        need = {cid for cid, _ in jobs.values() if mutability == "mutable" or not cache.exists(cid)}
+        threads = int(ctx.config["push_threads_count"])
+        storage = ctx.storage(body["manifest"]["storage"]) if need else None
+        try:
+            if storage is not None:
+                rep = download(storage, objects, need, threads, progress, fail_limit)  # descriptors
+                downloaded, skipped = len(rep.done), rep.skipped
+            pushed = is_pushed(ctx.metadata(et), sha)
+            builder = Builder(objects, cache, mutability, storage, ctx.root / TMP_DIR, pushed)
+            check_bounds(builder, tag, body, listed, jobs, dest)
+            dest.mkdir(parents=True, exist_ok=True)
+            stats = build_all(builder, jobs, threads, progress, fail_limit)
+        finally:
+            if storage is not None:
+                storage.close()
+        downloaded += builder.fetched
+        for rel, (cid, target) in jobs.items():
+            new_index[rel] = idx.Entry.from_stat(cid, stats[rel])
+            if mutability != "mutable":
+                mark_staged(str(target))  # an edit in place is told from a new file (verbs/changes.py)
+    dest.mkdir(parents=True, exist_ok=True)
+    for rel in old_index:
+        if rel not in manifest and (dest / rel).exists():
+            (dest / rel).unlink()
+    md = ctx.metadata(et)
+    atomic_write(specs.spec_file(dest, name), md.show(tag, f"{folder}/{name}.spec"))
+    in_tag = set(md.files(tag))
+    for extra in (README, IGNORE_FILE):
+        if f"{folder}/{extra}" in in_tag:
+            atomic_write(dest / extra, md.show(tag, f"{folder}/{extra}"))
+    ctx.store.save_staged(et, name, new_index)
+    sampling.mark(ctx.layout.index_dir(et, name), sample)
+    ctx.store.set_head(et, name, tag, sha)
+    size = sum(e.size for e in new_index.values())
+    return version_result(
+        et, name, body, dest, manifest, tag, sha, size=size, downloaded=downloaded, skipped=skipped
+    )
+
+
+def _created_metadata(folder: Path, rel: str, name: str) -> bool:
+    """The spec and the empty README ``create`` wrote: ML-Git's checkout overwrites them."""
+    if rel == f"{name}.spec":
+        return True
+    return rel == README and (folder / README).is_file() and (folder / README).stat().st_size == 0
