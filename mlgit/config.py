@@ -11,11 +11,11 @@ from . import yamlio
 from .atomic import atomic_write
 from .errors import ConfigError, NotARepository
 from .gitsafe import refuse_symlinks
+from .names import ENTITY_TYPES
 
 MLGIT_DIR = ".ml-git"
 CONFIG_FILE = "config.yaml"
 GLOBAL_FILE = ".mlgitconfig"
-ENTITY_TYPES = ("datasets", "labels", "models")
 
 DEFAULTS: dict[str, Any] = {
     "batch_size": 20,

@@ -1,10 +1,25 @@
-"""One exception tree. Every message says what was expected, what was found, and where."""
+"""One exception tree. Every message says what was expected, what was found, and where.
+
+Retry policy (one owner, read by the Airflow operators and the Prefect tasks alike): every class
+says with ``retryable`` whether running the same verb again, unchanged, may succeed. Only errors of
+something outside the workspace that may answer next time are retryable: a git remote that did not
+answer (``MetadataError``), a storage that failed or timed out (``StorageError``,
+``TransferError``). Everything about the input, the workspace or the data itself is permanent: a
+wrong name, spec, tag or version, local changes, a missing git identity, refused credentials, a
+bucket that does not exist, an object missing from or corrupted in the storage (the storage's own
+retries, in ``mlgit.transfer``, already tried again), untrusted metadata, a full disk. A subclass
+states its own value: ``GitIdentityMissing`` is a permanent ``MetadataError``.
+"""
 
 from __future__ import annotations
+
+from typing import ClassVar
 
 
 class MLGitError(Exception):
     """Root of every error mlgit raises on purpose."""
+
+    retryable: ClassVar[bool] = False  # may the same call succeed if run again unchanged?
 
 
 class ConfigError(MLGitError):
@@ -62,33 +77,49 @@ class MutabilityError(MLGitError):
 class MetadataError(MLGitError):
     """A git operation on a metadata repository failed."""
 
+    retryable = True
+
 
 class GitIdentityMissing(MetadataError):
     """git has no user.name / user.email to sign a metadata commit."""
+
+    retryable = False
 
 
 class StorageError(MLGitError):
     """A storage backend failed."""
 
+    retryable = True
+
 
 class StorageNotFound(StorageError):
     """The storage named in a spec is not configured, or its bucket/folder does not exist."""
+
+    retryable = False
 
 
 class StorageAuthError(StorageError):
     """The storage refused our credentials."""
 
+    retryable = False
+
 
 class ObjectNotFound(StorageError):
     """An object is missing from the storage."""
+
+    retryable = False
 
 
 class CorruptObject(StorageError):
     """An object's bytes do not match its CID."""
 
+    retryable = False
+
 
 class TransferError(StorageError):
     """Some objects could not be transferred after retries."""
+
+    retryable = True
 
     def __init__(self, message: str, failed: list[str] | None = None) -> None:
         super().__init__(message)
@@ -108,9 +139,13 @@ class UnsafeMetadata(MetadataError):
     """A metadata or project tree holds a symlink, submodule or oversized entry where mlgit reads or
     writes a file (ML-Git metadata holds only regular files)."""
 
+    retryable = False
+
 
 class TagMoved(MetadataError):
     """A version tag already known here points at another commit on the remote (tags are immutable)."""
+
+    retryable = False
 
     def __init__(self, message: str, tag: str = "", old: str = "", new: str = "") -> None:
         super().__init__(message)
@@ -119,6 +154,8 @@ class TagMoved(MetadataError):
 
 class LinkMismatch(MetadataError):
     """A lineage link's recorded sha is not the commit its tag points at."""
+
+    retryable = False
 
 
 class UnsafeRemote(ConfigError):
@@ -144,3 +181,11 @@ class DiskFull(MLGitError):
 
 class InputFileError(MLGitError):
     """A file given on the command line (e.g. ``--metrics-file``) is not a small regular file."""
+
+
+def is_retryable(exc: BaseException) -> bool:
+    """Whether an orchestrator should run the failed call again: an ``MLGitError`` says so itself;
+    a connection error or a timeout that escaped from a library is retryable; anything else is not."""
+    if isinstance(exc, MLGitError):
+        return exc.retryable
+    return isinstance(exc, ConnectionError | TimeoutError)

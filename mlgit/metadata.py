@@ -17,7 +17,7 @@ from git.exc import GitCommandError, UnsafeOptionError, UnsafeProtocolError
 
 from . import gitsafe
 from .errors import GitIdentityMissing, MetadataError, TagMoved, TagNotFound, VersionConflict
-from .names import parse_tag
+from .names import parse_tag, tag_name, tag_version
 
 log = logging.getLogger(__name__)
 DEFAULT_BRANCH = "master"  # what ML-Git's metadata repositories use
@@ -153,7 +153,7 @@ class MetadataRepo:
             parsed = parse_tag(tag.strip())
             if parsed and (name is None or parsed[1] == name):
                 tags.append(tag.strip())
-        return sorted(tags, key=lambda t: (parse_tag(t)[1], parse_tag(t)[2]))  # type: ignore[index]
+        return sorted(tags, key=lambda t: (tag_name(t), tag_version(t) or 0))
 
     def tag_sha(self, tag: str) -> str:
         try:

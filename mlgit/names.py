@@ -7,23 +7,30 @@ import re
 from .errors import InvalidName, UnsafePath
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
-ENTITY_TYPES = {
-    "datasets": "datasets",
-    "dataset": "datasets",
-    "labels": "labels",
-    "label": "labels",
-    "models": "models",
-    "model": "models",
-}
+#: the entity types, in the plural form that folders, configs and results use (the one owner)
+ENTITY_TYPES = ("datasets", "labels", "models")
+#: the singular of each type, as ML-Git's spec keys and lineage links name it (``labels`` stays plural)
 SPEC_KEYS = {"datasets": "dataset", "labels": "labels", "models": "model"}
+_ACCEPTED = {**{et: et for et in ENTITY_TYPES}, "dataset": "datasets", "label": "labels", "model": "models"}
 MUTABILITIES = ("strict", "flexible", "mutable")
 
 
 def entity_type(value: str) -> str:
+    """The plural form of an entity type, singular or plural, any case (``Dataset`` -> ``datasets``)."""
     try:
-        return ENTITY_TYPES[str(value).strip().lower()]
+        return _ACCEPTED[str(value).strip().lower()]
     except KeyError:
         raise InvalidName(f"entity type: expected datasets, labels or models, found {value!r}") from None
+
+
+def singular(et: str) -> str:
+    """``datasets`` -> ``dataset``, ``labels`` -> ``labels``, ``models`` -> ``model`` (ML-Git's spec keys)."""
+    return SPEC_KEYS[entity_type(et)]
+
+
+def link_type(kind: str) -> str:
+    """The entity type a lineage link of ``kind`` (``dataset`` / ``labels``) points at."""
+    return entity_type(kind)
 
 
 def check_name(name: str, what: str = "entity name") -> str:
@@ -99,3 +106,16 @@ def parse_tag(tag: str) -> tuple[list[str], str, int] | None:
 
 def make_tag(categories: list[str], name: str, version: int) -> str:
     return "__".join([*categories, name, str(version)])
+
+
+def tag_name(tag: str) -> str:
+    """The entity name a version tag holds (``cv__images__imagenet8__2`` -> ``imagenet8``); the
+    text itself when it is not a version tag."""
+    parsed = parse_tag(tag)
+    return parsed[1] if parsed else tag
+
+
+def tag_version(tag: str) -> int | None:
+    """The version number a version tag holds, None when it is not a version tag."""
+    parsed = parse_tag(tag)
+    return parsed[2] if parsed else None

@@ -15,7 +15,7 @@ from .atomic import atomic_write
 from .errors import MetadataError, TagNotFound
 from .layout import Layout
 from .metadata import MetadataRepo
-from .names import check_name, parse_tag
+from .names import check_name, parse_tag, tag_name, tag_version
 
 Version = tuple[dict[str, Any], mf.Manifest, str, str]  # spec body, manifest, folder, commit sha
 
@@ -91,7 +91,7 @@ class EntityStore:
             return {}
 
     def next_version(self, et: str, name: str) -> int:
-        versions = [parse_tag(t)[2] for t in self.metadata(et).tags(name)]  # type: ignore[index]
+        versions = [tag_version(t) or 0 for t in self.metadata(et).tags(name)]
         return max(versions, default=0) + 1
 
     def resolve_ref(self, et: str, ref: str, version: int | None) -> tuple[str, str]:
@@ -103,17 +103,17 @@ class EntityStore:
                 md.fetch()
             if version is not None:
                 check_name(ref)
-                tags = [t for t in md.tags(ref) if parse_tag(t)[2] == int(version)]  # type: ignore[index]
+                tags = [t for t in md.tags(ref) if tag_version(t) == int(version)]
                 if tags:
                     return tags[-1], ref
             elif parse_tag(ref) is not None and md.has_tag(ref):
-                return ref, parse_tag(ref)[1]  # type: ignore[index]
+                return ref, tag_name(ref)
             elif parse_tag(ref) is None:
                 check_name(ref)
                 tags = md.tags(ref)
                 if tags:
                     return tags[-1], ref
-        name = str(parse_tag(ref)[1]) if parse_tag(ref) and version is None else ref  # type: ignore[index]
+        name = tag_name(ref) if version is None else ref
         known = ", ".join(md.tags(name)) or "none"
         wanted = f"{ref} version {version}" if version is not None else ref
         raise TagNotFound(f"{et}: no version matches {wanted!r} in {md.path} (tags of {name}: {known})")

@@ -18,7 +18,7 @@ from ..errors import (
     VersionConflict,
 )
 from ..lineage import warn_if_unpushed
-from ..names import check_name, make_tag, parse_tag
+from ..names import check_name, link_type, make_tag, parse_tag, singular
 from ..results import (
     Link,
     LinkArg,
@@ -48,7 +48,7 @@ def resolve_link(ctx: Context, kind: str, ref: LinkArg) -> Link | None:
                 f"--{kind}: expected a mapping with 'tag' and 'sha', found {dict(ref)!r}"
             ) from None
     ref = str(ref)
-    et = "datasets" if kind == "dataset" else "labels"
+    et = link_type(kind)
     if parse_tag(ref) is not None:
         md = ctx.metadata(et)
         if not md.has_tag(ref):
@@ -58,7 +58,7 @@ def resolve_link(ctx: Context, kind: str, ref: LinkArg) -> Link | None:
     head = ctx.store.head(et, ref)
     if head is None:
         raise EntityNotFound(
-            f"--{kind}={ref}: expected a checked-out {et[:-1] if et != 'labels' else 'labels'} {ref!r} in this workspace "
+            f"--{kind}={ref}: expected a checked-out {singular(et)} {ref!r} in this workspace "
             f"(run ml-git {et} checkout {ref}) or a tag such as cat__{ref}__1; found none"
         )
     return Link(*head)
@@ -93,7 +93,7 @@ def commit(
     }
     for kind, link in links.items():
         if link is not None:
-            warn_if_unpushed(ctx.metadata("datasets" if kind == "dataset" else "labels"), link)
+            warn_if_unpushed(ctx.metadata(link_type(kind)), link)
     md = ctx.metadata(et)
     md.fetch()
     previous = md.tags(name)

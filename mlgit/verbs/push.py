@@ -11,7 +11,7 @@ from ..errors import (
     NothingToCommit,
     VersionConflict,
 )
-from ..names import parse_tag
+from ..names import tag_name
 from ..objects import LocalObjects
 from ..results import (
     VersionResult,
@@ -95,7 +95,7 @@ def _push_once(
     uploaded = skipped = 0
     manifest: mf.Manifest = {}
     for tag in tags:
-        vbody, manifest, _, _ = ctx.store.read_version(et, tag, str(parse_tag(tag)[1]))  # type: ignore[index]
+        vbody, manifest, _, _ = ctx.store.read_version(et, tag, tag_name(tag))
         keys: set[str] = set()
         for cid in set(manifest.values()):
             keys.add(cid)

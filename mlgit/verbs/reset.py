@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 
 from .. import index as idx
 from ..errors import MLGitError, NothingToCommit, VersionConflict
-from ..names import parse_tag
+from ..names import tag_name
 from .checkout import checkout
 
 if TYPE_CHECKING:
@@ -64,7 +64,7 @@ def reset(ctx: Context, et: str, name: str, mode: str, reference: str = "head") 
         ctx.store.set_head(et, name, earlier, md.tag_sha(earlier))
     if mode == "soft":
         return earlier
-    manifest = ctx.store.read_version(et, earlier, str(parse_tag(earlier)[1]))[1] if earlier else {}  # type: ignore[index]
+    manifest = ctx.store.read_version(et, earlier, tag_name(earlier))[1] if earlier else {}
     if mode == "mixed":
         old, _ = ctx.store.staged(et, name)
         new = {

@@ -2,27 +2,25 @@
 
 from __future__ import annotations
 
-ENTITY_TYPES = ("datasets", "labels", "models")
-_SINGULAR = {"dataset": "datasets", "label": "labels", "model": "models"}
+from mlgit.errors import InvalidName
+from mlgit.names import ENTITY_TYPES, entity_type, tag_name
 
 
 class MLGitInputError(ValueError):
     """A task argument or connection field that cannot be used; a retry would not help."""
 
 
-def plural_entity_type(entity_type: str) -> str:
+def plural_entity_type(value: str) -> str:
     """``dataset`` -> ``datasets``; raises MLGitInputError naming the accepted types."""
-    value = str(entity_type).strip().lower()
-    value = _SINGULAR.get(value, value)
-    if value not in ENTITY_TYPES:
-        raise MLGitInputError(f"unknown entity type {entity_type!r}; expected one of {list(ENTITY_TYPES)}")
-    return value
+    try:
+        return entity_type(value)  # the core owns the types and their singular forms
+    except InvalidName:
+        raise MLGitInputError(f"unknown entity type {value!r}; expected one of {list(ENTITY_TYPES)}") from None
 
 
 def name_of_tag(tag: str) -> str:
     """``computer-vision__images__imagenet8__2`` -> ``imagenet8``."""
-    parts = tag.split("__")
-    return parts[-2] if len(parts) >= 2 else tag
+    return tag_name(tag)
 
 
 def optional_int(value: object, what: str) -> int | None:

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from airflow.sdk import AssetAlias, BaseOperator
 from airflow.sdk.exceptions import AirflowFailException, AirflowNotFoundException
 
+from mlgit.errors import MLGitError, is_retryable
 from mlgit_airflow._entities import MLGitInputError, optional_int, plural_entity_type
 from mlgit_airflow.assets import event_extra, mlgit_asset
 from mlgit_airflow.hooks import MLGitHook
@@ -30,25 +31,12 @@ if TYPE_CHECKING:
 PUSH_ALIAS = "mlgit"
 
 
-def _fatal_errors() -> tuple[type[BaseException], ...]:
-    import mlgit
-
-    return (
-        MLGitInputError,
-        AirflowNotFoundException,
-        mlgit.ConfigError,
-        mlgit.InvalidName,
-        mlgit.SpecError,
-        mlgit.ManifestError,
-        mlgit.EntityNotFound,
-        mlgit.TagNotFound,
-        mlgit.VersionConflict,
-        mlgit.NothingToCommit,
-        mlgit.LocalChanges,
-        mlgit.MutabilityError,
-        mlgit.MissingExtra,
-        mlgit.StorageAuthError,
-    )
+def fails_at_once(err: BaseException) -> bool:
+    """Whether a task error is final (no Airflow retry): the provider's input errors, and the core's
+    errors that say they are not ``retryable`` (``mlgit.errors``: the policy Prefect's tasks read too)."""
+    if isinstance(err, MLGitInputError | AirflowNotFoundException):
+        return True
+    return isinstance(err, MLGitError) and not is_retryable(err)
 
 
 def _is_templated(value: object) -> bool:
@@ -131,9 +119,11 @@ class MLGitBaseOperator(BaseOperator):
     def execute(self, context: Context) -> dict[str, Any]:
         try:
             return self.run_verb(context)
-        except _fatal_errors() as err:
+        except Exception as err:
             # A retry cannot fix these: fail now, with the core's message (what, expected, where).
-            raise AirflowFailException(f"{type(err).__name__}: {err}") from err
+            if fails_at_once(err):
+                raise AirflowFailException(f"{type(err).__name__}: {err}") from err
+            raise
 
     def run_verb(self, context: Context) -> dict[str, Any]:
         raise NotImplementedError

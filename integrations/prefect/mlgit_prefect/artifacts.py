@@ -10,6 +10,7 @@ from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.assets import Asset, AssetProperties, add_asset_metadata, materialize
 
 from mlgit import Lineage
+from mlgit.names import tag_name
 
 from .runs import run_ids
 
@@ -25,8 +26,7 @@ def artifact_key(*parts: str) -> str:
 
 
 def _upstream_name(tag: str) -> str:
-    parts = tag.split("__")
-    return parts[-2] if len(parts) >= 3 else tag
+    return tag_name(tag)
 
 
 def emit_asset(result: Mapping[str, Any]) -> None:

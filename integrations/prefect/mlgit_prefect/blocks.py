@@ -16,15 +16,8 @@ from prefect.blocks.core import Block
 from pydantic import Field, SecretStr
 
 from mlgit import ConfigError, Repository
-
-ENTITY_TYPES = ("datasets", "labels", "models")
-_PLURAL = {"dataset": "datasets", "label": "labels", "model": "models"}
-
-
-def plural_entity_type(entity_type: str) -> str:
-    """``dataset`` -> ``datasets`` (the form results carry); anything else as given, for the core to judge."""
-    value = str(entity_type).strip().lower()
-    return _PLURAL.get(value, value)
+from mlgit.names import ENTITY_TYPES
+from mlgit.names import entity_type as plural_entity_type  # the core owns the types: InvalidName otherwise
 
 
 class BlockNotFound(ConfigError):

@@ -16,6 +16,7 @@ from prefect import runtime
 from prefect.artifacts import create_table_artifact
 
 from mlgit import InvalidName
+from mlgit.names import link_type
 
 CHECKOUT_DESCRIPTION = "mlgit checkout: the version this flow run took (read back by mlgit_commit for lineage)"
 CHECKOUT_FIELDS = ("entity_type", "name", "version", "tag", "sha")
@@ -73,7 +74,7 @@ def checkouts_in_this_flow_run() -> list[dict[str, Any]]:
 
 def link_from_checkouts(kind: str, checkouts: list[dict[str, Any]]) -> dict[str, str] | None:
     """The ``{tag, sha}`` of the one ``kind`` entity checked out; None if none; an error if ambiguous."""
-    entity_type = "datasets" if kind == "dataset" else "labels"
+    entity_type = link_type(kind)
     latest: dict[str, dict[str, Any]] = {}
     for row in checkouts:
         if row.get("entity_type") == entity_type:

@@ -17,16 +17,10 @@ from prefect.cache_policies import NO_CACHE
 from mlgit import (
     CorruptObject,
     EntityNotFound,
-    GitIdentityMissing,
     InvalidName,
-    MetadataError,
-    ObjectNotFound,
     Repository,
-    StorageAuthError,
-    StorageError,
-    StorageNotFound,
-    VersionResult,
 )
+from mlgit.errors import is_retryable
 
 from . import artifacts
 from .blocks import MLGitRepository, load_repository_block, plural_entity_type
@@ -35,15 +29,11 @@ from .runs import checkouts_in_this_flow_run, commit_message, link_from_checkout
 RepositoryRef = MLGitRepository | str
 LinkRef = str | Mapping[str, Any] | None
 
-_PERMANENT = (GitIdentityMissing, StorageAuthError, StorageNotFound, ObjectNotFound, CorruptObject)
-
 
 def _transient(task: Any, task_run: Any, state: Any) -> bool:
-    """Retry a storage or remote hiccup; fail at once on anything a retry cannot change."""
-    exc = state.data
-    if isinstance(exc, _PERMANENT):
-        return False
-    return isinstance(exc, StorageError | MetadataError | ConnectionError | TimeoutError)
+    """Retry only what a second attempt can cure; the core's errors say which (``mlgit.errors``),
+    and the Airflow operators read the same attribute."""
+    return is_retryable(state.data)
 
 
 _OPTIONS: dict[str, Any] = {
@@ -120,29 +110,11 @@ def mlgit_add(repository: RepositoryRef, entity_type: str, name: str, bumpversio
               metrics_file: str | os.PathLike[str] | None = None) -> dict[str, Any]:
     """Stage the entity's files (and metrics, from a dict or the how-to's CSV file).
 
-    ``bumpversion`` bumps only when the spec's version is already tagged and the staged files or
-    metrics differ from the checked-out version: a retried or rerun add never bumps twice.
+    ``bumpversion`` bumps only when the spec's version is already tagged with other files or
+    metrics (the core's rule): a retried or rerun add never bumps twice.
     """
     repo = _repository(repository)
-    result = repo.add(entity_type, name, metrics=metrics, metrics_file=metrics_file)
-    if bumpversion and _is_tagged(repo, entity_type, name, result.version) and _differs(repo, result):
-        result = repo.add(entity_type, name, bumpversion=True)
-    return result.to_dict()
-
-
-def _is_tagged(repo: Repository, entity_type: str, name: str, version: int) -> bool:
-    return any(tag.rsplit("__", 1)[-1] == str(version) for tag in repo.tags(entity_type, name))
-
-
-def _differs(repo: Repository, staged: VersionResult) -> bool:
-    """Whether the staged files or metrics differ from the version checked out (HEAD)."""
-    status = repo.status(staged.entity_type, staged.name)
-    if status.new or status.modified or status.deleted:
-        return True
-    if repo.branch(staged.entity_type, staged.name) is None:
-        return True
-    head_metrics = repo.show(staged.entity_type, staged.name).get("metrics") or {}
-    return {k: float(v) for k, v in head_metrics.items()} != staged.metrics
+    return repo.add(entity_type, name, bumpversion=bumpversion, metrics=metrics, metrics_file=metrics_file).to_dict()
 
 
 @task(name="mlgit_commit", **_OPTIONS)
