@@ -11,6 +11,7 @@ import logging
 import random
 import time
 from pathlib import Path
+from typing import Any
 
 import git
 from git.exc import GitCommandError, UnsafeOptionError, UnsafeProtocolError
@@ -23,6 +24,23 @@ log = logging.getLogger(__name__)
 DEFAULT_BRANCH = "master"  # what ML-Git's metadata repositories use
 PUSH_ATTEMPTS = 40  # 8 ran out with 8 workers pushing at once on 2 cores
 MAX_BLOB = 256 << 20  # a spec, MANIFEST or README read from a metadata tree: a 1M-file manifest is ~90 MB
+
+
+def _rejected_refs(porcelain: str) -> list[str]:
+    """The refs ``git push --porcelain`` reports as rejected (flag ``!``): by us (not a fast-forward,
+    the tag exists) or by the remote (a ref another push locked); an atomic push rejects them all."""
+    refs = []
+    for line in porcelain.splitlines():
+        flag, _, rest = line.partition("\t")
+        if flag == "!":
+            refs.append(rest.split("\t", 1)[0].rsplit(":", 1)[-1])
+    return refs
+
+
+def _shown(args: tuple[str, ...] | list[str]) -> str:
+    """The command as an error message shows it: its first arguments, secrets redacted."""
+    words = [a if len(a) <= 80 else a[:77] + "..." for a in args[:4]]
+    return gitsafe.redact("git " + " ".join(words) + (" ..." if len(args) > 4 else ""))
 
 
 def _err(exc: GitCommandError) -> str:
@@ -59,13 +77,37 @@ class MetadataRepo:
         """``.ml-git/<type>/metadata/.git`` reached through no symlink (a cloned project could plant one)."""
         gitsafe.refuse_symlinks(self.path.parents[2], [*self.path.parts[-3:], ".git"], "mlgit")
 
-    def git(self, *args: str, **kwargs: object) -> str:
+    def git(self, *args: str, **kwargs: Any) -> str:
+        """The one git runner: ``git ARGS`` in this repository; any failure is ``MetadataError`` naming
+        the command and git's own message (never a raw ``GitCommandError``)."""
+        out = self._run(args, True, **kwargs)
+        assert out is not None
+        return out
+
+    def probe(self, *args: str) -> str | None:
+        """``git ARGS`` whose failure is an answer (``rev-parse --verify``, ``config --get``): its
+        output, or None when git exits non-zero."""
+        return self._run(args, False)
+
+    def _run(self, args: tuple[str, ...], check: bool, **kwargs: Any) -> str | None:
+        status, out, err = self._execute(args, **kwargs)
+        if status == 0:
+            return out
+        if not check:
+            return None
+        text = gitsafe.redact(" ".join((err or out).replace("stderr: ", "").split())[:400])
+        raise MetadataError(f"{_shown(args)} in {self.path} failed (exit {status}): {text or 'no message'}")
+
+    def _execute(self, args: tuple[str, ...], **kwargs: Any) -> tuple[int, str, str]:
+        """(exit status, stdout, stderr) of ``git ARGS``; only a git that cannot start raises."""
+        cmd = ["git", "-c", "user.useConfigOnly=true", "-c", "advice.detachedHead=false", *args]
         try:
-            return self.repo.git.execute(  # type: ignore[call-overload, no-any-return]
-                ["git", "-c", "user.useConfigOnly=true", "-c", "advice.detachedHead=false", *args], **kwargs
+            status, out, err = self.repo.git.execute(
+                cmd, with_extended_output=True, with_exceptions=False, **kwargs
             )
-        except GitCommandError as exc:
-            raise MetadataError(f"git {args[0]} in {self.path} failed: {_err(exc)}") from exc
+        except (GitCommandError, OSError) as exc:
+            raise MetadataError(f"{_shown(args)} in {self.path} could not run: {exc}") from exc
+        return int(status), str(out), str(err)
 
     def init(self, url: str) -> None:
         """Clone the remote (or start an empty repository tracking it). Idempotent."""
@@ -96,24 +138,14 @@ class MetadataRepo:
             self._repo.git.update_environment(**gitsafe.git_env())
 
     def remote_url(self) -> str:
-        try:
-            return self.repo.git.config("--get", "remote.origin.url").strip()
-        except GitCommandError:
-            return ""
+        return (self.probe("config", "--get", "remote.origin.url") or "").strip()
 
     def _has_commits(self) -> bool:
-        try:
-            self.repo.git.rev_parse("--verify", "-q", "HEAD")
-            return True
-        except GitCommandError:
-            return False
+        return self._ref_exists("HEAD")
 
     @property
     def branch(self) -> str:
-        try:
-            return self.repo.git.symbolic_ref("--short", "HEAD").strip()
-        except GitCommandError:
-            return DEFAULT_BRANCH
+        return (self.probe("symbolic-ref", "--short", "HEAD") or "").strip() or DEFAULT_BRANCH
 
     # -- reading ---------------------------------------------------------------------------
     def fetch(self) -> bool:
@@ -140,11 +172,7 @@ class MetadataRepo:
         self._rebase_keeping_tags(remote_ref)
 
     def _ref_exists(self, ref: str) -> bool:
-        try:
-            self.repo.git.rev_parse("--verify", "-q", ref)
-            return True
-        except GitCommandError:
-            return False
+        return self.probe("rev-parse", "--verify", "-q", ref) is not None
 
     def tags(self, name: str | None = None) -> list[str]:
         out = self.git("tag", "-l", f"*__{name}__*" if name else "*")
@@ -156,12 +184,12 @@ class MetadataRepo:
         return sorted(tags, key=lambda t: (tag_name(t), tag_version(t) or 0))
 
     def tag_sha(self, tag: str) -> str:
-        try:
-            return self.repo.git.rev_parse("--verify", "-q", f"refs/tags/{tag}^{{commit}}").strip()
-        except GitCommandError:
+        sha = self.probe("rev-parse", "--verify", "-q", f"refs/tags/{tag}^{{commit}}")
+        if sha is None:
             raise TagNotFound(
                 f"tag {tag!r} not found in the {self.entity_type} metadata repository ({self.path})"
-            ) from None
+            )
+        return sha.strip()
 
     def has_tag(self, tag: str) -> bool:
         return self._ref_exists(f"refs/tags/{tag}")
@@ -192,8 +220,8 @@ class MetadataRepo:
     def check_identity(self) -> None:
         for var in ("GIT_AUTHOR_IDENT", "GIT_COMMITTER_IDENT"):
             try:
-                self.repo.git.execute(["git", "-c", "user.useConfigOnly=true", "var", var])
-            except GitCommandError as exc:
+                self.git("var", var)
+            except MetadataError as exc:
                 raise GitIdentityMissing(
                     f"git has no identity to sign the {self.entity_type} metadata commit in {self.path}: "
                     "set it with git config --global user.name NAME and user.email EMAIL "
@@ -219,12 +247,9 @@ class MetadataRepo:
             return []
         merged = set(self.git("tag", "--merged", "HEAD").split())
         remote = self.remote_tags()
+        local = gitsafe.tag_commits(self.git, "refs/tags/")  # one for-each-ref, not a rev-parse per tag
         # by sha, not by name: a tag another worker pushed first with other content is not ours
-        unpushed = [
-            t
-            for t in self.tags()
-            if t in merged and remote.get(t) != self.repo.git.rev_parse(f"refs/tags/{t}").strip()
-        ]
+        unpushed = [t for t in self.tags() if t in merged and remote.get(t) != local[t][0]]
         self._refuse_moved(unpushed)
         return unpushed
 
@@ -280,50 +305,29 @@ class MetadataRepo:
         gitsafe.check_remote_url(url, f"the {self.entity_type} metadata remote")
         branch = self.branch
         for attempt in range(1, PUSH_ATTEMPTS + 1):
-            try:
-                self.repo.git.execute(
-                    [
-                        "git",
-                        "push",
-                        "--atomic",
-                        "--quiet",
-                        "--porcelain",
-                        "origin",
-                        f"{branch}:refs/heads/{branch}",
-                        *[f"refs/tags/{t}:refs/tags/{t}" for t in tags],
-                    ]
-                )
+            refs = [f"{branch}:refs/heads/{branch}", *[f"refs/tags/{t}:refs/tags/{t}" for t in tags]]
+            status, out, err = self._execute(("push", "--atomic", "--porcelain", "origin", *refs))
+            if status == 0:
                 return attempt
-            except GitCommandError as exc:
-                text = _err(exc)
-                rejected = any(
-                    w in text
-                    for w in (
-                        "rejected",
-                        "non-fast-forward",
-                        "fetch first",
-                        "cannot lock ref",
-                        "failed to update ref",
-                        "already exists",
-                    )
+            rejected = _rejected_refs(out)
+            if not rejected or attempt == PUSH_ATTEMPTS:
+                text = gitsafe.redact(" ".join((err or out).split())[:400])
+                where = f"{', '.join(rejected)} rejected after {attempt} attempts" if rejected else text
+                raise MetadataError(
+                    f"git push of {self.entity_type} metadata to {gitsafe.redact(url)} failed: {where}"
                 )
-                if not rejected or attempt == PUSH_ATTEMPTS:
-                    raise MetadataError(
-                        f"git push of {self.entity_type} metadata to {gitsafe.redact(url)} failed: {text}"
-                    ) from exc
-                log.info("metadata push rejected (attempt %d), replaying on the remote's branch", attempt)
-                self._replay(branch, tags)
-                time.sleep(random.uniform(0.05, 0.3) * min(attempt, 8))
+            log.info(
+                "metadata push rejected (attempt %d: %s), replaying on the remote's branch", attempt, rejected
+            )
+            self._replay(branch, tags)
+            time.sleep(random.uniform(0.05, 0.3) * min(attempt, 8))
         raise MetadataError("unreachable")  # pragma: no cover
 
     def _replay(self, branch: str, tags: list[str]) -> None:
         self.git("fetch", "--quiet", "origin", f"+refs/heads/{branch}:refs/remotes/origin/{branch}")
         remote_tags = self.remote_tags()
-        lost = [
-            t
-            for t in tags
-            if t in remote_tags and remote_tags[t] != self.repo.git.rev_parse(f"refs/tags/{t}").strip()
-        ]
+        local = gitsafe.tag_commits(self.git, "refs/tags/")
+        lost = [t for t in tags if t in remote_tags and t in local and remote_tags[t] != local[t][0]]
         if lost:
             self.drop_unpushed(lost)
             raise VersionConflict(
@@ -339,9 +343,10 @@ class MetadataRepo:
         versions first): the rest of our unpushed commits is replayed on the remote's branch and
         the tags become the remote's."""
         branch = self.branch
-        ours = {self.repo.git.rev_parse(f"refs/tags/{t}^{{commit}}").strip() for t in tags if self.has_tag(t)}
+        local = gitsafe.tag_commits(self.git, "refs/tags/")
+        ours = {local[t][1] for t in tags if t in local}
         for tag in tags:
-            if self.has_tag(tag):
+            if tag in local:
                 self.git("tag", "-d", tag)
         self.fetch()
         onto = f"origin/{branch}"
