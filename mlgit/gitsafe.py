@@ -18,6 +18,8 @@ from io import BytesIO
 from pathlib import Path
 from typing import Any, NamedTuple
 
+import git
+
 from .errors import MetadataError, TagMoved, UnsafeMetadata, UnsafePath, UnsafeRemote
 
 #: transports every git call may use (GIT_ALLOW_PROTOCOL); a user may widen it in the environment
@@ -140,7 +142,22 @@ def read_blob(repo: Any, run: Run, ref: str, path: str, limit: int, where: str) 
     """The bytes of the regular file ``path`` at ``ref``: a symlink, submodule or folder there is refused
     (never resolved), and so is a file larger than ``limit``. One ``ls-tree``; the bytes come through
     GitPython's long-lived ``cat-file`` process."""
-    e = tree_entries(run, ref, [path]).get(path)
+    return read_entry(repo, run, ref, path, tree_entries(run, ref, [path]).get(path), limit, where)
+
+
+def list_tree(run: Run, ref: str) -> dict[str, Entry]:
+    """Every file (blob, symlink, submodule) of the tree at ``ref``, with mode and size: one ``ls-tree``."""
+    entries = {}
+    for record in run("ls-tree", "-r", "-l", "-z", "--full-tree", ref).split("\0"):
+        if record:
+            meta, _, path = record.partition("\t")
+            mode, type_, sha, size = meta.split()
+            entries[path] = Entry(mode, type_, sha, int(size) if size.isdigit() else 0)
+    return entries
+
+
+def read_entry(repo: Any, run: Run, ref: str, path: str, e: Entry | None, limit: int, where: str) -> bytes:
+    """The bytes of tree entry ``e`` (``path`` at ``ref``), refused unless a regular file within ``limit``."""
     if e is None:
         raise MetadataError(f"{path} not found at {ref} in {where}")
     if e.mode not in REGULAR_MODES:
@@ -162,11 +179,13 @@ def commit_files(
     branch moves only if nobody moved it meanwhile. Blobs go straight to the object database and the
     tree is built in a private index: nothing is written through the work tree (whose symlinks the
     remote controls). Returns (new commit, previous HEAD)."""
-    from gitdb import IStream
+    from gitdb import IStream, LooseObjectDB
 
-    try:
-        head: str | None = run("rev-parse", "--verify", "-q", "HEAD^{commit}").strip()
-    except MetadataError:
+    loose = LooseObjectDB(str(Path(repo.git_dir) / "objects"))
+
+    try:  # read from the ref files, no git process; None on an unborn branch
+        head: str | None = git.SymbolicReference.dereference_recursive(repo, "HEAD")
+    except (ValueError, OSError):
         head = None
     if head:
         refuse_links(run, head, folder, files, where)
@@ -176,7 +195,7 @@ def commit_files(
         run("read-tree", *([head] if head else ["--empty"]), env=env)
         cacheinfo: list[str] = []
         for name, data in sorted(files.items()):
-            sha = repo.odb.store(IStream(b"blob", len(data), BytesIO(data))).hexsha
+            sha = loose.store(IStream(b"blob", len(data), BytesIO(data))).hexsha  # no git process
             sha = sha.decode() if isinstance(sha, bytes) else sha
             cacheinfo += ["--cacheinfo", "100644", sha, f"{folder}/{name}"]
         run("update-index", "--add", *cacheinfo, env=env)
@@ -221,9 +240,14 @@ def merged_tags(run: Run, ref: str) -> set[str]:
 def fetch_immutable_tags(repo: Any, run: Run, branch: str, where: str) -> None:
     """Fetch the remote's branches and tags; a tag new here is created, a tag known here that the
     remote moved is TagMoved (old and new sha). Our own unpushed tags are left alone: push reports a
-    version another worker took first."""
-    local = tag_commits(run, "refs/tags/")
-    unpushed = merged_tags(run, "HEAD") - merged_tags(run, f"refs/remotes/origin/{branch}")
+    version another worker took first. Two git processes when no tag moved (the fetch takes no tag
+    itself, so our tags read after it are the ones before it)."""
+    try:  # where the remote's branch was before this fetch, read from the ref files (no process)
+        before: str | None = git.SymbolicReference.dereference_recursive(
+            repo, f"refs/remotes/origin/{branch}"
+        )
+    except (ValueError, OSError):
+        before = None
     run(
         "fetch",
         "--quiet",
@@ -233,21 +257,30 @@ def fetch_immutable_tags(repo: Any, run: Run, branch: str, where: str) -> None:
         "+refs/heads/*:refs/remotes/origin/*",
         f"+refs/tags/*:{REMOTE_TAGS}*",
     )
-    remote = tag_commits(run, REMOTE_TAGS)
+    both = tag_commits(run, "refs/")
+    local = {k[len("tags/") :]: v for k, v in both.items() if k.startswith("tags/")}
+    hidden = REMOTE_TAGS[len("refs/") :]
+    remote = {k[len(hidden) :]: v for k, v in both.items() if k.startswith(hidden)}
     new = []
+    moved = []
     for name, (obj, commit) in sorted(remote.items()):
         mine = local.get(name)
         if mine is None:
             new.append(f"create refs/tags/{name} {obj}\n")
-        elif mine[1] != commit and name not in unpushed:
-            raise TagMoved(
-                f"version tag {name} moved on {where}: it is commit {mine[1]} here and the remote now says "
-                f"{commit}; version tags never move, so it was not taken (restore the tag on the remote, "
-                "or delete it here with git tag -d if the new content is intended)",
-                tag=name,
-                old=mine[1],
-                new=commit,
-            )
+        elif mine[1] != commit:
+            moved.append(name)
+    if moved:  # ours, not pushed yet (push reports those), or moved on the remote: refused
+        unpushed = merged_tags(run, "HEAD") - (merged_tags(run, before) if before else set())
+        for name in moved:
+            if name not in unpushed:
+                raise TagMoved(
+                    f"version tag {name} moved on {where}: it is commit {local[name][1]} here and the remote "
+                    f"now says {remote[name][1]}; version tags never move, so it was not taken (restore the "
+                    "tag on the remote, or delete it here with git tag -d if the new content is intended)",
+                    tag=name,
+                    old=local[name][1],
+                    new=remote[name][1],
+                )
     if new:
         listing = Path(repo.git_dir) / f"mlgit-tags-{os.getpid()}-{secrets.token_hex(4)}"
         try:

@@ -54,6 +54,7 @@ class MetadataRepo:
         self.path = path
         self.entity_type = entity_type
         self._repo: git.Repo | None = None
+        self._trees: dict[str, dict[str, gitsafe.Entry]] = {}  # commit sha -> its files (immutable)
 
     # -- setup ---------------------------------------------------------------------------
     @property
@@ -138,14 +139,24 @@ class MetadataRepo:
             self._repo.git.update_environment(**gitsafe.git_env())
 
     def remote_url(self) -> str:
-        return (self.probe("config", "--get", "remote.origin.url") or "").strip()
+        """``remote.origin.url`` of the clone, read from its config file (no git process)."""
+        try:
+            reader = self.repo.config_reader("repository")
+            return str(reader.get_value('remote "origin"', "url", "")).strip()
+        except (OSError, ValueError, KeyError) as exc:
+            raise MetadataError(f"{self.path}/.git/config: cannot be read ({exc})") from exc
 
     def _has_commits(self) -> bool:
         return self._ref_exists("HEAD")
 
     @property
     def branch(self) -> str:
-        return (self.probe("symbolic-ref", "--short", "HEAD") or "").strip() or DEFAULT_BRANCH
+        """The branch HEAD names, read from ``.git/HEAD`` (no git process)."""
+        try:
+            head = (self.path / ".git" / "HEAD").read_text(errors="replace").strip()
+        except OSError:
+            return DEFAULT_BRANCH
+        return head[len("ref: refs/heads/") :] if head.startswith("ref: refs/heads/") else DEFAULT_BRANCH
 
     # -- reading ---------------------------------------------------------------------------
     def fetch(self) -> bool:
@@ -194,11 +205,24 @@ class MetadataRepo:
     def has_tag(self, tag: str) -> bool:
         return self._ref_exists(f"refs/tags/{tag}")
 
-    def show(self, ref: str, path: str, limit: int = MAX_BLOB) -> bytes:
-        """A regular file of the tree at ``ref`` (a symlink or submodule there is refused, never resolved)."""
-        return gitsafe.read_blob(self.repo, self.git, ref, path, limit, str(self.path))
+    def show(self, ref: str, path: str, limit: int = MAX_BLOB, label: str | None = None) -> bytes:
+        """A regular file of the tree at ``ref`` (a symlink or submodule there is refused, never resolved);
+        ``label`` names ``ref`` in errors (the tag a sha was read for)."""
+        entries = self._trees.get(ref)
+        if entries is None:
+            return gitsafe.read_blob(self.repo, self.git, ref, path, limit, str(self.path))
+        shown = label or ref
+        return gitsafe.read_entry(self.repo, self.git, shown, path, entries.get(path), limit, str(self.path))
+
+    def listing(self, commit: str) -> dict[str, gitsafe.Entry]:
+        """Every file of the tree of ``commit`` (a sha: its tree never changes), from one ``ls-tree``."""
+        if commit not in self._trees:
+            self._trees[commit] = gitsafe.list_tree(self.git, commit)
+        return self._trees[commit]
 
     def files(self, ref: str = "HEAD") -> list[str]:
+        if ref in self._trees:
+            return list(self._trees[ref])
         if ref == "HEAD" and not self._has_commits():
             return []
         return self.git("ls-tree", "-r", "--name-only", ref).splitlines()
@@ -231,9 +255,12 @@ class MetadataRepo:
     def commit_entity(self, relpath: str, files: dict[str, bytes], message: str, tag: str) -> str:
         """Commit the entity's files (from blobs: never written through the work tree, whose symlinks the
         remote controls) and tag the commit (annotated); git then updates that folder of the work tree."""
-        self.check_identity()
         where = f"{self.entity_type} metadata repository {self.path}"
-        commit, _ = gitsafe.commit_files(self.repo, self.git, relpath, files, message, where)
+        try:
+            commit, _ = gitsafe.commit_files(self.repo, self.git, relpath, files, message, where)
+        except MetadataError:
+            self.check_identity()  # asked only when git failed: a missing identity is the usual cause
+            raise
         self.git("tag", "-a", tag, "-m", f'Automatic tag "{tag}"', commit)
         try:  # git replaces a symlink instead of following it
             self.git("checkout", "--quiet", commit, "--", relpath)
@@ -243,20 +270,24 @@ class MetadataRepo:
 
     def unpushed_tags(self) -> list[str]:
         """Version tags on our branch that the remote lacks (a push makes all of them visible)."""
-        if not self.remote_url() or not self._has_commits():
+        if not self.remote_url():
             return []
-        merged = set(self.git("tag", "--merged", "HEAD").split())
+        ours = self._tags_merged(
+            "HEAD"
+        )  # none on an unborn branch  # one for-each-ref: name -> tag object, no rev-parse per tag
         remote = self.remote_tags()
-        local = gitsafe.tag_commits(self.git, "refs/tags/")  # one for-each-ref, not a rev-parse per tag
         # by sha, not by name: a tag another worker pushed first with other content is not ours
-        unpushed = [t for t in self.tags() if t in merged and remote.get(t) != local[t][0]]
+        unpushed = sorted(
+            (t for t in ours if parse_tag(t) and remote.get(t) != ours[t]),
+            key=lambda t: (tag_name(t), tag_version(t) or 0),
+        )
         self._refuse_moved(unpushed)
         return unpushed
 
     def _refuse_moved(self, tags: list[str]) -> None:
         """A tag already on the remote's branch here that the remote now gives another commit was moved
         there: TagMoved, never pushed over nor replaced (our tags go with the branch, atomically)."""
-        pushed = gitsafe.merged_tags(self.git, f"refs/remotes/origin/{self.branch}")
+        pushed = self._tags_merged(f"refs/remotes/origin/{self.branch}")
         moved = [t for t in tags if t in pushed]
         if not moved:
             return
@@ -281,6 +312,13 @@ class MetadataRepo:
                     old=old,
                     new=peeled[tag],
                 )
+
+    def _tags_merged(self, ref: str) -> dict[str, str]:
+        """name -> tag object of the tags reachable from ``ref`` (none when ``ref`` does not exist)."""
+        out = self.probe(
+            "for-each-ref", "--merged", ref, "--format=%(refname:lstrip=2) %(objectname)", "refs/tags/"
+        )
+        return dict(line.split(" ", 1) for line in (out or "").splitlines() if " " in line)
 
     def remote_tags(self) -> dict[str, str]:
         gitsafe.check_remote_url(self.remote_url(), f"the {self.entity_type} metadata remote")

@@ -69,16 +69,22 @@ class EntityStore:
     # -- versions -----------------------------------------------------------------------------
     def read_version(self, et: str, tag: str, name: str | None = None) -> Version:
         """(spec body, manifest, folder in the metadata repo, sha) of a tagged version."""
+        return self.read_commit(et, self.metadata(et).tag_sha(tag), name or tag_name(tag), tag)
+
+    def read_commit(self, et: str, sha: str, name: str, label: str | None = None) -> Version:
+        """``read_version`` of a commit (still readable after its tag was taken back); ``label``
+        names it in errors."""
         md = self.metadata(et)
-        sha = md.tag_sha(tag)
-        parsed = parse_tag(tag)
-        ename = name or (parsed[1] if parsed else "")
-        spec_path = md.find_spec(ename, tag)
+        md.listing(sha)  # one ls-tree per commit: the tree of a sha never changes
+        label = label or sha
+        spec_path = md.find_spec(name, sha)
         if spec_path is None:
-            raise TagNotFound(f"tag {tag} in the {et} metadata repository holds no {ename}/{ename}.spec")
+            raise TagNotFound(f"tag {label} in the {et} metadata repository holds no {name}/{name}.spec")
         folder = spec_path.rsplit("/", 1)[0]
-        body = specs.parse(md.show(tag, spec_path), et, f"{tag}:{spec_path}", ename)
-        manifest = mf.parse(md.show(tag, f"{folder}/MANIFEST.yaml"), f"{tag}:{folder}/MANIFEST.yaml")
+        body = specs.parse(md.show(sha, spec_path, label=label), et, f"{label}:{spec_path}", name)
+        manifest = mf.parse(
+            md.show(sha, f"{folder}/MANIFEST.yaml", label=label), f"{label}:{folder}/MANIFEST.yaml"
+        )
         return body, manifest, folder, sha
 
     def head_manifest(self, et: str, name: str) -> mf.Manifest:

@@ -97,6 +97,7 @@ def commit(
     md = ctx.metadata(et)
     md.fetch()
     previous = md.tags(name)
+    known = set(previous)
     if previous:
         before = ctx.store.read_version(et, previous[-1], name)[0].get("mutability", "strict")
         if before != body.get("mutability", "strict"):
@@ -119,7 +120,7 @@ def commit(
             },
             **{k: {"tag": v.tag, "sha": v.sha} for k, v in links.items() if v is not None},
         )
-        if not md.has_tag(tag):
+        if tag not in known:  # the tags were just fetched: no git process per candidate
             break
         old_body, old_manifest, _, sha = ctx.store.read_version(et, tag, name)
         if old_manifest == staged and _same_version(old_body, new_body):

@@ -45,16 +45,17 @@ def push(
         head = ctx.store.head(et, name)
         if head is None:
             return _push_once(ctx, et, name, progress, fail_limit)  # raises NothingToCommit
-        body, _, _, sha = ctx.store.read_version(et, head[0], name)
-        message = ctx.metadata(et).git("log", "-1", "--format=%B", sha)
         try:
             return _push_once(ctx, et, name, progress, fail_limit)
         except VersionConflict as exc:
             if head[0] not in exc.tags:
                 raise
-            ctx.layout.head_file(et, name).unlink()  # our version is not a version: nothing is checked out
+            ctx.store.clear_head(et, name)  # our version is not a version: nothing is checked out
             if not auto_bump:
                 raise
+            # our commit is off the branch, its tag gone; the commit itself is still readable by sha
+            body = ctx.store.read_commit(et, head[1], name, head[0])[0]
+            message = ctx.metadata(et).git("log", "-1", "--format=%B", head[1])
             log.info(
                 "%s %s: %s was taken by another worker; committing the next free version",
                 et,
