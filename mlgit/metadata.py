@@ -355,7 +355,9 @@ class MetadataRepo:
                     f"git push of {self.entity_type} metadata to {gitsafe.redact(url)} failed: {where}"
                 )
             log.info(
-                "metadata push rejected (attempt %d: %s), replaying on the remote's branch", attempt, rejected
+                "metadata push rejected (attempt %d), replaying on the remote's branch (%s)",
+                attempt,
+                ", ".join(rejected),
             )
             self._replay(branch, tags)
             time.sleep(random.uniform(0.05, 0.3) * min(attempt, 8))
@@ -389,15 +391,7 @@ class MetadataRepo:
         self.fetch()
         onto = f"origin/{branch}"
         keep = [c for c in self.git("rev-list", "--reverse", f"{onto}..HEAD").split() if c not in ours]
-        on_kept = {t: c for t, c in self._tag_commits().items() if c in set(keep)}
-        head = self.git("rev-parse", onto).strip()
-        moved = {}
-        for old in keep:
-            head = moved[old] = self._replay_commit(old, head)
-        self.git("reset", "--quiet", "--hard", head)
-        for tag, old in on_kept.items():
-            if moved[old] != old:
-                self.git("tag", "-f", "-a", tag, "-m", f'Automatic tag "{tag}"', moved[old])
+        self._replay_onto(onto, keep)
 
     def _tag_commits(self) -> dict[str, str]:
         out = self.git("for-each-ref", "refs/tags", "--format=%(refname:short) %(*objectname) %(objectname)")
@@ -413,15 +407,20 @@ class MetadataRepo:
         if not mine:
             self.git("reset", "--quiet", "--hard", onto)
             return
-        on_mine = {t: c for t, c in self._tag_commits().items() if c in set(mine)}
-        # not a git rebase: two workers versioning one entity both rewrite its spec and MANIFEST,
-        # which a rebase stops on (or merges line by line); each commit's files are replayed as they are
+        self._replay_onto(onto, mine)
+
+    def _replay_onto(self, onto: str, commits: list[str]) -> None:
+        """The one replay helper: copy ``commits`` (oldest first) on top of ``onto``, move the branch
+        there and the tags on them to their copies. Not a git rebase: two workers versioning one entity
+        both rewrite its spec and MANIFEST, which a rebase stops on (or merges line by line); each
+        commit's files are replayed as they are."""
+        on_them = {t: c for t, c in self._tag_commits().items() if c in set(commits)}
         head = self.git("rev-parse", onto).strip()
         moved = {}
-        for old in mine:
+        for old in commits:
             head = moved[old] = self._replay_commit(old, head)
         self.git("reset", "--quiet", "--hard", head)
-        for tag, old in on_mine.items():
+        for tag, old in on_them.items():
             if moved[old] != old:
                 self.git("tag", "-f", "-a", tag, "-m", f'Automatic tag "{tag}"', moved[old])
 
