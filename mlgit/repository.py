@@ -238,7 +238,13 @@ class Repository:
         workspace do not move, unlike ``update``)."""
         return _info.tags(self.context, entity_type(entity_type_), name, fetch)
 
+    def head(self, entity_type_: str, name: str) -> Link | None:
+        """The version checked out in this workspace (its tag and commit), None when none."""
+        found = self.branch(entity_type_, name)
+        return Link(*found) if found else None
+
     def branch(self, entity_type_: str, name: str) -> tuple[str, str] | None:
+        """ML-Git's ``branch`` verb: (tag, sha) of the version checked out (a tag, not a git branch)."""
         return _info.branch(self.context, entity_type(entity_type_), name)
 
     def show(self, entity_type_: str, name: str) -> dict[str, Any]:

@@ -66,14 +66,22 @@ class FsckResult(ToDict):
     entity_type: str
     objects_checked: int
     corrupted_objects: list[str]  # local repository (objects/hashfs)
-    corrupted_index: list[str]  # cache / index (whole files)
+    corrupted_cache: list[str]  # cached whole files (cache/hashfs) whose bytes do not match their CID
     corrupted_workspace: list[str]  # workspace files that differ from what was added (strict/flexible)
     fixed: list[str]
     unfixable: list[str]
 
     @property
+    def corrupted_index(self) -> list[str]:
+        """The name ML-Git's fsck report uses for ``corrupted_cache`` ("corrupted file(s) in Index")."""
+        return self.corrupted_cache
+
+    @property
     def total(self) -> int:
-        return len(self.corrupted_objects) + len(self.corrupted_index) + len(self.corrupted_workspace)
+        return len(self.corrupted_objects) + len(self.corrupted_cache) + len(self.corrupted_workspace)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**super().to_dict(), "corrupted_index": self.corrupted_cache}  # the key results had first
 
 
 @dataclass(frozen=True)

@@ -172,7 +172,7 @@ def register(grp: click.Group, et: str) -> None:
         click.echo(f"INFO - HashFS: starting integrity check on [.ml-git/{et}/objects/hashfs]")
         click.echo(f"INFO - HashFS: starting integrity check on [.ml-git/{et}/cache/hashfs]")
         click.echo(f"[{len(res.corrupted_objects)}] corrupted file(s) in Local Repository")
-        click.echo(f"[{len(res.corrupted_index)}] corrupted file(s) in Index")
+        click.echo(f"[{len(res.corrupted_cache)}] corrupted file(s) in Index")
         click.echo(f"[{len(res.corrupted_workspace)}] corrupted file(s) in Workspace")
         click.echo(f"Total of corrupted files: {res.total}")
         if res.fixed or res.unfixable:
@@ -184,7 +184,7 @@ def register(grp: click.Group, et: str) -> None:
         if ctx.obj["verbose"] or full:
             for item in missing:
                 click.echo(f"    missing: {item}")
-            for item in res.corrupted_objects + res.corrupted_index + res.corrupted_workspace:
+            for item in res.corrupted_objects + res.corrupted_cache + res.corrupted_workspace:
                 click.echo(f"    {item}")
             for item in res.unfixable:
                 click.echo(f"    not fixed: {item}")
