@@ -1,0 +1,18 @@
+"""Cluster policy of the distributed tests (copied to ``$AIRFLOW_HOME/config``).
+
+The one-operator-per-step example DAGs pass files from task to task through the workspace, so all
+tasks of one run must run on one host: they go to that host's Celery queue. The same line in a
+DAG's ``default_args={"queue": "host_a"}`` does it for one DAG. Single-task DAGs go anywhere.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+STEPS_QUEUE = "host_a"
+ONE_HOST_DAGS = {"mlgit_howto_dataset", "mlgit_howto_labels", "mlgit_train_model", "mlgit_on_new_dataset"}
+
+
+def task_policy(task: Any) -> None:
+    if task.dag_id in ONE_HOST_DAGS:
+        task.queue = STEPS_QUEUE
