@@ -42,10 +42,12 @@ AIRFLOW = [sys.executable, "-m", "airflow"]
 #: Celery processes per worker. Tasks of concurrent runs on one host share its workspace root
 #: until each run gets a workspace of its own (issue 10), so each host runs one task at a time.
 WORKER_CONCURRENCY = 1
-HOSTS = ("host_a", "host_b")
-#: The one-operator-per-step example DAGs pass files through the workspace: every task of a run
-#: must run on one host. ``airflow_local_settings.py`` routes them to this host's queue.
-STEPS_QUEUE = "host_a"
+#: host -> the Celery queues its worker serves. The one-operator-per-step example DAGs pass files
+#: through the workspace, so every task of a run must run on one host: ``airflow_local_settings.py``
+#: routes them to host_a's queue. Single-task DAGs go to ``default``. Until each run has a
+#: workspace of its own (issue 10), host_a serves only its own queue, so that a single-task run
+#: never lands between two steps of a multi-step run in the same workspace.
+HOSTS = {"host_a": "host_a", "host_b": "host_b,default"}
 TERMINAL = {"success", "failed", "upstream_failed", "skipped", "removed"}
 
 
@@ -140,8 +142,7 @@ class AirflowCluster:
         self.servers.start("scheduler", [*AIRFLOW, "scheduler"], self.env)
         self.servers.start("dag-processor", [*AIRFLOW, "dag-processor"], self.env)
         self.servers.start("triggerer", [*AIRFLOW, "triggerer"], self.host_env("triggerer"))
-        for host in HOSTS:
-            queues = f"{host},default"
+        for host, queues in HOSTS.items():
             argv = [*AIRFLOW, "celery", "worker", "-H", f"{host}@mlgit", "-q", queues, "-c", str(WORKER_CONCURRENCY)]
             self.servers.start(f"worker-{host}", argv, self.host_env(host))
         wait_for("the api-server", lambda: self.get("/api/v2/monitor/health"), 240, alive=self.servers.check_alive)
