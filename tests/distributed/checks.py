@@ -90,19 +90,40 @@ def read_points(folder: Path, pattern: str) -> list[tuple[str, float, float]]:
     return rows
 
 
-def expected_centroids(dataset_dir: Path, labels_dir: Path) -> dict[str, list[float]]:
-    """The example training, redone from the inputs (an oracle of its own, not the DAG's code)."""
+def airflow_toy_model(dataset_dir: Path, labels_dir: Path, model_dir: Path) -> None:
+    """dags_examples' training redone from the inputs (an oracle of its own, not the DAG's code)."""
     with (labels_dir / "annotations" / "labels.csv").open() as fh:
         labels = {r["id"]: int(r["label"]) for r in csv.DictReader(fh)}
-    out = {}
     train = read_points(dataset_dir, "data/train/*.csv")
+    want = {}
     for cls in (0, 1):
         members = [(x, y) for i, x, y in train if labels[i] == cls]
-        out[str(cls)] = [sum(x for x, _ in members) / len(members), sum(y for _, y in members) / len(members)]
-    return out
+        want[str(cls)] = (sum(x for x, _ in members) / len(members), sum(y for _, y in members) / len(members))
+    _same_centroids(json.loads((model_dir / "model.json").read_text()), want)
 
 
-def check_model_lineage(repo: Repository, tag: str) -> dict[str, Any]:
+def prefect_toy_model(dataset_dir: Path, labels_dir: Path, model_dir: Path) -> None:
+    """flows_examples' training redone from the inputs."""
+    with (labels_dir / "annotations" / "labels.csv").open() as fh:
+        labels = {r["id"]: r["label"] for r in csv.DictReader(fh)}
+    points = {i: (x, y) for i, x, y in read_points(dataset_dir, "data/points.csv")}
+    want = {}
+    for cls in sorted(set(labels.values())):
+        members = [points[i] for i, c in labels.items() if c == cls]
+        want[cls] = (sum(x for x, _ in members) / len(members), sum(y for _, y in members) / len(members))
+    _same_centroids(json.loads((model_dir / "data" / "model.json").read_text())["centroids"], want)
+
+
+def _same_centroids(stored: dict[str, Any], want: dict[str, tuple[float, float]]) -> None:
+    assert sorted(stored) == sorted(want), f"model classes {sorted(stored)}, trained classes {sorted(want)}"
+    for cls, (x, y) in want.items():
+        got = stored[cls]
+        assert abs(got[0] - x) < 1e-9 and abs(got[1] - y) < 1e-9, f"model {stored} is not the training {want}"
+
+
+def check_model_lineage(
+    repo: Repository, tag: str, oracle: Callable[[Path, Path, Path], None]
+) -> dict[str, str]:
     """The model's bytes are what training on the dataset and labels versions its lineage names
     gives; the links' shas are the shas of those tags. Returns the lineage as {dataset, labels}."""
     model = repo.checkout("models", tag, force=True)
@@ -110,20 +131,16 @@ def check_model_lineage(repo: Repository, tag: str) -> dict[str, Any]:
     data = repo.checkout("datasets", model.dataset.tag, force=True)
     labels = repo.checkout("labels", model.labels.tag, force=True)
     assert (data.sha, labels.sha) == (model.dataset.sha, model.labels.sha), f"{tag}: lineage sha mismatch"
-    stored = json.loads((Path(model.path) / "model.json").read_text())
-    want = expected_centroids(Path(data.path), Path(labels.path))
-    for cls, (x, y) in want.items():
-        got = stored[cls]
-        assert abs(got[0] - x) < 1e-9 and abs(got[1] - y) < 1e-9, (
-            f"{tag}: model.json {stored} is not the training of {data.tag} + {labels.tag} ({want})"
-        )
-    assert model.metrics.get("train_points") == float(len(read_points(Path(data.path), "data/train/*.csv")))
+    try:
+        oracle(Path(data.path), Path(labels.path), Path(model.path))
+    except AssertionError as err:
+        raise AssertionError(f"{tag} (lineage {data.tag} + {labels.tag}): {err}") from None
     return {"dataset": model.dataset.tag, "labels": model.labels.tag}
 
 
-def write_labels(dataset_dir: Path, labels_dir: Path, rule: Callable[[float, float], bool]) -> int:
-    """A colleague's annotation of every point of the dataset: class 1 when ``rule(x, y)`` holds."""
-    rows = [(i, int(rule(x, y))) for i, x, y in read_points(dataset_dir, "data/**/*.csv")]
+def write_labels(dataset_dir: Path, labels_dir: Path, rule: Callable[[float, float], Any]) -> int:
+    """A colleague's annotation of every point of the dataset: the class is ``rule(x, y)``."""
+    rows = [(i, rule(x, y)) for i, x, y in read_points(dataset_dir, "data/**/*.csv")]
     target = labels_dir / "annotations" / "labels.csv"
     target.parent.mkdir(parents=True, exist_ok=True)
     with target.open("w", newline="") as fh:

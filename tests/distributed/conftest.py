@@ -40,18 +40,26 @@ def figures() -> Iterator[dict[str, Any]]:
             Path(FIGURES).write_text(json.dumps(found, indent=1, sort_keys=True) + "\n")
 
 
-@pytest.fixture(scope="session")
-def shared(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+def make_shared(base: Path) -> dict[str, Any]:
     """What the hosts share, as on real machines: the metadata remotes and the bucket."""
-    base = tmp_path_factory.mktemp("shared")
-    bucket = base / "bucket"
-    bucket.mkdir()
+    bucket = base / "buckets" / "mlgit-shared"  # Prefect's block names the parent, Airflow the folder
+    bucket.mkdir(parents=True)
     return {"remotes": make_remotes(base / "remotes"), "bucket": bucket}
 
 
 @pytest.fixture(scope="session")
+def airflow_shared(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    return make_shared(tmp_path_factory.mktemp("airflow-shared"))
+
+
+@pytest.fixture(scope="session")
+def prefect_shared(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    return make_shared(tmp_path_factory.mktemp("prefect-shared"))
+
+
+@pytest.fixture(scope="session")
 def airflow_cluster(
-    tmp_path_factory: pytest.TempPathFactory, shared: dict[str, Any], figures: dict[str, Any]
+    tmp_path_factory: pytest.TempPathFactory, airflow_shared: dict[str, Any], figures: dict[str, Any]
 ) -> Iterator[Any]:
     if importlib.util.find_spec("airflow.providers.celery") is None:
         pytest.skip("needs the airflow-celery extra: pip install 'mlgit[airflow-celery]'")
@@ -61,7 +69,7 @@ def airflow_cluster(
     base = tmp_path_factory.mktemp("airflow")
     with postgres_database("mlgit_af") as database:
         servers = Servers(base / "logs")
-        cluster = AirflowCluster(base, database, shared["remotes"], shared["bucket"], servers)
+        cluster = AirflowCluster(base, database, airflow_shared["remotes"], airflow_shared["bucket"], servers)
         try:
             cluster.start()
             figures["airflow_startup_seconds"] = round(cluster.startup_seconds, 1)
@@ -81,3 +89,36 @@ def _flush_redis(db: int, prefix: str) -> None:
     if keys:
         client.delete(*keys)
     client.close()
+
+
+@pytest.fixture(scope="session")
+def prefect_cluster(
+    tmp_path_factory: pytest.TempPathFactory, prefect_shared: dict[str, Any], figures: dict[str, Any]
+) -> Iterator[Any]:
+    if importlib.util.find_spec("prefect") is None or importlib.util.find_spec("asyncpg") is None:
+        pytest.skip("needs the prefect extra: pip install 'mlgit[prefect]'")
+    require_services(("PostgreSQL", PG_HOST, PG_PORT))
+    from prefect_cluster import PrefectCluster
+
+    base = tmp_path_factory.mktemp("prefect")
+    sample = _sample_data(base / "sample")
+    with postgres_database("mlgit_pf") as database:
+        servers = Servers(base / "logs")
+        cluster = PrefectCluster(base, database, prefect_shared["remotes"], prefect_shared["bucket"], servers)
+        try:
+            cluster.start(sample)
+            figures["prefect_startup_seconds"] = round(cluster.startup_seconds, 1)
+            yield cluster
+        finally:
+            leftovers = servers.stop_all()
+            figures["prefect_stop_seconds"] = servers.stop_seconds
+        assert not leftovers, f"processes left after stopping Prefect: {leftovers}"
+
+
+def _sample_data(folder: Path) -> Path:
+    """flows_examples/sample_data.py's toy points, where both hosts can read them."""
+    spec = importlib.util.spec_from_file_location("mlgit_sample_data", HERE.parents[1] / "flows_examples" / "sample_data.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return Path(module.write_points(folder))

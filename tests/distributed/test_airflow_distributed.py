@@ -25,6 +25,7 @@ from checks import (
     LABELS,
     MODEL,
     Reported,
+    airflow_toy_model,
     check_model_lineage,
     check_versions_exactly_once,
     fresh_workspace,
@@ -44,7 +45,7 @@ DAGS = ["mlgit_howto_dataset", "mlgit_howto_labels", TRAIN, ONE_TASK, "mlgit_on_
 
 @pytest.fixture(scope="module")
 def story(
-    airflow_cluster: Any, shared: dict[str, Any], tmp_path_factory: pytest.TempPathFactory, figures: dict[str, Any]
+    airflow_cluster: Any, airflow_shared: dict[str, Any], tmp_path_factory: pytest.TempPathFactory, figures: dict[str, Any]
 ) -> dict[str, Any]:
     c = airflow_cluster
     colleague_dir = tmp_path_factory.mktemp("colleague")
@@ -69,10 +70,10 @@ def story(
 
         wait_ti = wait_for("the sensor to defer to the triggerer", deferred, 600, interval=1, alive=c.servers.check_alive)
         # a colleague's workspace, on no Airflow host, re-labels the data and pushes labels v2
-        colleague = fresh_workspace(colleague_dir / "ws", shared["remotes"], shared["bucket"])
+        colleague = fresh_workspace(colleague_dir / "ws", airflow_shared["remotes"], airflow_shared["bucket"])
         data = colleague.checkout("datasets", DATASET, force=True)
         labels_dir = Path(colleague.checkout("labels", LABELS, force=True).path)
-        write_labels(Path(data.path), labels_dir, lambda x, y: x > 1.5)
+        write_labels(Path(data.path), labels_dir, lambda x, y: int(x > 1.5))
         colleague.add("labels", LABELS)
         colleague.commit("labels", LABELS, message="re-labelled by hand", dataset=data.tag, auto_bump=True)
         pushed = colleague.push("labels", LABELS).to_dict()
@@ -102,9 +103,9 @@ def reports_of(c: Any, story: dict[str, Any]) -> list[Reported]:
 
 
 def test_every_reported_version_exists_exactly_once(
-    airflow_cluster: Any, story: dict[str, Any], shared: dict[str, Any], figures: dict[str, Any]
+    airflow_cluster: Any, story: dict[str, Any], airflow_shared: dict[str, Any], figures: dict[str, Any]
 ) -> None:
-    versions = check_versions_exactly_once(shared["remotes"], reports_of(airflow_cluster, story))
+    versions = check_versions_exactly_once(airflow_shared["remotes"], reports_of(airflow_cluster, story))
     # runs that trained on the same inputs made the same bytes: one version, the others found it
     # (created: False); the late runs may see labels v2 (a new model) or not yet (issue 10)
     assert 1 <= len(versions["models"]) <= 3
@@ -113,11 +114,11 @@ def test_every_reported_version_exists_exactly_once(
 
 
 def test_lineage_matches_what_each_run_read(
-    airflow_cluster: Any, story: dict[str, Any], shared: dict[str, Any], tmp_path: Path
+    airflow_cluster: Any, story: dict[str, Any], airflow_shared: dict[str, Any], tmp_path: Path
 ) -> None:
     c = airflow_cluster
-    repo = fresh_workspace(tmp_path / "check", shared["remotes"], shared["bucket"])
-    lineage = {tag: check_model_lineage(repo, tag) for tag in remote_tags(shared["remotes"]["models"])}
+    repo = fresh_workspace(tmp_path / "check", airflow_shared["remotes"], airflow_shared["bucket"])
+    lineage = {tag: check_model_lineage(repo, tag, airflow_toy_model) for tag in remote_tags(airflow_shared["remotes"]["models"])}
     # the multi-step run links exactly what its checkout tasks read (XCom, across tasks)
     read = {
         "dataset": c.xcom(TRAIN, "steps", "checkout_dataset")["tag"],
@@ -166,10 +167,10 @@ def test_sensor_deferred_to_the_triggerer_and_resumed_on_a_push_elsewhere(
 
 
 def test_clearing_a_finished_commit_and_push_makes_no_duplicate(
-    airflow_cluster: Any, story: dict[str, Any], shared: dict[str, Any]
+    airflow_cluster: Any, story: dict[str, Any], airflow_shared: dict[str, Any]
 ) -> None:
     c = airflow_cluster
-    before = remote_tags(shared["remotes"]["models"])
+    before = remote_tags(airflow_shared["remotes"]["models"])
     first = c.xcom(TRAIN, "steps", "push")
     c.clear(TRAIN, "steps", ["commit", "push"])
     wait_for(
@@ -178,7 +179,7 @@ def test_clearing_a_finished_commit_and_push_makes_no_duplicate(
         120,
     )
     c.wait_runs([(TRAIN, "steps")], 600)
-    assert remote_tags(shared["remotes"]["models"]) == before
+    assert remote_tags(airflow_shared["remotes"]["models"]) == before
     again = c.xcom(TRAIN, "steps", "push")
     assert (again["tag"], again["sha"], again["created"]) == (first["tag"], first["sha"], False)
     commit = c.xcom(TRAIN, "steps", "commit")
