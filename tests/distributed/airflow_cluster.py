@@ -44,10 +44,8 @@ AIRFLOW = [sys.executable, "-m", "airflow"]
 WORKER_CONCURRENCY = 1
 #: host -> the Celery queues its worker serves. The one-operator-per-step example DAGs pass files
 #: through the workspace, so every task of a run must run on one host: ``airflow_local_settings.py``
-#: routes them to host_a's queue. Single-task DAGs go to ``default``. Until each run has a
-#: workspace of its own (issue 10), host_a serves only its own queue, so that a single-task run
-#: never lands between two steps of a multi-step run in the same workspace.
-HOSTS = {"host_a": "host_a", "host_b": "host_b,default"}
+#: routes them to host_a's queue. Single-task DAGs go to ``default``, served by both.
+HOSTS = {"host_a": "host_a,default", "host_b": "host_b,default"}
 TERMINAL = {"success", "failed", "upstream_failed", "skipped", "removed"}
 
 
@@ -115,6 +113,7 @@ class AirflowCluster:
                 "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "5",
                 "AIRFLOW__SCHEDULER__SCHEDULER_IDLE_SLEEP_TIME": "0.5",
                 "AIRFLOW__OPENLINEAGE__DISABLED": "True",
+                "AIRFLOW__CORE__HOSTNAME_CALLABLE": "airflow_local_settings.host_name",
                 "AIRFLOW__LOGGING__TRIGGER_LOG_SERVER_PORT": str(free_port()),
                 "AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT": str(free_port()),
                 "PYTHONUNBUFFERED": "1",
@@ -129,6 +128,7 @@ class AirflowCluster:
         env = dict(self.env)
         env["AIRFLOW_CONN_MLGIT_DEFAULT"] = connection_json(workspace, self.remotes, self.bucket)
         env["AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT"] = str(free_port())
+        env["MLGIT_TEST_HOST"] = host
         return env
 
     def start(self) -> None:
@@ -138,14 +138,30 @@ class AirflowCluster:
         if migrate.proc.wait(timeout=600) != 0:
             raise AssertionError(f"airflow db migrate failed:\n{migrate.tail()}")
         self.servers.started.remove(migrate)
-        self.servers.start("api-server", [*AIRFLOW, "api-server", "-H", "127.0.0.1", "-p", str(self.port), "-w", "1"], self.env)
+        self.servers.start(
+            "api-server",
+            [*AIRFLOW, "api-server", "-H", "127.0.0.1", "-p", str(self.port), "-w", "1"],
+            self.env,
+        )
         self.servers.start("scheduler", [*AIRFLOW, "scheduler"], self.env)
         self.servers.start("dag-processor", [*AIRFLOW, "dag-processor"], self.env)
         self.servers.start("triggerer", [*AIRFLOW, "triggerer"], self.host_env("triggerer"))
         for host, queues in HOSTS.items():
-            argv = [*AIRFLOW, "celery", "worker", "-H", f"{host}@mlgit", "-q", queues, "-c", str(WORKER_CONCURRENCY)]
+            argv = [
+                *AIRFLOW,
+                "celery",
+                "worker",
+                "-H",
+                f"{host}@mlgit",
+                "-q",
+                queues,
+                "-c",
+                str(WORKER_CONCURRENCY),
+            ]
             self.servers.start(f"worker-{host}", argv, self.host_env(host))
-        wait_for("the api-server", lambda: self.get("/api/v2/monitor/health"), 240, alive=self.servers.check_alive)
+        wait_for(
+            "the api-server", lambda: self.get("/api/v2/monitor/health"), 240, alive=self.servers.check_alive
+        )
         self.startup_seconds = time.monotonic() - start
 
     # -- REST -------------------------------------------------------------------------------

@@ -7,6 +7,8 @@ DAG's ``default_args={"queue": "host_a"}`` does it for one DAG. Single-task DAGs
 
 from __future__ import annotations
 
+import os
+import socket
 from typing import Any
 
 STEPS_QUEUE = "host_a"
@@ -16,3 +18,9 @@ ONE_HOST_DAGS = {"mlgit_howto_dataset", "mlgit_howto_labels", "mlgit_train_model
 def task_policy(task: Any) -> None:
     if task.dag_id in ONE_HOST_DAGS:
         task.queue = STEPS_QUEUE
+
+
+def host_name() -> str:
+    """``[core] hostname_callable``: the name of the "host" this process plays (several share one
+    machine in the tests), so the task instances say which worker ran them."""
+    return os.environ.get("MLGIT_TEST_HOST") or socket.getfqdn()

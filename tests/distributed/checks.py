@@ -31,7 +31,14 @@ def fresh_workspace(path: Path, remotes: dict[str, str], bucket: Path) -> Reposi
 def remote_tags(remote: str) -> dict[str, str]:
     """tag -> metadata commit sha, as the shared remote holds them."""
     out = subprocess.run(
-        ["git", "-C", remote, "for-each-ref", "--format=%(refname:short) %(*objectname) %(objectname)", "refs/tags"],
+        [
+            "git",
+            "-C",
+            remote,
+            "for-each-ref",
+            "--format=%(refname:short) %(*objectname) %(objectname)",
+            "refs/tags",
+        ],
         capture_output=True,
         text=True,
         check=True,
@@ -55,7 +62,9 @@ class Reported:
 
 
 def reported(source: str, result: dict[str, Any]) -> Reported:
-    return Reported(source, result["entity_type"], result["tag"], result["sha"], bool(result.get("created", True)))
+    return Reported(
+        source, result["entity_type"], result["tag"], result["sha"], bool(result.get("created", True))
+    )
 
 
 def check_versions_exactly_once(remotes: dict[str, str], reports: Iterable[Reported]) -> dict[str, list[str]]:
@@ -70,7 +79,9 @@ def check_versions_exactly_once(remotes: dict[str, str], reports: Iterable[Repor
         made = [r.tag for r in mine if r.created]
         dupes = sorted({t for t in made if made.count(t) > 1})
         if dupes:
-            problems.append(f"{et}: made by more than one run: {dupes} ({[r for r in mine if r.tag in dupes]})")
+            problems.append(
+                f"{et}: made by more than one run: {dupes} ({[r for r in mine if r.tag in dupes]})"
+            )
         for r in mine:
             if tags.get(r.tag) != r.sha:
                 problems.append(f"{r.source} reported {r.tag} @ {r.sha}; the remote has {tags.get(r.tag)}")
@@ -98,7 +109,10 @@ def airflow_toy_model(dataset_dir: Path, labels_dir: Path, model_dir: Path) -> N
     want = {}
     for cls in (0, 1):
         members = [(x, y) for i, x, y in train if labels[i] == cls]
-        want[str(cls)] = (sum(x for x, _ in members) / len(members), sum(y for _, y in members) / len(members))
+        want[str(cls)] = (
+            sum(x for x, _ in members) / len(members),
+            sum(y for _, y in members) / len(members),
+        )
     _same_centroids(json.loads((model_dir / "model.json").read_text()), want)
 
 

@@ -15,12 +15,22 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from dist_helpers import PG_HOST, PG_PORT, REDIS_HOST, REDIS_PORT, Servers, postgres_database, require_services
+from dist_helpers import (
+    PG_HOST,
+    PG_PORT,
+    REDIS_HOST,
+    REDIS_PORT,
+    Servers,
+    postgres_database,
+    require_services,
+)
 from helpers import make_remotes
 
 HERE = Path(__file__).resolve().parent
 #: what the servers measured, written at the end of the session for the READMEs' figures
 FIGURES = os.environ.get("MLGIT_DIST_FIGURES")
+#: seconds a server may take to stop on SIGTERM (then it gets SIGKILL, and the tests fail)
+STOP_WITHIN = 25.0
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -79,6 +89,8 @@ def airflow_cluster(
             figures["airflow_stop_seconds"] = servers.stop_seconds
             _flush_redis(cluster.redis_db, f"{database}:")
         assert not leftovers, f"processes left after stopping Airflow: {leftovers}"
+        slow = {name: s for name, s in servers.stop_seconds.items() if s >= STOP_WITHIN}
+        assert not slow, f"took {STOP_WITHIN}s or more to stop on SIGTERM: {slow}"
 
 
 def _flush_redis(db: int, prefix: str) -> None:
@@ -113,11 +125,15 @@ def prefect_cluster(
             leftovers = servers.stop_all()
             figures["prefect_stop_seconds"] = servers.stop_seconds
         assert not leftovers, f"processes left after stopping Prefect: {leftovers}"
+        slow = {name: s for name, s in servers.stop_seconds.items() if s >= STOP_WITHIN}
+        assert not slow, f"took {STOP_WITHIN}s or more to stop on SIGTERM: {slow}"
 
 
 def _sample_data(folder: Path) -> Path:
     """flows_examples/sample_data.py's toy points, where both hosts can read them."""
-    spec = importlib.util.spec_from_file_location("mlgit_sample_data", HERE.parents[1] / "flows_examples" / "sample_data.py")
+    spec = importlib.util.spec_from_file_location(
+        "mlgit_sample_data", HERE.parents[1] / "flows_examples" / "sample_data.py"
+    )
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)

@@ -105,6 +105,13 @@ def session_pids(sid: int) -> list[int]:
     return pids
 
 
+def _default_sigint() -> None:
+    """Children get SIGINT at its default even when this process inherited it ignored (a background
+    job of a non-interactive shell does). Prefect's worker turns SIGTERM into a SIGINT to itself:
+    with SIGINT ignored it would not stop before a second SIGTERM (its SIGKILL)."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 @dataclass
 class Server:
     """One long-running process (and its children) started in a session of its own."""
@@ -123,23 +130,18 @@ class Server:
             return ""
         return "\n".join(text[-lines:])
 
-    def stop(self, grace: float = 20.0) -> float:
-        """SIGTERM to the whole group, SIGKILL to what is left after ``grace`` seconds.
-        Returns the seconds the group took to go away."""
-        start = time.monotonic()
-        sid = self.proc.pid
-        if session_pids(sid):
+    def terminate(self) -> None:
+        """SIGTERM to the whole process group."""
+        if session_pids(self.proc.pid):
             with contextlib.suppress(ProcessLookupError):
-                os.killpg(sid, signal.SIGTERM)
-        while session_pids(sid) and time.monotonic() - start < grace:
-            time.sleep(0.2)
-        took = time.monotonic() - start
-        for pid in session_pids(sid):
+                os.killpg(self.proc.pid, signal.SIGTERM)
+
+    def kill(self) -> None:
+        for pid in session_pids(self.proc.pid):
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGKILL)
         with contextlib.suppress(subprocess.TimeoutExpired):
             self.proc.wait(timeout=5)
-        return took
 
 
 @dataclass
@@ -150,7 +152,9 @@ class Servers:
     started: list[Server] = field(default_factory=list)
     stop_seconds: dict[str, float] = field(default_factory=dict)
 
-    def start(self, name: str, argv: Sequence[str], env: Mapping[str, str], cwd: Path | None = None) -> Server:
+    def start(
+        self, name: str, argv: Sequence[str], env: Mapping[str, str], cwd: Path | None = None
+    ) -> Server:
         self.logs.mkdir(parents=True, exist_ok=True)
         log = self.logs / f"{name}.log"
         with log.open("ab") as out:
@@ -162,6 +166,7 @@ class Servers:
                 stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL,
                 start_new_session=True,
+                preexec_fn=_default_sigint,
             )
         server = Server(name, proc, log)
         self.started.append(server)
@@ -173,10 +178,24 @@ class Servers:
             report = "\n\n".join(f"--- {s.name} exited {s.proc.returncode}:\n{s.tail()}" for s in dead)
             raise AssertionError(f"server processes died:\n{report}")
 
-    def stop_all(self, grace: float = 20.0) -> list[int]:
-        """Stop in reverse start order; returns the pids still alive afterwards (should be none)."""
-        for server in reversed(self.started):
-            self.stop_seconds[server.name] = round(server.stop(grace), 1)
+    def stop_all(self, grace: float = 30.0) -> list[int]:
+        """SIGTERM to every group at once, SIGKILL to what is left after ``grace`` seconds. Records
+        the seconds each group took to go away; returns the pids still alive (should be none)."""
+        start = time.monotonic()
+        for server in self.started:
+            server.terminate()
+        pending = list(self.started)
+        while pending and time.monotonic() - start < grace:
+            for server in [s for s in pending if not session_pids(s.proc.pid)]:
+                self.stop_seconds[server.name] = round(time.monotonic() - start, 1)
+                pending.remove(server)
+            time.sleep(0.1)
+        for server in pending:
+            self.stop_seconds[server.name] = round(time.monotonic() - start, 1)
+            server.kill()
+        for server in self.started:
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                server.proc.wait(timeout=5)
         return [pid for s in self.started for pid in session_pids(s.proc.pid)]
 
 

@@ -78,16 +78,28 @@ class PrefectCluster:
         self.configure()
         argv = [*PREFECT, "server", "start", "--host", "127.0.0.1", "--port", str(self.port), "--no-ui"]
         self.servers.start("prefect-server", argv, self.env)
-        wait_for("the Prefect server", lambda: self.get("/health") is True, 240, alive=self.servers.check_alive)
+        wait_for(
+            "the Prefect server", lambda: self.get("/health") is True, 240, alive=self.servers.check_alive
+        )
         self.cli("work-pool", "create", POOL, "--type", "process", "--overwrite")
         settings = self.base / "deploy.json"
         settings.write_text(
-            json.dumps({"remotes": self.remotes, "storage_path": str(self.bucket.parent), "pool": POOL,
-                        "sample": str(sample)})
+            json.dumps(
+                {
+                    "remotes": self.remotes,
+                    "storage_path": str(self.bucket.parent),
+                    "pool": POOL,
+                    "sample": str(sample),
+                }
+            )
         )
         out = subprocess.run(
             [sys.executable, str(HERE / "prefect_deploy.py"), str(settings)],
-            env=self.env, capture_output=True, text=True, timeout=300, check=False,
+            env=self.env,
+            capture_output=True,
+            text=True,
+            timeout=300,
+            check=False,
         )
         if out.returncode != 0:
             raise AssertionError(f"deploying the flows failed:\n{out.stdout}\n{out.stderr}")
@@ -98,13 +110,26 @@ class PrefectCluster:
             env = dict(self.env)
             env.update(git_env(workdir / "home"))
             self.homes[host] = workdir / "home"
-            argv = [*PREFECT, "worker", "start", "--pool", POOL, "--name", host, "--type", "process",
-                    "--limit", str(WORKER_LIMIT)]
+            argv = [
+                *PREFECT,
+                "worker",
+                "start",
+                "--pool",
+                POOL,
+                "--name",
+                host,
+                "--type",
+                "process",
+                "--limit",
+                str(WORKER_LIMIT),
+            ]
             self.servers.start(f"worker-{host}", argv, env, cwd=workdir)
         self.startup_seconds = time.monotonic() - start
 
     def cli(self, *args: str) -> str:
-        out = subprocess.run([*PREFECT, *args], env=self.env, capture_output=True, text=True, timeout=300, check=False)
+        out = subprocess.run(
+            [*PREFECT, *args], env=self.env, capture_output=True, text=True, timeout=300, check=False
+        )
         if out.returncode != 0:
             raise AssertionError(f"prefect {' '.join(args)} failed:\n{out.stdout}\n{out.stderr}")
         return out.stdout
@@ -122,7 +147,9 @@ class PrefectCluster:
 
     def run_deployment(self, key: str, parameters: dict[str, Any] | None = None) -> str:
         body = {"parameters": parameters or {}}
-        return str(self.request("POST", f"/deployments/{self.deployments[key]}/create_flow_run", json=body)["id"])
+        return str(
+            self.request("POST", f"/deployments/{self.deployments[key]}/create_flow_run", json=body)["id"]
+        )
 
     def flow_run(self, run_id: str) -> dict[str, Any]:
         return dict(self.get(f"/flow_runs/{run_id}"))
@@ -150,7 +177,9 @@ class PrefectCluster:
 
     def describe_failure(self, run_id: str) -> str:
         run = self.flow_run(run_id)
-        logs = self.request("POST", "/logs/filter", json={"logs": {"flow_run_id": {"any_": [run_id]}}, "limit": 200})
+        logs = self.request(
+            "POST", "/logs/filter", json={"logs": {"flow_run_id": {"any_": [run_id]}}, "limit": 200}
+        )
         text = "\n".join(f"  {entry['message']}" for entry in logs)[-4000:]
         return f"flow run {run['name']} ({run_id}): {run['state_type']} {run['state_name']}\n{text}"
 

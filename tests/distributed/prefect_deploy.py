@@ -32,14 +32,22 @@ def main(settings: dict) -> dict[str, str]:
         "dataset": ("dataset_flow.py:dataset_flow", {"source": f"{sample}/data", **names}, None),
         "labels": (
             "labels_flow.py:labels_flow",
-            {"source": f"{sample}/annotations", "dataset": "toy-points", "name": "toy-points-labels",
-             "categories": "computer-vision, points"},
+            {
+                "source": f"{sample}/annotations",
+                "dataset": "toy-points",
+                "name": "toy-points-labels",
+                "categories": "computer-vision, points",
+            },
             None,
         ),
         "training": (
             "training_flow.py:training_flow",
-            {"dataset": "toy-points", "labels": "toy-points-labels", "name": "toy-centroids",
-             "categories": "computer-vision, points"},
+            {
+                "dataset": "toy-points",
+                "labels": "toy-points-labels",
+                "name": "toy-centroids",
+                "categories": "computer-vision, points",
+            },
             None,
         ),
         # runs whenever a push materializes a new dataset version, and checks out exactly that one

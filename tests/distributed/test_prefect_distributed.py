@@ -6,8 +6,11 @@ The story, once per session (``story``):
 1. the ``dataset`` deployment makes dataset v1; its asset materialization triggers the
    ``on-new-dataset`` deployment (integrity_flow on exactly that version);
 2. the ``labels`` deployment labels it (lineage from the checkout in the same flow run);
-3. training runs at once on both hosts; meanwhile a colleague's workspace pushes labels v2; more
+3. one ``training`` run makes model v1;
+4. training runs at once on both hosts; meanwhile a colleague's workspace pushes labels v2; more
    training runs follow.
+Steps 1-3 run one after the other (each needs the previous version; and two hosts making the
+first version of one model at once is issue 10's: the loser fails with VersionConflict at push).
 The tests check what the runs returned against the remotes, the lineage against the bytes, the
 asset events, and that re-running a finished flow run makes no duplicate.
 """
@@ -58,6 +61,8 @@ def story(
         seconds = c.wait_runs([runs["dataset"]], 600)
         runs["labels"] = c.run_deployment("labels")
         seconds.update(c.wait_runs([runs["labels"]], 600))
+        runs["training"] = c.run_deployment("training")
+        seconds.update(c.wait_runs([runs["training"]], 600))
         at_once = {f"training-{i}": c.run_deployment("training") for i in range(TRAINING_RUNS)}
         # a colleague's workspace, on no worker host, re-labels the data and pushes labels v2
         colleague = fresh_workspace(colleague_dir / "ws", prefect_shared["remotes"], prefect_shared["bucket"])
@@ -68,14 +73,20 @@ def story(
         colleague.commit("labels", LABELS, message="re-labelled by hand", dataset=data.tag, auto_bump=True)
         pushed = colleague.push("labels", LABELS).to_dict()
         at_once.update({f"training-late-{i}": c.run_deployment("training") for i in range(TRAINING_RUNS)})
-        triggered = wait_for("the asset-triggered run", lambda: c.flow_runs_of("on-new-dataset"), 120, interval=1)
+        triggered = wait_for(
+            "the asset-triggered run", lambda: c.flow_runs_of("on-new-dataset"), 120, interval=1
+        )
         at_once["on-new-dataset"] = triggered[0]["id"]
         seconds.update(c.wait_runs(list(at_once.values()), 900))
         runs.update(at_once)
         figures["prefect_story_seconds"] = round(time.monotonic() - started, 1)
     figures["prefect_runs"] = {
         "runs": len(runs),
-        "run_seconds_min_median_max": [min(seconds.values()), statistics.median(seconds.values()), max(seconds.values())],
+        "run_seconds_min_median_max": [
+            min(seconds.values()),
+            statistics.median(seconds.values()),
+            max(seconds.values()),
+        ],
         "run_seconds": {key: seconds[run_id] for key, run_id in runs.items()},
     }
     return {"runs": runs, "colleague_push": pushed, "triggered": triggered}
@@ -83,7 +94,9 @@ def story(
 
 def reports_of(c: Any, story: dict[str, Any]) -> list[Reported]:
     out = [reported("colleague", story["colleague_push"])]
-    out += [reported(key, c.result(run_id)) for key, run_id in story["runs"].items() if key != "on-new-dataset"]
+    out += [
+        reported(key, c.result(run_id)) for key, run_id in story["runs"].items() if key != "on-new-dataset"
+    ]
     return out
 
 
@@ -120,12 +133,13 @@ def test_asset_events_name_the_pushed_versions(prefect_cluster: Any, story: dict
         if r.source == "colleague" or not r.created:
             continue  # pushed outside Prefect / nothing new pushed
         name = {"datasets": DATASET, "labels": LABELS, "models": MODEL}[r.entity_type]
-        events = wait_for(
-            f"the materialization of {r.tag}",
-            lambda: [e for e in c.events(MATERIALIZED, f"mlgit://{r.entity_type}/{name}")
-                     if e["payload"].get("tag") == r.tag],
-            60,
-        )
+
+        def materialized(
+            uri: str = f"mlgit://{r.entity_type}/{name}", tag: str = r.tag
+        ) -> list[dict[str, Any]]:
+            return [e for e in c.events(MATERIALIZED, uri) if e["payload"].get("tag") == tag]
+
+        events = wait_for(f"the materialization of {r.tag}", materialized, 60)
         assert events[0]["payload"]["sha"] == r.sha
     # the dataset's materialization started the asset-triggered deployment on exactly that version
     assert len(story["triggered"]) == 1
@@ -155,7 +169,8 @@ def test_rerunning_a_finished_flow_run_makes_no_duplicate(
 
 
 @pytest.mark.xfail(
-    reason="issue 10: a rerun returns the version its own run made, even after others committed since", strict=False
+    reason="issue 10: a rerun returns the version its own run made, even after others committed since",
+    strict=False,
 )
 def test_rerunning_after_another_version_returns_the_runs_own_version(
     prefect_cluster: Any, story: dict[str, Any], prefect_shared: dict[str, Any]
