@@ -143,9 +143,9 @@ class AirflowCluster:
             [*AIRFLOW, "api-server", "-H", "127.0.0.1", "-p", str(self.port), "-w", "1"],
             self.env,
         )
-        self.servers.start("scheduler", [*AIRFLOW, "scheduler"], self.env)
-        self.servers.start("dag-processor", [*AIRFLOW, "dag-processor"], self.env)
-        self.servers.start("triggerer", [*AIRFLOW, "triggerer"], self.host_env("triggerer"))
+        self.servers.start("scheduler", [*AIRFLOW, "scheduler"], self.env, wave=1)
+        self.servers.start("dag-processor", [*AIRFLOW, "dag-processor"], self.env, wave=1)
+        self.servers.start("triggerer", [*AIRFLOW, "triggerer"], self.host_env("triggerer"), wave=1)
         for host, queues in HOSTS.items():
             argv = [
                 *AIRFLOW,
@@ -158,7 +158,7 @@ class AirflowCluster:
                 "-c",
                 str(WORKER_CONCURRENCY),
             ]
-            self.servers.start(f"worker-{host}", argv, self.host_env(host))
+            self.servers.start(f"worker-{host}", argv, self.host_env(host), wave=2)
         wait_for(
             "the api-server", lambda: self.get("/api/v2/monitor/health"), 240, alive=self.servers.check_alive
         )

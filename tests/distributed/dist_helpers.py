@@ -119,6 +119,7 @@ class Server:
     name: str
     proc: subprocess.Popen[bytes]
     log: Path
+    wave: int = 0
 
     def alive(self) -> bool:
         return self.proc.poll() is None
@@ -153,8 +154,9 @@ class Servers:
     stop_seconds: dict[str, float] = field(default_factory=dict)
 
     def start(
-        self, name: str, argv: Sequence[str], env: Mapping[str, str], cwd: Path | None = None
+        self, name: str, argv: Sequence[str], env: Mapping[str, str], cwd: Path | None = None, wave: int = 0
     ) -> Server:
+        """Start ``argv`` in a session of its own; a higher ``wave`` is stopped first."""
         self.logs.mkdir(parents=True, exist_ok=True)
         log = self.logs / f"{name}.log"
         with log.open("ab") as out:
@@ -168,7 +170,7 @@ class Servers:
                 start_new_session=True,
                 preexec_fn=_default_sigint,
             )
-        server = Server(name, proc, log)
+        server = Server(name, proc, log, wave)
         self.started.append(server)
         return server
 
@@ -179,20 +181,23 @@ class Servers:
             raise AssertionError(f"server processes died:\n{report}")
 
     def stop_all(self, grace: float = 30.0) -> list[int]:
-        """SIGTERM to every group at once, SIGKILL to what is left after ``grace`` seconds. Records
-        the seconds each group took to go away; returns the pids still alive (should be none)."""
-        start = time.monotonic()
-        for server in self.started:
-            server.terminate()
-        pending = list(self.started)
-        while pending and time.monotonic() - start < grace:
-            for server in [s for s in pending if not session_pids(s.proc.pid)]:
+        """Stop in waves, the last started first (workers before the servers they report to, which
+        they flush to on their way out): SIGTERM to every group of a wave at once, SIGKILL to what
+        is left after ``grace`` seconds. Records the seconds each group took to go away; returns
+        the pids still alive afterwards (should be none)."""
+        for wave in sorted({s.wave for s in self.started}, reverse=True):
+            start = time.monotonic()
+            pending = [s for s in self.started if s.wave == wave]
+            for server in pending:
+                server.terminate()
+            while pending and time.monotonic() - start < grace:
+                for server in [s for s in pending if not session_pids(s.proc.pid)]:
+                    self.stop_seconds[server.name] = round(time.monotonic() - start, 1)
+                    pending.remove(server)
+                time.sleep(0.1)
+            for server in pending:
                 self.stop_seconds[server.name] = round(time.monotonic() - start, 1)
-                pending.remove(server)
-            time.sleep(0.1)
-        for server in pending:
-            self.stop_seconds[server.name] = round(time.monotonic() - start, 1)
-            server.kill()
+                server.kill()
         for server in self.started:
             with contextlib.suppress(subprocess.TimeoutExpired):
                 server.proc.wait(timeout=5)

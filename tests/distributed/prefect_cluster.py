@@ -123,7 +123,7 @@ class PrefectCluster:
                 "--limit",
                 str(WORKER_LIMIT),
             ]
-            self.servers.start(f"worker-{host}", argv, env, cwd=workdir)
+            self.servers.start(f"worker-{host}", argv, env, cwd=workdir, wave=1)
         self.startup_seconds = time.monotonic() - start
 
     def cli(self, *args: str) -> str:
