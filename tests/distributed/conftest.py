@@ -1,4 +1,5 @@
-"""Servers of the distributed tests, started once per test session and stopped at its end.
+"""Servers of the distributed tests, started once per test session (each cluster serves one test
+module and is stopped at its end, so the other's servers do not compete for the CPU).
 
 Each session gets a fresh PostgreSQL database (``mlgit_af_<random>`` / ``mlgit_pf_<random>``,
 dropped at the end), its own Redis db number and key prefix, and free ports. Every process runs in
@@ -67,7 +68,7 @@ def prefect_shared(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     return make_shared(tmp_path_factory.mktemp("prefect-shared"))
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")  # one module uses it: started once, stopped before the next
 def airflow_cluster(
     tmp_path_factory: pytest.TempPathFactory, airflow_shared: dict[str, Any], figures: dict[str, Any]
 ) -> Iterator[Any]:
@@ -103,7 +104,7 @@ def _flush_redis(db: int, prefix: str) -> None:
     client.close()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")  # one module uses it: started once, stopped before the next
 def prefect_cluster(
     tmp_path_factory: pytest.TempPathFactory, prefect_shared: dict[str, Any], figures: dict[str, Any]
 ) -> Iterator[Any]:
