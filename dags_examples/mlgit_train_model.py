@@ -131,7 +131,7 @@ def mlgit_train_model_one_task() -> None:
             labels={"tag": labels.tag, "sha": labels.sha},
             auto_bump=True,
         )
-        result = repo.push("models", MODEL).to_dict()
+        result = repo.push("models", MODEL, auto_bump=True).to_dict()  # another host may take our number first
         event = {k: result[k] for k in ("tag", "sha", "version", "metrics")}
         get_current_context()["outlet_events"][mlgit_asset("models", MODEL)].extra = event
         return result

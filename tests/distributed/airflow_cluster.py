@@ -226,13 +226,14 @@ class AirflowCluster:
         return "\n".join(lines)
 
     def log(self, dag_id: str, run_id: str, task_id: str, try_number: int) -> str:
-        response = httpx.get(
-            f"{self.url}/api/v2/dags/{dag_id}/dagRuns/{run_id}/taskInstances/{task_id}/logs/{try_number}",
-            params={"full_content": True},
-            headers={"Accept": "text/plain"},
-            timeout=60,
+        path = f"/api/v2/dags/{dag_id}/dagRuns/{run_id}/taskInstances/{task_id}/logs/{try_number}"
+        try:
+            content = self.get(path, full_content=True)["content"]
+        except AssertionError as err:
+            return str(err)
+        return "\n".join(
+            str(line.get("event", line)) if isinstance(line, dict) else str(line) for line in content
         )
-        return response.text
 
     def xcom(self, dag_id: str, run_id: str, task_id: str, key: str = "return_value") -> Any:
         path = f"/api/v2/dags/{dag_id}/dagRuns/{run_id}/taskInstances/{task_id}/xcomEntries/{key}"
@@ -243,11 +244,9 @@ class AirflowCluster:
         self.request("POST", f"/api/v2/dags/{dag_id}/clearTaskInstances", json=body)
 
     def asset_events(self, uri: str) -> list[dict[str, Any]]:
-        assets = self.get("/api/v2/assets", uri_pattern=uri, limit=100)["assets"]
-        ids = [a["id"] for a in assets if a["uri"] == uri]
-        if not ids:
-            return []
-        return list(self.get("/api/v2/assets/events", asset_id=ids[0], limit=100)["asset_events"])
+        """Every Asset event for ``uri``, whichever outlet or alias emitted it."""
+        events = self.get("/api/v2/assets/events", limit=100)["asset_events"]
+        return [e for e in events if e["uri"] == uri]
 
 
 def _seconds(run: dict[str, Any]) -> float:

@@ -104,8 +104,9 @@ def test_every_reported_version_exists_exactly_once(
     prefect_cluster: Any, story: dict[str, Any], prefect_shared: dict[str, Any], figures: dict[str, Any]
 ) -> None:
     versions = check_versions_exactly_once(prefect_shared["remotes"], reports_of(prefect_cluster, story))
-    # runs that trained on the same inputs made the same bytes: one version, the others found it
-    assert 1 <= len(versions["models"]) <= 2
+    # runs that trained on the same inputs as the newest version found it (created: False); a run
+    # on other inputs (labels v2, or v1 after a v2 model) made one; each made by exactly one run
+    assert len(versions["models"]) >= 1
     assert len(versions["labels"]) == 2 and len(versions["datasets"]) == 1
     figures["prefect_versions"] = {et: len(tags) for et, tags in versions.items()}
 
