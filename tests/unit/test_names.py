@@ -84,7 +84,7 @@ def test_not_tags(not_a_tag: str) -> None:
     assert names.parse_tag(not_a_tag) is None
 
 
-def test_a_tag_without_categories_parses() -> None:
+def test_a_tag_needs_a_category() -> None:
     assert names.parse_tag("birds__3") is None  # ML-Git tags always hold a category
     assert names.parse_tag("c__birds__3") == (["c"], "birds", 3)
 
