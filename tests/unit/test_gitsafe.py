@@ -101,7 +101,7 @@ def test_commit_files_never_writes_through_the_work_tree(md: MetadataRepo, tmp_p
         md.repo, md.git, "c/d", {"d.spec": b"spec", "MANIFEST.yaml": b"m"}, "v1", "w"
     )
     assert head is None and md.git("rev-parse", "HEAD").strip() == commit
-    assert gitsafe.read_blob(md.git, commit, "c/d/d.spec", 100, "w") == b"spec"
+    assert gitsafe.read_blob(md.repo, md.git, commit, "c/d/d.spec", 100, "w") == b"spec"
     assert not (md.path / "c").exists()  # built from blobs in a private index
     assert not list((md.path / ".git").glob("mlgit-commit-*"))
     _plant(md, "120000", "c/e", str(victim).encode())  # c/e -> a folder outside the repository
@@ -115,11 +115,11 @@ def test_read_blob_refuses_links(md: MetadataRepo, mode: str, kind: str) -> None
     gitsafe.commit_files(md.repo, md.git, "c/d", {"d.spec": b"ok"}, "v1", "w")
     head = _plant(md, mode, "c/d/MANIFEST.yaml", b"/etc/passwd")
     with pytest.raises(UnsafeMetadata, match=f"c/d/MANIFEST.yaml in .* is {kind}"):
-        gitsafe.read_blob(md.git, head, "c/d/MANIFEST.yaml", 1000, "w")
+        gitsafe.read_blob(md.repo, md.git, head, "c/d/MANIFEST.yaml", 1000, "w")
     with pytest.raises(UnsafeMetadata, match="holds 2 bytes; expected at most 1"):
-        gitsafe.read_blob(md.git, head, "c/d/d.spec", 1, "w")
+        gitsafe.read_blob(md.repo, md.git, head, "c/d/d.spec", 1, "w")
     with pytest.raises(MetadataError, match="not found"):
-        gitsafe.read_blob(md.git, head, "c/d/absent", 1000, "w")
+        gitsafe.read_blob(md.repo, md.git, head, "c/d/absent", 1000, "w")
 
 
 def test_same_folder(md: MetadataRepo) -> None:
