@@ -27,7 +27,7 @@ POOL = "mlgit-pool"
 HOSTS = ("host-a", "host-b")
 #: flow runs a worker runs at once. Runs on one host share its workspace root until each run gets
 #: a workspace of its own (issue 10): one at a time per host until then.
-WORKER_LIMIT = 1
+WORKER_LIMIT: int | None = 1
 FINAL = {"COMPLETED", "FAILED", "CRASHED", "CANCELLED"}
 
 
@@ -110,19 +110,9 @@ class PrefectCluster:
             env = dict(self.env)
             env.update(git_env(workdir / "home"))
             self.homes[host] = workdir / "home"
-            argv = [
-                *PREFECT,
-                "worker",
-                "start",
-                "--pool",
-                POOL,
-                "--name",
-                host,
-                "--type",
-                "process",
-                "--limit",
-                str(WORKER_LIMIT),
-            ]
+            argv = [*PREFECT, "worker", "start", "--pool", POOL, "--name", host, "--type", "process"]
+            if WORKER_LIMIT is not None:
+                argv += ["--limit", str(WORKER_LIMIT)]
             self.servers.start(f"worker-{host}", argv, env, cwd=workdir, wave=1)
         self.startup_seconds = time.monotonic() - start
 
