@@ -48,7 +48,17 @@ def figures() -> Iterator[dict[str, Any]]:
     if found:
         print("\nmlgit distributed figures:", json.dumps(found, indent=1, sort_keys=True))
         if FIGURES:
-            Path(FIGURES).write_text(json.dumps(found, indent=1, sort_keys=True) + "\n")
+            _merge_figures(Path(FIGURES), found)
+
+
+def _merge_figures(path: Path, found: dict[str, Any]) -> None:
+    """Add to the file: under xdist each worker's session writes the figures of its own module."""
+    import fcntl
+
+    with open(path.with_name(path.name + ".lock"), "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        old = json.loads(path.read_text()) if path.exists() and path.stat().st_size else {}
+        path.write_text(json.dumps({**old, **found}, indent=1, sort_keys=True) + "\n")
 
 
 def make_shared(base: Path) -> dict[str, Any]:
