@@ -327,13 +327,31 @@ def _entity_group(et: str) -> click.Group:
     @click.option("--bare", is_flag=True, help="Metadata only, no data.")
     @click.option("--force", is_flag=True, help="Overwrite local changes.")
     @click.option("--fail-limit", default=None, type=int)
+    @click.option(
+        "--fetch",
+        is_flag=True,
+        help="Ask the metadata remote first: a name means the remote's latest version.",
+    )
     @click.pass_context
     def checkout(
-        ctx: click.Context, ref: str, version: int | None, bare: bool, force: bool, fail_limit: int | None
+        ctx: click.Context,
+        ref: str,
+        version: int | None,
+        bare: bool,
+        force: bool,
+        fail_limit: int | None,
+        fetch: bool,
     ) -> None:
         with _progress() as progress:
             res = _repo(ctx).checkout(
-                et, ref, version=version, bare=bare, force=force, progress=progress, fail_limit=fail_limit
+                et,
+                ref,
+                version=version,
+                bare=bare,
+                force=force,
+                progress=progress,
+                fail_limit=fail_limit,
+                fetch=fetch,
             )
         click.echo(
             f"Checked out {res.tag} into {res.path}: {res.files} file(s), {res.downloaded} object(s) downloaded"

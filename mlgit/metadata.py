@@ -195,9 +195,37 @@ class MetadataRepo:
         for name, data in files.items():
             (folder / name).write_bytes(data)
         self.git("add", "--", relpath)
-        self.git("commit", "--quiet", "--allow-empty", "-m", message, "--", relpath)
+        if not self.git("status", "--porcelain", "--", relpath).strip():
+            raise MetadataError(
+                f"{self.entity_type} {relpath}: the commit of {tag} would not change the tree in {self.path} "
+                "(expected a new spec and manifest); nothing was committed or tagged"
+            )
+        self.git("commit", "--quiet", "-m", message, "--", relpath)
         self.git("tag", "-a", tag, "-m", f'Automatic tag "{tag}"')
+        self.verify_tag(tag, relpath, files)
         return self.tag_sha(tag)
+
+    def verify_tag(self, tag: str, relpath: str, files: dict[str, bytes]) -> None:
+        """The tree at ``tag`` holds exactly ``files`` in ``relpath``; else the tag is deleted and the
+        commit taken back, so that a tag never says something else than the commit reported."""
+        found = {p.rsplit("/", 1)[-1] for p in self.files(tag) if p.rsplit("/", 1)[0] == relpath}
+        bad = sorted(found ^ set(files)) or [
+            n for n, data in files.items() if self.show(tag, f"{relpath}/{n}") != data
+        ]
+        if not bad:
+            return
+        commit = self.tag_sha(tag)
+        self.git("tag", "-d", tag)
+        if self.git("rev-parse", "HEAD").strip() == commit:
+            if self._ref_exists("HEAD~1"):
+                self.git("reset", "--quiet", "--soft", "HEAD~1")
+            else:
+                self.git("update-ref", "-d", "HEAD")
+        raise MetadataError(
+            f"{self.entity_type} {tag}: the committed tree does not hold what was written "
+            f"({', '.join(bad[:3])} differ{'s' if len(bad) == 1 else ''} in {relpath}); the tag was removed "
+            "(another process changed the metadata clone at the same time?)"
+        )
 
     def unpushed_tags(self) -> list[str]:
         """Version tags on our branch that the remote lacks (a push makes all of them visible)."""

@@ -31,6 +31,7 @@ from .errors import (
     VersionConflict,
 )
 from .lineage import walk_lineage
+from .locking import PathLock, locked
 from .materialize import Builder, build_all
 from .metadata import MetadataRepo
 from .names import MUTABILITIES, check_name, entity_type, make_tag, parse_categories, parse_tag, safe_relpath
@@ -58,9 +59,13 @@ class Repository:
     """An ML-Git project folder: ``.ml-git/config.yaml`` plus the entity folders."""
 
     def __init__(
-        self, path: str | os.PathLike[str], storage_credentials: Mapping[str, Mapping[str, str]] | None = None
+        self,
+        path: str | os.PathLike[str],
+        storage_credentials: Mapping[str, Mapping[str, str]] | None = None,
+        lock_timeout: float | None = None,
     ) -> None:
         self.root = Path(path).resolve()
+        self.workspace_lock = PathLock(self.root / cfg.MLGIT_DIR, f"workspace {self.root}", lock_timeout)
         self._credentials = dict(storage_credentials or {})
         self._metadata: dict[str, MetadataRepo] = {}
         self._lock = threading.RLock()
@@ -96,6 +101,7 @@ class Repository:
             fn(data)
             cfg.save(self.root, data)
 
+    @locked
     def remote_add(self, entity_type_: str, url: str) -> None:
         et = entity_type(entity_type_)
 
@@ -107,6 +113,7 @@ class Repository:
         if md.exists:
             md.init(str(url))
 
+    @locked
     def storage_add(
         self,
         name: str,
@@ -141,6 +148,7 @@ class Repository:
 
         self._update_config(apply)
 
+    @locked
     def storage_del(self, name: str, type: str | None = None) -> None:
         def apply(data: dict[str, Any]) -> None:
             found = False
@@ -154,16 +162,19 @@ class Repository:
 
         self._update_config(apply)
 
+    @locked
     def set_config(self, key: str, value: Any) -> None:
         def apply(data: dict[str, Any]) -> None:
             data[key] = value
 
         self._update_config(apply)
 
+    @locked
     def entity_init(self, entity_type_: str) -> None:
         et = entity_type(entity_type_)
         self.metadata(et).init(str(self.config[et].get("git") or ""))
 
+    @locked
     def create(
         self,
         entity_type_: str,
@@ -342,6 +353,7 @@ class Repository:
         missing = sorted(r for r, e in index.items() if r not in files and e.status != idx.BARE)
         return StatusResult(et, name, new, modified, deleted, untracked, corrupted, missing)
 
+    @locked
     def add(
         self,
         entity_type_: str,
@@ -471,6 +483,7 @@ class Repository:
             )
         return Link(*head)
 
+    @locked
     def commit(
         self,
         entity_type_: str,
@@ -546,6 +559,7 @@ class Repository:
         return max(versions, default=0) + 1
 
     # -- push / update ----------------------------------------------------------------------
+    @locked
     def push(
         self,
         entity_type_: str,
@@ -652,6 +666,7 @@ class Repository:
             size=sum(e.size for e in index.values()),
         )
 
+    @locked
     def update(self, entity_type_: str | None = None) -> None:
         types = [entity_type(entity_type_)] if entity_type_ else list(cfg.ENTITY_TYPES)
         for et in types:
@@ -685,6 +700,7 @@ class Repository:
         wanted = f"{ref} version {version}" if version is not None else ref
         raise TagNotFound(f"{et}: no version matches {wanted!r} in {md.path} (tags of {name}: {known})")
 
+    @locked
     def checkout(
         self,
         entity_type_: str,
@@ -694,8 +710,13 @@ class Repository:
         force: bool = False,
         progress: Progress | None = None,
         fail_limit: int | None = None,
+        fetch: bool = False,
     ) -> VersionResult:
+        """Materialize a version. ``fetch`` asks the remote first, so a name means the remote's latest
+        (ML-Git's own checkout, and the default here, resolves from the local clone's tags)."""
         et = entity_type(entity_type_)
+        if fetch:
+            self.metadata(et).fetch()
         tag, name = self._resolve_ref(et, ref, version)
         body, manifest, folder, sha = self._read_version(et, tag, name)
         folder = safe_relpath(folder, f"{tag}: entity folder")
@@ -762,12 +783,14 @@ class Repository:
         )
 
     # -- integrity ------------------------------------------------------------------------------
+    @locked
     def fsck(self, entity_type_: str, fix: bool = True) -> FsckResult:
         """Verify every local object, cached file and locked workspace file; repair what can be repaired."""
         from .fsck import fsck
 
         return fsck(self, entity_type(entity_type_), fix)
 
+    @locked
     def unlock(self, entity_type_: str, name: str, file: str) -> Path:
         """Make one file of a flexible entity editable (a private copy, no longer the cache's inode)."""
         et = entity_type(entity_type_)
@@ -803,13 +826,17 @@ class Repository:
         )
 
     def tags(self, entity_type_: str, name: str, fetch: bool = False) -> list[str]:
-        """Version tags of ``name``, oldest first; ``fetch`` asks the remote first (the branch and the
-        workspace do not move, unlike ``update``)."""
+        """Version tags of ``name``, oldest first. ``fetch``: the versions on the remote only (fetched,
+        so they can be read; the branch and the workspace do not move, unlike ``update``)."""
         et = entity_type(entity_type_)
         check_name(name)
-        if fetch:
-            self.metadata(et).fetch()
-        return self.metadata(et).tags(name)
+        md = self.metadata(et)
+        if fetch and md.remote_url():
+            with self.workspace_lock.hold("fetch"):
+                md.fetch()
+            remote = md.remote_tags()
+            return [t for t in md.tags(name) if t in remote]
+        return md.tags(name)
 
     def branch(self, entity_type_: str, name: str) -> tuple[str, str] | None:
         et = entity_type(entity_type_)
@@ -875,6 +902,7 @@ class Repository:
             _link(body.get("labels")),
         )
 
+    @locked
     def remote_fsck(
         self, entity_type_: str, name: str, thorough: bool = False, fix: bool = True
     ) -> RemoteFsckResult:
