@@ -31,8 +31,7 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 #: Seconds a verb waits for another process's verb on the same workspace (``MLGIT_LOCK_TIMEOUT``).
 DEFAULT_TIMEOUT = 600.0
-LOCK_NAME = "lock"
-HOLDER_NAME = "lock.holder"
+LOCK_NAME = "lock"  # in .ml-git/ of a workspace
 
 
 def default_timeout() -> float:
@@ -45,19 +44,20 @@ def default_timeout() -> float:
 
 
 class PathLock:
-    """A re-entrant inter-process lock on ``folder/lock`` that records its holder in ``lock.holder``."""
+    """A re-entrant inter-process lock on the file ``path`` that records its holder in ``<path>.holder``."""
 
-    def __init__(self, folder: Path, what: str, timeout: float | None = None) -> None:
-        self.folder = folder
+    def __init__(self, path: Path, what: str, timeout: float | None = None) -> None:
+        self.path = path
         self.what = what
         self.timeout = default_timeout() if timeout is None else float(timeout)
-        self._lock = FileLock(str(folder / LOCK_NAME), timeout=self.timeout)
+        self._lock = FileLock(str(path), timeout=self.timeout)
+        self._holder = path.with_name(path.name + ".holder")
         self._depth = threading.local()
 
     def holder(self) -> dict[str, Any]:
         """Who holds the lock, as the holder wrote it (empty when unknown)."""
         try:
-            data = json.loads((self.folder / HOLDER_NAME).read_text())
+            data = json.loads(self._holder.read_text())
         except (OSError, ValueError):
             return {}
         return data if isinstance(data, dict) else {}
@@ -72,7 +72,7 @@ class PathLock:
             finally:
                 self._depth.n -= 1
             return
-        self.folder.mkdir(parents=True, exist_ok=True)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
         started = time.monotonic()
         try:
             self._lock.acquire()
@@ -81,7 +81,7 @@ class PathLock:
             raise WorkspaceBusy(
                 f"{self.what} is locked by pid {h.get('pid', '?')} on {h.get('host', '?')} "
                 f"({h.get('verb', '?')} since {h.get('since', '?')}); waited {self.timeout:g}s for {verb} "
-                f"(lock file {self.folder / LOCK_NAME}; raise MLGIT_LOCK_TIMEOUT to wait longer)"
+                f"(lock file {self.path}; raise MLGIT_LOCK_TIMEOUT to wait longer)"
             ) from None
         waited = time.monotonic() - started
         if waited > 1:
@@ -94,7 +94,7 @@ class PathLock:
                 "verb": verb,
                 "since": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
             }
-            (self.folder / HOLDER_NAME).write_text(json.dumps(record))
+            self._holder.write_text(json.dumps(record))
             yield
         finally:
             self._depth.n = 0
@@ -102,7 +102,7 @@ class PathLock:
 
     def try_hold(self) -> bool:
         """Take the lock at once, or say False (used by the retention sweep: never wait for a live run)."""
-        self.folder.mkdir(parents=True, exist_ok=True)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
         try:
             self._lock.acquire(timeout=0)
         except Timeout:

@@ -31,7 +31,7 @@ from .errors import (
     VersionConflict,
 )
 from .lineage import walk_lineage
-from .locking import PathLock, locked
+from .locking import LOCK_NAME, PathLock, locked
 from .materialize import Builder, build_all
 from .metadata import MetadataRepo
 from .names import MUTABILITIES, check_name, entity_type, make_tag, parse_categories, parse_tag, safe_relpath
@@ -65,7 +65,9 @@ class Repository:
         lock_timeout: float | None = None,
     ) -> None:
         self.root = Path(path).resolve()
-        self.workspace_lock = PathLock(self.root / cfg.MLGIT_DIR, f"workspace {self.root}", lock_timeout)
+        self.workspace_lock = PathLock(
+            self.root / cfg.MLGIT_DIR / LOCK_NAME, f"workspace {self.root}", lock_timeout
+        )
         self._credentials = dict(storage_credentials or {})
         self._metadata: dict[str, MetadataRepo] = {}
         self._lock = threading.RLock()
@@ -240,10 +242,15 @@ class Repository:
         return self.root / cfg.MLGIT_DIR / et
 
     def _objects(self, et: str) -> HashFS:
-        return HashFS(self._type_dir(et) / "objects")
+        return HashFS(self._shared_dir(et, "objects_path") or self._type_dir(et) / "objects")
 
     def _cache(self, et: str) -> HashFS:
-        return HashFS(self._type_dir(et) / "cache")
+        return HashFS(self._shared_dir(et, "cache_path") or self._type_dir(et) / "cache")
+
+    def _shared_dir(self, et: str, key: str) -> Path | None:
+        """ML-Git's centralized ``objects_path`` / ``cache_path`` of an entity type, when configured."""
+        value = (self.config.get(et) or {}).get(key)
+        return self.root / str(value) if value else None
 
     def _index_dir(self, et: str, name: str) -> Path:
         return self._type_dir(et) / "index" / "metadata" / name

@@ -106,7 +106,7 @@ def test_a_busy_workspace_names_its_holder(tmp_path: Path) -> None:
         holder.wait()
     repo.set_config("batch_size", 10)  # the dead holder's lock went with its process
     assert repo.config["batch_size"] == 10
-    assert PathLock(repo.root / ".ml-git", "x").holder()["verb"] == "set_config"
+    assert PathLock(repo.root / ".ml-git" / "lock", "x").holder()["verb"] == "set_config"
 
 
 def test_a_commit_that_changes_nothing_is_not_tagged(tmp_path: Path, remotes: dict[str, str]) -> None:
