@@ -183,8 +183,9 @@ class MetadataRepo:
             except GitCommandError as exc:
                 raise GitIdentityMissing(
                     f"git has no identity to sign the {self.entity_type} metadata commit in {self.path}: "
-                    "set it with git config --global user.name NAME and user.email EMAIL "
-                    "(or GIT_AUTHOR_NAME/GIT_AUTHOR_EMAIL)"
+                    "set GIT_AUTHOR_NAME, GIT_AUTHOR_EMAIL, GIT_COMMITTER_NAME and GIT_COMMITTER_EMAIL, "
+                    "or git config --global user.name NAME and user.email EMAIL "
+                    "(or the git author fields of the Airflow connection / Prefect block)"
                 ) from exc
 
     def commit_entity(self, relpath: str, files: dict[str, bytes], message: str, tag: str) -> str:

@@ -84,18 +84,27 @@ class RunFolder:
             return {}
         return data if isinstance(data, dict) else {}
 
-    def recorded(self, verb: str, entity_type: str, name: str) -> dict[str, Any] | None:
-        """``{tag, sha, ...}`` that ``verb`` of this run made for the entity, or None."""
-        entry = self._records().get(f"{verb}:{entity_type}/{name}")
-        return entry if isinstance(entry, dict) and entry.get("tag") and entry.get("sha") else None
+    def recorded(
+        self, verb: str, entity_type: str, name: str, step: str | None = None
+    ) -> dict[str, Any] | None:
+        """``{tag, sha, ...}`` that ``verb`` of this run made for the entity (in task ``step``, or in
+        any task when None: the latest), or None."""
+        prefix = f"{verb}:{entity_type}/{name}:"
+        found = [
+            v
+            for k, v in self._records().items()
+            if (k == prefix + (step or "") if step is not None else k.startswith(prefix))
+            and isinstance(v, dict)
+            and v.get("tag")
+            and v.get("sha")
+        ]
+        return max(found, key=lambda v: float(v.get("at") or 0)) if found else None
 
-    def remember(self, verb: str, entity_type: str, name: str, **values: Any) -> None:
+    def remember(self, verb: str, entity_type: str, name: str, step: str = "", **values: Any) -> None:
+        """Record what ``verb`` made (``tag``, ``sha``) for this run, under the host's records lock."""
         with PathLock(self.root / "records" / LOCK_NAME, f"run records in {self.root}").hold("remember"):
             data = self._records()
-            data[f"{verb}:{entity_type}/{name}"] = {
-                **(data.get(f"{verb}:{entity_type}/{name}") or {}),
-                **values,
-            }
+            data[f"{verb}:{entity_type}/{name}:{step}"] = {**values, "at": time.time()}
             atomic_write(self.record_file, json.dumps(data, indent=1, sort_keys=True).encode())
 
     # -- state for the retention sweep -------------------------------------------------------
@@ -179,6 +188,49 @@ def prepare(
                 _git("symbolic-ref", "HEAD", "refs/heads/master", cwd=clone)
         run._touch()
     return run
+
+
+def create_or_reuse(
+    repo: Repository,
+    entity_type: str,
+    name: str,
+    exist_ok: bool = True,
+    fetch: bool = True,
+    **create_args: Any,
+) -> dict[str, Any]:
+    """What a pipeline's "create" does: the entity as this workspace has it; else, when the remote has
+    versions of it, its latest version checked out (the next version extends it instead of starting
+    from an empty folder and dropping every earlier file); else a new spec. The result says which:
+    ``{entity_type, name, path, version, storage, created, checked_out}``. ``fetch=False`` in a run
+    folder: its clones were fetched when the run started."""
+    from .errors import EntityNotFound, InvalidName
+
+    checked_out = None
+    try:
+        path = repo.entity_path(entity_type, name)
+        created = False
+        if not exist_ok:
+            raise InvalidName(f"{entity_type} {name} already exists at {path} (exist_ok=False)")
+    except EntityNotFound:
+        tags = repo.tags(entity_type, name, fetch=fetch)
+        if tags and exist_ok:
+            res = repo.checkout(entity_type, tags[-1])
+            path, created, checked_out = Path(res.path), False, res.tag
+            log.info(
+                "%s %s: already versioned; checked out its latest version %s", entity_type, name, res.tag
+            )
+        else:
+            path, created = repo.create(entity_type, name, **create_args), True
+    spec = repo.show(entity_type, name)
+    return {
+        "entity_type": entity_type,
+        "name": name,
+        "path": str(path),
+        "version": int(spec.get("version", 1)),
+        "storage": str((spec.get("manifest") or {}).get("storage", "")),
+        "created": created,
+        "checked_out": checked_out,
+    }
 
 
 def result_of(repo: Repository, entity_type: str, name: str, tag: str, **extra: Any) -> VersionResult:
