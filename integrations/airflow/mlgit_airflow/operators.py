@@ -424,7 +424,8 @@ class MLGitCommitOperator(MLGitBaseOperator):
         repo = self.repository()
         run = self.hook.run_folder()
         step = str(context["ti"].task_id)
-        made = run.recorded("commit", self.entity_types, self.name, step) if run else None
+        # the latest record of this entity in this run: a push with auto_bump may have moved it on
+        made = run.recorded("commit", self.entity_types, self.name) if run else None
         if made is not None:  # a retry, or a clear after the run went on: this run's own version
             from mlgit import runs
 
@@ -487,11 +488,14 @@ class MLGitPushOperator(MLGitBaseOperator):
 
     template_fields: Sequence[str] = (*MLGitBaseOperator.template_fields, "name")
 
-    def __init__(self, *, name: str, **kwargs: Any) -> None:
+    template_fields: Sequence[str] = (*MLGitBaseOperator.template_fields, "name", "auto_bump")
+
+    def __init__(self, *, name: str, auto_bump: bool | str = False, **kwargs: Any) -> None:
         outlets = list(kwargs.pop("outlets", None) or [])
         outlets.append(AssetAlias(PUSH_ALIAS))  # an event only when there is news (see run_verb)
         super().__init__(outlets=outlets, **kwargs)
         self.name = name
+        self.auto_bump = auto_bump
 
     def run_verb(self, context: Context) -> dict[str, Any]:
         from mlgit import runs
@@ -503,8 +507,12 @@ class MLGitPushOperator(MLGitBaseOperator):
         if made is not None:  # this run pushed already (a clear, a retry after the record): no news
             result = runs.result_of(repo, self.entity_types, self.name, made["tag"], created=False)
         else:
-            result = repo.push(self.entity_types, self.name)
+            result = repo.push(self.entity_types, self.name, auto_bump=flag(self.auto_bump, "auto_bump"))
         committed = run.recorded("commit", self.entity_types, self.name) if run else None
+        if committed is not None and made is None and result.created and committed["tag"] != result.tag:
+            # another run took our version number first; auto_bump published ours as the next one
+            run.remember("commit", result.entity_type, result.name, "push", tag=result.tag, sha=result.sha)
+            committed = run.recorded("commit", self.entity_types, self.name)
         # news: a version this push made visible, or this run's own commit that a failed attempt
         # pushed without its event (Airflow sends the event only when the task succeeds)
         news = made is None and (result.created or (committed is not None and committed["tag"] == result.tag))

@@ -182,9 +182,10 @@ def mlgit_commit(repository: RepositoryRef, entity_type: str, name: str, message
 
 
 @task(name="mlgit_push", **_OPTIONS)
-def mlgit_push(repository: RepositoryRef, entity_type: str, name: str) -> dict[str, Any]:
+def mlgit_push(repository: RepositoryRef, entity_type: str, name: str, auto_bump: bool = False) -> dict[str, Any]:
     """Upload the objects, push tag and branch; then the asset ``mlgit://<type>/<name>`` and two artifacts.
 
+    ``auto_bump``: when another run pushed this version number first, publish ours as the next free one.
     Only for news: a push that made nothing visible (a rerun, a retry after its artifacts) emits no
     second materialization and no new artifact; ``news`` in the result says which it was.
     """
@@ -194,8 +195,12 @@ def mlgit_push(repository: RepositoryRef, entity_type: str, name: str) -> dict[s
     if made is not None:
         result = runs.result_of(repo, plural, name, made["tag"], created=False)
     else:
-        result = repo.push(entity_type, name, progress=_progress("push"))
+        result = repo.push(entity_type, name, progress=_progress("push"), auto_bump=auto_bump)
     committed = run.recorded("commit", plural, name) if run else None
+    if run is not None and committed is not None and made is None and result.created and committed["tag"] != result.tag:
+        # another run took our version number first; auto_bump published ours as the next one
+        run.remember("commit", plural, name, tag=result.tag, sha=result.sha)
+        committed = run.recorded("commit", plural, name)
     # news: a version this push made visible, or this run's own version whose first push attempt
     # failed before its asset and artifacts were made
     news = made is None and (result.created or (committed is not None and committed["tag"] == result.tag))
