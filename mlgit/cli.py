@@ -477,14 +477,10 @@ def _entity_group(et: str) -> click.Group:
     @click.pass_context
     def lineage(ctx: click.Context, ref: str) -> None:
         """The versions this version came from (dataset, labels), recursively."""
-        graph = _repo(ctx).lineage(et, ref)
-        for depth, node in enumerate([graph.root, *graph.upstream]):
-            metrics = ", ".join(f"{k}={v:g}" for k, v in sorted(node.metrics.items()))
-            lead = "" if depth == 0 else "  <- "
-            click.echo(
-                f"{lead}{node.entity_type} {node.tag} ({node.sha[:12]})"
-                + (f"  metrics: {metrics}" if metrics else "")
-            )
+        from .lineage import tree_lines
+
+        for line in tree_lines(_repo(ctx).lineage(et, ref)):
+            click.echo(line)
 
     return grp
 
@@ -521,8 +517,10 @@ def demo(ctx: click.Context, folder: str) -> None:
             f"  pushed {v.entity_type:<8} {v.tag}  ({v.files} files, {v.size} bytes, {v.uploaded} objects uploaded)"
         )
     click.echo("\nLineage of the model:")
-    for depth, node in enumerate([res.lineage.root, *res.lineage.upstream]):
-        click.echo(f"  {'' if depth == 0 else '<- '}{node.entity_type} {node.tag} ({node.sha[:12]})")
+    from .lineage import tree_lines
+
+    for line in tree_lines(res.lineage):
+        click.echo(f"  {line}")
     click.echo("\nMetrics of the model, per version:")
     for tag, metrics in res.metrics.items():
         click.echo(f"  {tag}: " + ", ".join(f"{k}={v:g}" for k, v in sorted(metrics.items())))

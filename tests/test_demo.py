@@ -24,4 +24,4 @@ def test_demo_versions_dataset_labels_model_and_prints_lineage(
     assert "vision__demo__birds__1  (50 files, 204800 bytes, 0 objects uploaded)" in again
     assert "birds__2" not in again
     ws = tmp_path / "mlgit-demo" / "workspace"
-    assert "<- datasets vision__demo__birds__1" in cli("models lineage birdnet", cwd=ws).output
+    assert "datasets vision__demo__birds__1" in cli("models lineage birdnet", cwd=ws).output
