@@ -16,6 +16,7 @@ import yaml
 
 from . import __version__
 from .errors import MLGitError, NotARepository
+from .gitsafe import redact
 from .repository import Repository
 from .transfer import Progress
 
@@ -77,8 +78,8 @@ class _Group(click.Group):
 def _fail(ctx: click.Context, exc: BaseException, code: int, prefix: str = "") -> None:
     verbose = (ctx.obj or {}).get("verbose")
     if verbose:
-        traceback.print_exception(exc, file=sys.stderr)
-    click.echo(f"ERROR - {prefix}{exc}", err=True)
+        click.echo(redact("".join(traceback.format_exception(exc))).rstrip(), err=True)
+    click.echo(redact(f"ERROR - {prefix}{exc}"), err=True)
     ctx.exit(code)
 
 
@@ -127,7 +128,7 @@ for _et in ENTITY_TYPES:
         @click.pass_context
         def _add(ctx: click.Context, url: str) -> None:
             _repo(ctx).remote_add(et, url)
-            click.echo(f"Add remote repository [{url}] for [{et}]")
+            click.echo(f"Add remote repository [{redact(url)}] for [{et}]")
 
     _make(_et)
 
@@ -139,11 +140,20 @@ def storage() -> None:
 
 @storage.command("add")
 @click.argument("bucket")
-@click.option("--type", "type_", default="s3h", type=click.Choice(["s3h", "local"]), show_default=True)
+@click.option(
+    "--type",
+    "type_",
+    default="s3h",
+    type=click.Choice(["s3h", "local", "sftph", "azureblobh"]),
+    show_default=True,
+)
 @click.option("--credentials", default=None, help="AWS profile name.")
 @click.option("--region", default="us-east-1", show_default=True)
-@click.option("--endpoint-url", default=None)
+@click.option("--endpoint-url", default=None, help="S3 endpoint, or the SSH host (--type=sftph).")
 @click.option("--path", default=None, help="Folder used as a bucket (--type=local).")
+@click.option("--username", default=None, help="SSH user (--type=sftph).")
+@click.option("--private-key", default=None, help="SSH private key file (--type=sftph).")
+@click.option("--port", default=None, type=int, help="SSH port (--type=sftph, default 22).")
 @click.pass_context
 def storage_add(
     ctx: click.Context,
@@ -153,16 +163,27 @@ def storage_add(
     region: str,
     endpoint_url: str | None,
     path: str | None,
+    username: str | None,
+    private_key: str | None,
+    port: int | None,
 ) -> None:
     _repo(ctx).storage_add(
-        bucket, type_, path=path, credentials=credentials, endpoint_url=endpoint_url, region=region
+        bucket,
+        type_,
+        path=path,
+        credentials=credentials,
+        endpoint_url=endpoint_url,
+        region=region,
+        username=username,
+        private_key=private_key,
+        port=port,
     )
     click.echo(f"Add storage [{type_}://{bucket}]")
 
 
 @storage.command("del")
 @click.argument("bucket")
-@click.option("--type", "type_", default=None, type=click.Choice(["s3h", "local"]))
+@click.option("--type", "type_", default=None, type=click.Choice(["s3h", "local", "sftph", "azureblobh"]))
 @click.pass_context
 def storage_del(ctx: click.Context, bucket: str, type_: str | None) -> None:
     _repo(ctx).storage_del(bucket, type_)
@@ -178,7 +199,7 @@ def config_group() -> None:
 @click.pass_context
 def config_show(ctx: click.Context) -> None:
     click.echo("config:")
-    click.echo(pprint.pformat(_repo(ctx).config, width=100, sort_dicts=True))
+    click.echo(redact(pprint.pformat(_repo(ctx).config, width=100, sort_dicts=True)))
 
 
 @repository.command("update")
@@ -194,17 +215,10 @@ def repository_update(ctx: click.Context) -> None:
 @click.pass_context
 def clone(ctx: click.Context, url: str, folder: str | None) -> None:
     """Clone a git repository holding a project's .ml-git/config.yaml, and initialize its metadata."""
-    import git
+    from .clone import clone_project, default_folder
 
-    target = Path(ctx.obj["cwd"]) / (folder or Path(url.rstrip("/")).name.removesuffix(".git"))
-    try:
-        git.Repo.clone_from(url, target)
-    except git.GitCommandError as exc:
-        raise MLGitError(f"could not clone {url}: {' '.join(str(exc.stderr).split())}") from exc
-    repo = Repository(target)
-    for et in ENTITY_TYPES:
-        if repo.config[et].get("git"):
-            repo.entity_init(et)
+    target = Path(ctx.obj["cwd"]) / (folder or default_folder(url))
+    clone_project(url, target)
     click.echo(f"Project cloned into {target}")
 
 
@@ -226,7 +240,12 @@ def _entity_group(et: str) -> click.Group:
     @click.argument("name")
     @click.option("--categories", required=True, help="Comma-separated categories.")
     @click.option("--mutability", required=True, type=click.Choice(["strict", "flexible", "mutable"]))
-    @click.option("--storage-type", default="s3h", type=click.Choice(["s3h", "local"]), show_default=True)
+    @click.option(
+        "--storage-type",
+        default="s3h",
+        type=click.Choice(["s3h", "local", "sftph", "azureblobh"]),
+        show_default=True,
+    )
     @click.option("--bucket-name", default=None)
     @click.option("--version", default=1, type=int, show_default=True)
     @click.option("--entity-dir", default="")
@@ -270,7 +289,9 @@ def _entity_group(et: str) -> click.Group:
     @command("add")
     @click.argument("name")
     @click.option("--bumpversion", is_flag=True, help="Increment the spec's version.")
-    @click.option("--metrics-file", default=None, type=click.Path(dir_okay=False))
+    @click.option(
+        "--metrics-file", default=None, help="CSV: names on line 1, numbers on line 2 (checked by add)."
+    )
     @click.option("--metric", nargs=2, multiple=True, metavar="NAME VALUE")
     @click.pass_context
     def add(
@@ -332,6 +353,14 @@ def _entity_group(et: str) -> click.Group:
         is_flag=True,
         help="Ask the metadata remote first: a name means the remote's latest version.",
     )
+    @click.option("--sample-type", default=None, type=click.Choice(["group", "range", "random"]))
+    @click.option(
+        "--sampling",
+        default="1:1000",
+        show_default=True,
+        help="group: AMOUNT:GROUP_SIZE, range: START:STOP[:STEP], random: AMOUNT:FREQUENCY.",
+    )
+    @click.option("--seed", default="1", show_default=True, help="Seed of the group and random samples.")
     @click.pass_context
     def checkout(
         ctx: click.Context,
@@ -341,7 +370,11 @@ def _entity_group(et: str) -> click.Group:
         force: bool,
         fail_limit: int | None,
         fetch: bool,
+        sample_type: str | None,
+        sampling: str,
+        seed: str,
     ) -> None:
+        sample = {sample_type: sampling, "seed": seed} if sample_type else None
         with _progress() as progress:
             res = _repo(ctx).checkout(
                 et,
@@ -352,6 +385,7 @@ def _entity_group(et: str) -> click.Group:
                 progress=progress,
                 fail_limit=fail_limit,
                 fetch=fetch,
+                sample=sample,
             )
         click.echo(
             f"Checked out {res.tag} into {res.path}: {res.files} file(s), {res.downloaded} object(s) downloaded"
@@ -448,7 +482,7 @@ def _entity_group(et: str) -> click.Group:
                 click.echo(f"    {item}")
             for item in res.unfixable:
                 click.echo(f"    not fixed: {item}")
-        if res.unfixable:
+        if res.unfixable or (no_fix and res.total):  # something is missing and was left so: not a success
             ctx.exit(1)
 
     @command("unlock")

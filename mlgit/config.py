@@ -6,9 +6,9 @@ import copy
 from pathlib import Path
 from typing import Any
 
-import yaml
-
+from . import yamlio
 from .errors import ConfigError, NotARepository
+from .gitsafe import refuse_symlinks
 from .objects import atomic_write
 
 MLGIT_DIR = ".ml-git"
@@ -40,14 +40,12 @@ def config_path(root: Path) -> Path:
 def load(root: Path) -> dict[str, Any]:
     """The project's config merged over the defaults (the file is never rewritten by a read)."""
     path = config_path(root)
+    refuse_symlinks(root, [MLGIT_DIR], "mlgit")
     if not path.is_file():
         raise NotARepository(
             f"expected an ML-Git project at {root} (no {MLGIT_DIR}/{CONFIG_FILE}); run: ml-git repository init"
         )
-    try:
-        data = yaml.safe_load(path.read_text()) or {}
-    except (yaml.YAMLError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"{path}: malformed YAML ({_short(exc)})") from exc
+    data = yamlio.load_file(path, "config", ConfigError, yamlio.MAX_SMALL) or {}
     if not isinstance(data, dict):
         raise ConfigError(f"{path}: expected a mapping of settings, found {type(data).__name__}")
     merged = copy.deepcopy(DEFAULTS)
@@ -60,6 +58,12 @@ def load(root: Path) -> dict[str, Any]:
     if not isinstance(merged.get("storages") or {}, dict):
         raise ConfigError(f"{path}: 'storages' must be a mapping, found {type(merged['storages']).__name__}")
     merged["storages"] = merged.get("storages") or {}
+    for scheme, buckets in merged["storages"].items():
+        if not isinstance(buckets, dict) or not all(isinstance(v, dict) for v in buckets.values()):
+            raise ConfigError(
+                f"{path}: 'storages.{scheme}' must be a mapping of bucket name -> settings "
+                f"(e.g. {{mybucket: {{region: us-east-1}}}}), found {type(buckets).__name__}"
+            )
     for key in ("batch_size", "push_threads_count"):
         if not isinstance(merged[key], int) or merged[key] < 1:
             raise ConfigError(f"{path}: '{key}' must be a positive integer, found {merged[key]!r}")
@@ -67,8 +71,4 @@ def load(root: Path) -> dict[str, Any]:
 
 
 def save(root: Path, data: dict[str, Any]) -> None:
-    atomic_write(config_path(root), yaml.safe_dump(data, default_flow_style=False, sort_keys=True).encode())
-
-
-def _short(exc: BaseException) -> str:
-    return " ".join(str(exc).split())[:200]
+    atomic_write(config_path(root), yamlio.dumps(data).encode())

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 from . import config as cfg
 from . import index as idx
 from . import manifest as mf
+from . import sampling
 from . import spec as specs
 from .errors import (
     ConfigError,
@@ -30,14 +31,26 @@ from .errors import (
     UnsafePath,
     VersionConflict,
 )
-from .lineage import walk_lineage
+from .gitsafe import check_remote_url
+from .lineage import verify_link, walk_lineage
 from .locking import LOCK_NAME, PathLock, locked
-from .materialize import Builder, build_all
+from .materialize import Builder, build_all, check_bounds
 from .metadata import MetadataRepo
 from .names import MUTABILITIES, check_name, entity_type, make_tag, parse_categories, parse_tag, safe_relpath
-from .objects import HashFS, LocalObjects, atomic_write, remove_stale_temps
+from .objects import (
+    TMP_DIR,
+    HashFS,
+    LocalObjects,
+    atomic_write,
+    remove_stale_temps,
+    temp_folder_for,
+    temp_name,
+)
 from .results import FsckResult, Lineage, LineageNode, Link, StatusResult, VersionResult
+from .safety import disk_errors
+from .sampling import Sample
 from .storage import Storage, open_storage, parse_uri
+from .storage.local import check_bucket_folder
 from .transfer import Progress, download, upload
 from .workspace import (
     README,
@@ -47,6 +60,7 @@ from .workspace import (
     stage,
     to_metric,
 )
+from .yamlio import MAX_SMALL, read_bounded
 
 if TYPE_CHECKING:
     from .remote_fsck import RemoteFsckResult
@@ -106,6 +120,7 @@ class Repository:
     @locked
     def remote_add(self, entity_type_: str, url: str) -> None:
         et = entity_type(entity_type_)
+        check_remote_url(str(url), f"{et} metadata remote")
 
         def apply(data: dict[str, Any]) -> None:
             data[et] = {**data.get(et, {}), "git": str(url)}
@@ -125,6 +140,9 @@ class Repository:
         credentials: str | None = None,
         endpoint_url: str | None = None,
         region: str | None = "us-east-1",
+        username: str | None = None,
+        private_key: str | None = None,
+        port: int | None = None,
     ) -> None:
         check_name(name, "storage name")
         if type == "local":
@@ -134,6 +152,7 @@ class Repository:
                 )
             settings: dict[str, Any] = {"path": str(path)}
             folder = Path(path) if Path(path).is_absolute() else self.root / path
+            check_bucket_folder(folder, self.root, f"local://{name}")
             folder.mkdir(parents=True, exist_ok=True)
         elif type in ("s3h", "s3"):
             settings = {
@@ -142,8 +161,12 @@ class Repository:
             }
             if endpoint_url:
                 settings["endpoint-url"] = endpoint_url
+        elif type in ("sftph", "azureblobh"):
+            from .storage.settings import storage_settings
+
+            settings = storage_settings(type, name, endpoint_url, username, private_key, port)
         else:
-            raise ConfigError(f"storage type: expected local or s3h, found {type!r}")
+            raise ConfigError(f"storage type: expected local, s3h, sftph or azureblobh, found {type!r}")
 
         def apply(data: dict[str, Any]) -> None:
             data.setdefault("storages", {}).setdefault(type, {})[name] = settings
@@ -361,6 +384,7 @@ class Repository:
         return StatusResult(et, name, new, modified, deleted, untracked, corrupted, missing)
 
     @locked
+    @disk_errors("add")
     def add(
         self,
         entity_type_: str,
@@ -371,7 +395,15 @@ class Repository:
     ) -> VersionResult:
         et = entity_type(entity_type_)
         path, body = self._load(et, name)
+        sampling.refuse_if_sampled(self._index_dir(et, name), et, name, "add")
         mutability = body.get("mutability", "strict")
+        values: dict[str, float] = {}
+        if metrics or metrics_file:  # checked before any work: a bad metrics file changes nothing
+            if et != "models":
+                raise InvalidName(f"metrics: only models carry metrics, found {et} {name}")
+            values = {str(k): to_metric(str(k), v, "--metric") for k, v in (metrics or {}).items()}
+            if metrics_file:
+                values.update(read_metrics_file(Path(metrics_file)))
         index, _ = self._staged(et, name)
         files = scan(path, name)
         corrupted = [
@@ -404,11 +436,6 @@ class Repository:
             self._save_staged(et, name, new_index)
         new_body = body
         if metrics or metrics_file:
-            if et != "models":
-                raise InvalidName(f"metrics: only models carry metrics, found {et} {name}")
-            values = {str(k): to_metric(str(k), v, "--metric") for k, v in (metrics or {}).items()}
-            if metrics_file:
-                values.update(read_metrics_file(Path(metrics_file)))
             new_body = specs.with_changes(new_body, metrics=values)
         if bumpversion:
             bumped = self._bumped_version(et, name, new_body, {rel: e.cid for rel, e in new_index.items()})
@@ -491,6 +518,7 @@ class Repository:
         return Link(*head)
 
     @locked
+    @disk_errors("commit")
     def commit(
         self,
         entity_type_: str,
@@ -503,6 +531,7 @@ class Repository:
     ) -> VersionResult:
         et = entity_type(entity_type_)
         path, body = self._load(et, name)
+        sampling.refuse_if_sampled(self._index_dir(et, name), et, name, "commit")
         index, staged = self._staged(et, name)
         if not (self._index_dir(et, name) / "MANIFEST.yaml").exists():
             raise NothingToCommit(f"{et} {name}: nothing staged; run ml-git {et} add {name} first")
@@ -553,7 +582,7 @@ class Repository:
             body = specs.with_changes(body, version=self._next_version(et, name))
         files = {f"{name}.spec": specs.dumps(et, new_body), "MANIFEST.yaml": mf.dumps(staged)}
         if (path / README).is_file():
-            files[README] = (path / README).read_bytes()
+            files[README] = read_bounded(path / README, "README", SpecError, MAX_SMALL)
         msg = message or "/".join([*cats, name])
         sha = md.commit_entity(folder, files, msg, tag)
         if new_body["version"] != specs.load(specs.spec_file(path, name), et, name)["version"]:
@@ -708,24 +737,33 @@ class Repository:
         raise TagNotFound(f"{et}: no version matches {wanted!r} in {md.path} (tags of {name}: {known})")
 
     @locked
+    @disk_errors("checkout")
     def checkout(
         self,
         entity_type_: str,
-        ref: str,
+        ref: str | Link | Mapping[str, str],
         version: int | None = None,
         bare: bool = False,
         force: bool = False,
         progress: Progress | None = None,
         fail_limit: int | None = None,
+        sample: Sample | Mapping[str, Any] | None = None,
         fetch: bool = False,
     ) -> VersionResult:
-        """Materialize a version. ``fetch`` asks the remote first, so a name means the remote's latest
+        """Materialize a version. ``sample`` checks out a subset, chosen as ML-Git does
+        (``mlgit.sampling``). ``fetch`` asks the remote first, so a name means the remote's latest
         (ML-Git's own checkout, and the default here, resolves from the local clone's tags)."""
         et = entity_type(entity_type_)
         if fetch:
             self.metadata(et).fetch()
-        tag, name = self._resolve_ref(et, ref, version)
+        link = ref if isinstance(ref, Link) else _link(ref)  # a link {tag, sha}: checked against its tag
+        tag, name = self._resolve_ref(et, link.tag if link else str(ref), version)
+        if link is not None:
+            verify_link(self.metadata(et), link, f"checkout of the link {link.tag}")
         body, manifest, folder, sha = self._read_version(et, tag, name)
+        listed = len(manifest)  # the whole version's, which the spec's manifest.amount declares
+        if sample is not None:
+            manifest = sampling.apply(sample, manifest, tag)
         folder = safe_relpath(folder, f"{tag}: entity folder")
         dest = self.root / et / folder
         _refuse_symlinked_parents(self.root, dest)
@@ -734,7 +772,9 @@ class Repository:
         current = find_entity(self.root / et, name)
         if current is not None and not force:
             st = self.status(et, name)
-            dirty = st.corrupted + st.untracked + st.missing + st.new + st.modified + st.deleted
+            # after a sampled checkout, the files left out are not deletions of the user's
+            deleted = [] if sampling.is_sampled(self._index_dir(et, name)) else st.deleted
+            dirty = st.corrupted + st.untracked + st.missing + st.new + st.modified + deleted
             if dirty:
                 raise LocalChanges(
                     f"{et} {name}: checkout of {tag} would overwrite {len(dirty)} local change(s) in {current} "
@@ -743,7 +783,7 @@ class Repository:
         old_index, _ = self._staged(et, name)
         mutability = body.get("mutability", "strict")
         objects, cache = self._objects(et), self._cache(et)
-        for folder_ in (dest, cache.root):  # what a checkout killed mid-way left behind
+        for folder_ in (self.root / TMP_DIR, cache.root):  # what a checkout killed mid-way left behind
             if folder_.is_dir():
                 remove_stale_temps(folder_)
         new_index: idx.Index = {}
@@ -765,7 +805,8 @@ class Repository:
                 if storage is not None:
                     rep = download(storage, objects, need, threads, progress, fail_limit)  # descriptors
                     downloaded, skipped = len(rep.done), rep.skipped
-                builder = Builder(objects, cache, mutability, storage)
+                builder = Builder(objects, cache, mutability, storage, self.root / TMP_DIR)
+                check_bounds(builder, tag, body, listed, jobs, dest)
                 dest.mkdir(parents=True, exist_ok=True)
                 stats = build_all(builder, jobs, threads, progress, fail_limit)
             finally:
@@ -783,6 +824,7 @@ class Repository:
         if f"{folder}/{README}" in md.files(tag):
             atomic_write(dest / README, md.show(tag, f"{folder}/{README}"))
         self._save_staged(et, name, new_index)
+        sampling.mark(self._index_dir(et, name), sample)
         self._set_head(et, name, tag, sha)
         size = sum(e.size for e in new_index.values())
         return self._result(
@@ -813,7 +855,7 @@ class Repository:
         if rel not in index or not target.is_file():
             raise EntityNotFound(f"unlock: {rel!r} is not a tracked file of {et} {name} (in {path})")
         if mutability == "flexible":
-            tmp = target.with_name(f".tmp-unlock-{target.name}")
+            tmp = Path(temp_name(temp_folder_for(target.parent, self.root / TMP_DIR), target.name))
             shutil.copyfile(target, tmp)
             os.chmod(tmp, 0o644)
             os.replace(tmp, target)
@@ -889,7 +931,11 @@ class Repository:
             tag = head[0] if head else self._resolve_ref(et, str(ref), None)[0]
         else:
             tag = str(ref)
-        return walk_lineage(self._node(et, tag), self._node)
+        return walk_lineage(
+            self._node(et, tag),
+            self._node,
+            lambda kind, link, owner: verify_link(self.metadata(kind), link, owner),
+        )
 
     def _node(self, et: str, tag: str) -> LineageNode:
         md = self.metadata(et)

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from helpers import Cli, Project, make_project, make_remotes
 
-pytest_plugins = ["s3server"] if importlib.util.find_spec("s3server") else []
+pytest_plugins = [p for p in ("s3server", "sftpserver", "azurite") if importlib.util.find_spec(p)]
 
 
 @pytest.fixture(autouse=True)
