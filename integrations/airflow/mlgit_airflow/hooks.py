@@ -226,8 +226,9 @@ class MLGitHook(BaseHook):
         if self._repository is None:
             from mlgit_airflow.runs import current_run
 
-            self.run = current_run() if self.use_run_folder else None
-            self._repository = open_repository(self.settings(), self.run)
+            settings = self.settings()
+            self.run = current_run() if self.use_run_folder and settings.run_folders else None
+            self._repository = open_repository(settings, self.run)
         return self._repository
 
     def run_folder(self) -> RunFolder | None:
@@ -236,10 +237,9 @@ class MLGitHook(BaseHook):
         from mlgit_airflow.runs import key_of
 
         self.get_repository()
-        settings = self.settings()
-        if self.run is None or not settings.run_folders:
+        if self.run is None:
             return None
-        return RunFolder(settings.workspace.resolve(), key_of(self.run), self.run)
+        return RunFolder(self.settings().workspace.resolve(), key_of(self.run), self.run)
 
     def storage_args(self) -> dict[str, Any]:
         """``storage_type`` and ``bucket`` of the connection, as ``Repository.create`` takes them."""

@@ -135,7 +135,7 @@ class MLGitBaseOperator(BaseOperator):
         """Whether a name must be resolved after asking the remote: not in a run folder, whose clones
         were fetched when the run started (one fetch per run and type, the same "latest" for all tasks)."""
         self.repository()
-        return self.hook.run_folder() is None
+        return self.hook.run is None
 
     def execute(self, context: Context) -> dict[str, Any]:
         try:
