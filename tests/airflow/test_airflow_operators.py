@@ -129,6 +129,14 @@ def test_retried_commit_and_push_finish_without_duplicate_or_loss(
     assert remote_tags(mlgit_conn["remotes"]["datasets"]) == [tag]
     # the crashed first push sent no event (the task failed); the retry sends the one event
     assert [e["tag"] for e in asset_events("mlgit://datasets/retried")] == [tag]
+    # the DAG again (a rerun): the same files make the same version, no new version, no second event
+    again = run_dag(load_dag("mlgit_ops_retry", TEST_DAGS))
+    assert again.state == "success", again.task_states
+    assert again.xcom("create")["checked_out"] == tag  # the run folder starts from the latest version
+    assert (again.xcom("commit")["tag"], again.xcom("commit")["created"]) == (tag, False)
+    assert (again.xcom("push")["tag"], again.xcom("push")["created"]) == (tag, False)
+    assert remote_tags(mlgit_conn["remotes"]["datasets"]) == [tag]
+    assert [e["tag"] for e in asset_events("mlgit://datasets/retried")] == [tag]
     assert "Airflow-Try-Number: 1" in commit_message(mlgit_conn["remotes"]["datasets"], tag)
     # nothing lost: another worker gets every file back, verified
     other = workspace(tmp_path / "other", mlgit_conn)

@@ -257,7 +257,9 @@ class MLGitCheckoutOperator(MLGitBaseOperator):
     def run_verb(self, context: Context) -> dict[str, Any]:
         sample = _literal(self.sample, "sample")
         if sample is not None and not isinstance(sample, Mapping):
-            raise MLGitInputError(f"sample: expected a mapping like {{'group': '1:3', 'seed': '1'}}, found {sample!r}")
+            raise MLGitInputError(
+                f"sample: expected a mapping like {{'group': '1:3', 'seed': '1'}}, found {sample!r}"
+            )
         repo = self.repository()
         result = repo.checkout(
             self.entity_types,
@@ -455,7 +457,15 @@ class MLGitCommitOperator(MLGitBaseOperator):
                 auto_bump=flag(self.auto_bump, "auto_bump"),
             )
             if run is not None:
-                run.remember("commit", result.entity_type, result.name, step, tag=result.tag, sha=result.sha)
+                run.remember(
+                    "commit",
+                    result.entity_type,
+                    result.name,
+                    step,
+                    tag=result.tag,
+                    sha=result.sha,
+                    created=result.created,
+                )
         value = result.to_dict()
         value["dropped"] = warn_dropped(self.log, repo, result)
         self.log.info(
@@ -525,11 +535,21 @@ class MLGitPushOperator(MLGitBaseOperator):
         committed = run.recorded("commit", self.entity_types, self.name) if run else None
         if committed is not None and made is None and result.created and committed["tag"] != result.tag:
             # another run took our version number first; auto_bump published ours as the next one
-            run.remember("commit", result.entity_type, result.name, "push", tag=result.tag, sha=result.sha)
+            run.remember(
+                "commit",
+                result.entity_type,
+                result.name,
+                "push",
+                tag=result.tag,
+                sha=result.sha,
+                created=True,
+            )
             committed = run.recorded("commit", self.entity_types, self.name)
-        # news: a version this push made visible, or this run's own commit that a failed attempt
-        # pushed without its event (Airflow sends the event only when the task succeeds)
-        news = made is None and (result.created or (committed is not None and committed["tag"] == result.tag))
+        # news: a version this push made visible, or a version this run's commit created that a failed
+        # attempt pushed without its event (Airflow sends the event only when the task succeeds); a
+        # rerun whose commit found its version already there is no news
+        ours = committed is not None and committed["tag"] == result.tag and committed.get("created", True)
+        news = made is None and (result.created or ours)
         self._pushed = (run, step, result) if run is not None and made is None else None
         self.log.info(
             "mlgit: pushed %s (%s objects uploaded, %s already there)%s",

@@ -177,7 +177,7 @@ def mlgit_commit(repository: RepositoryRef, entity_type: str, name: str, message
         result = repo.commit(entity_type, name, message=commit_message(message, plural, name), version=version,
                              dataset=links["dataset"], labels=links["labels"], auto_bump=auto_bump)
         if run is not None:
-            run.remember("commit", plural, name, tag=result.tag, sha=result.sha)
+            run.remember("commit", plural, name, tag=result.tag, sha=result.sha, created=result.created)
     data = result.to_dict()
     data["dropped"] = runs.dropped_files(repo, plural, name, str(result.tag)) if result.tag else []
     if data["dropped"]:
@@ -204,11 +204,12 @@ def mlgit_push(repository: RepositoryRef, entity_type: str, name: str, auto_bump
     committed = run.recorded("commit", plural, name) if run else None
     if run is not None and committed is not None and made is None and result.created and committed["tag"] != result.tag:
         # another run took our version number first; auto_bump published ours as the next one
-        run.remember("commit", plural, name, tag=result.tag, sha=result.sha)
+        run.remember("commit", plural, name, tag=result.tag, sha=result.sha, created=True)
         committed = run.recorded("commit", plural, name)
-    # news: a version this push made visible, or this run's own version whose first push attempt
-    # failed before its asset and artifacts were made
-    news = made is None and (result.created or (committed is not None and committed["tag"] == result.tag))
+    # news: a version this push made visible, or a version this run's commit created whose first push
+    # attempt failed before its asset and artifacts were made; a rerun that found its version is not
+    ours = committed is not None and committed["tag"] == result.tag and bool(committed.get("created", True))
+    news = made is None and (result.created or ours)
     data = {**result.to_dict(), "news": news}
     if news:
         artifacts.emit_asset(data)
