@@ -111,9 +111,14 @@ def _kind(run: Run, entry: Entry) -> str:
 def refuse_links(run: Run, ref: str, folder: str, names: Iterable[str], where: str) -> None:
     """Refuse when a parent of ``folder`` (or itself) is not a folder, or ``folder/<name>`` exists as
     anything but a regular file, in the tree at ``ref``: ML-Git metadata holds nothing else."""
-    parts = folder.split("/")
-    prefixes = ["/".join(parts[: i + 1]) for i in range(len(parts))]
-    files = [f"{folder}/{n}" for n in names]
+    refuse_links_for(run, ref, [f"{folder}/{n}" for n in names], where)
+
+
+def refuse_links_for(run: Run, ref: str, files: Iterable[str], where: str) -> None:
+    """Refuse when, in the tree at ``ref``, a parent folder of one of ``files`` is not a folder or one
+    of ``files`` exists as anything but a regular file (a symlink, a submodule)."""
+    files = list(files)
+    prefixes = sorted({"/".join(f.split("/")[:i]) for f in files for i in range(1, f.count("/") + 1)})
     entries = tree_entries(run, ref, prefixes + files)
     for path in prefixes:
         e = entries.get(path)
@@ -131,9 +136,10 @@ def refuse_links(run: Run, ref: str, folder: str, names: Iterable[str], where: s
             )
 
 
-def read_blob(run: Run, ref: str, path: str, limit: int, where: str) -> bytes:
+def read_blob(repo: Any, run: Run, ref: str, path: str, limit: int, where: str) -> bytes:
     """The bytes of the regular file ``path`` at ``ref``: a symlink, submodule or folder there is refused
-    (never resolved), and so is a file larger than ``limit``."""
+    (never resolved), and so is a file larger than ``limit``. One ``ls-tree``; the bytes come through
+    GitPython's long-lived ``cat-file`` process."""
     e = tree_entries(run, ref, [path]).get(path)
     if e is None:
         raise MetadataError(f"{path} not found at {ref} in {where}")
@@ -144,8 +150,8 @@ def read_blob(run: Run, ref: str, path: str, limit: int, where: str) -> bytes:
         )
     if e.size > limit:
         raise UnsafeMetadata(f"{ref}:{path} in {where} holds {e.size} bytes; expected at most {limit}")
-    out: bytes = run("cat-file", "blob", e.sha, stdout_as_string=False, strip_newline_in_stdout=False)
-    return out
+    data: bytes = repo.odb.stream(bytes.fromhex(e.sha)).read()
+    return data
 
 
 # -- commits from blobs ----------------------------------------------------------------------------
@@ -177,6 +183,11 @@ def commit_files(
         tree = run("write-tree", env=env).strip()
     finally:
         index.unlink(missing_ok=True)
+    if head and tree == run("rev-parse", f"{head}^{{tree}}").strip():
+        raise MetadataError(
+            f"{where}: the commit of {folder} would not change the tree (expected a new spec and manifest); "
+            "nothing was committed or tagged"
+        )
     commit = run("commit-tree", tree, *(["-p", head] if head else []), "-m", message).strip()
     run(
         "update-ref",
@@ -200,7 +211,7 @@ def tag_commits(run: Run, prefix: str) -> dict[str, tuple[str, str]]:
     return refs
 
 
-def _merged(run: Run, ref: str) -> set[str]:
+def merged_tags(run: Run, ref: str) -> set[str]:
     try:
         return set(run("tag", "--merged", ref).split())
     except MetadataError:  # an unborn branch, no remote-tracking branch yet
@@ -212,7 +223,7 @@ def fetch_immutable_tags(repo: Any, run: Run, branch: str, where: str) -> None:
     remote moved is TagMoved (old and new sha). Our own unpushed tags are left alone: push reports a
     version another worker took first."""
     local = tag_commits(run, "refs/tags/")
-    unpushed = _merged(run, "HEAD") - _merged(run, f"refs/remotes/origin/{branch}")
+    unpushed = merged_tags(run, "HEAD") - merged_tags(run, f"refs/remotes/origin/{branch}")
     run(
         "fetch",
         "--quiet",

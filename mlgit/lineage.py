@@ -7,7 +7,15 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from . import gitsafe
-from .errors import LinkMismatch, MLGitError, TagMoved, UnsafeMetadata, UnsafePath, UnsafeRemote
+from .errors import (
+    LinkMismatch,
+    MetadataError,
+    MLGitError,
+    TagMoved,
+    UnsafeMetadata,
+    UnsafePath,
+    UnsafeRemote,
+)
 from .names import parse_tag
 from .results import Lineage, LineageNode, Link
 
@@ -69,6 +77,23 @@ def verify_link(md: MetadataRepo, link: Link, owner: str) -> str:
         f"{actual} in {md.path}; a version tag never moves, so the link is not followed "
         "(the tag was rewritten on the remote, or the link was recorded elsewhere)"
     )
+
+
+def warn_if_unpushed(md: MetadataRepo, link: Link) -> None:
+    """A link to a version not yet on the remote's branch: its sha changes if its push is replayed (another
+    worker pushed first), and only this workspace can then tell the two commits are the same version."""
+    if not md.exists or not md.remote_url():
+        return
+    try:
+        md.git("merge-base", "--is-ancestor", link.sha, f"refs/remotes/origin/{md.branch}")
+    except MetadataError:
+        log.warning(
+            "link to %s %s (%s): that version is not pushed yet; push it first, or the recorded sha may not "
+            "be the one others see if its push is replayed",
+            md.entity_type,
+            link.tag,
+            link.sha[:12],
+        )
 
 
 def tree_lines(lineage: Lineage) -> list[str]:

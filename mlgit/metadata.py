@@ -16,7 +16,7 @@ import git
 from git.exc import GitCommandError, UnsafeOptionError, UnsafeProtocolError
 
 from . import gitsafe
-from .errors import GitIdentityMissing, MetadataError, TagNotFound, VersionConflict
+from .errors import GitIdentityMissing, MetadataError, TagMoved, TagNotFound, VersionConflict
 from .names import parse_tag
 
 log = logging.getLogger(__name__)
@@ -168,7 +168,7 @@ class MetadataRepo:
 
     def show(self, ref: str, path: str, limit: int = MAX_BLOB) -> bytes:
         """A regular file of the tree at ``ref`` (a symlink or submodule there is refused, never resolved)."""
-        return gitsafe.read_blob(self.git, ref, path, limit, str(self.path))
+        return gitsafe.read_blob(self.repo, self.git, ref, path, limit, str(self.path))
 
     def files(self, ref: str = "HEAD") -> list[str]:
         if ref == "HEAD" and not self._has_commits():
@@ -223,7 +223,7 @@ class MetadataRepo:
         except MetadataError as exc:
             log.warning("%s: committed, but the work tree of %s was not refreshed: %s", where, relpath, exc)
         self.verify_tag(tag, relpath, files)
-        return self.tag_sha(tag)
+        return commit
 
     def verify_tag(self, tag: str, relpath: str, files: dict[str, bytes]) -> None:
         """The tree at ``tag`` holds exactly ``files`` in ``relpath``; else the tag is deleted and the
@@ -254,11 +254,42 @@ class MetadataRepo:
         merged = set(self.git("tag", "--merged", "HEAD").split())
         remote = self.remote_tags()
         # by sha, not by name: a tag another worker pushed first with other content is not ours
-        return [
+        unpushed = [
             t
             for t in self.tags()
             if t in merged and remote.get(t) != self.repo.git.rev_parse(f"refs/tags/{t}").strip()
         ]
+        self._refuse_moved(unpushed)
+        return unpushed
+
+    def _refuse_moved(self, tags: list[str]) -> None:
+        """A tag already on the remote's branch here that the remote now gives another commit was moved
+        there: TagMoved, never pushed over nor replaced (our tags go with the branch, atomically)."""
+        pushed = gitsafe.merged_tags(self.git, f"refs/remotes/origin/{self.branch}")
+        moved = [t for t in tags if t in pushed]
+        if not moved:
+            return
+        peeled: dict[str, str] = {}  # tag -> the commit the remote's tag points at
+        patterns = [f"refs/tags/{t}{peel}" for t in moved for peel in ("", "^{}")]
+        for line in self.git("ls-remote", "--tags", "origin", *patterns).splitlines():
+            sha, _, ref = line.partition("\t")
+            name = ref[len("refs/tags/") :].removesuffix("^{}")
+            if ref.endswith("^{}"):
+                peeled[name] = sha
+            else:
+                peeled.setdefault(name, sha)
+        for tag in moved:
+            if tag in peeled:
+                old = self.tag_sha(tag)
+                raise TagMoved(
+                    f"version tag {tag} moved on the {self.entity_type} metadata remote "
+                    f"{gitsafe.redact(self.remote_url())}: it is commit {old} here and the remote now says "
+                    f"{peeled[tag]}; version tags never move, so nothing was pushed (restore the tag on the "
+                    "remote)",
+                    tag=tag,
+                    old=old,
+                    new=peeled[tag],
+                )
 
     def remote_tags(self) -> dict[str, str]:
         gitsafe.check_remote_url(self.remote_url(), f"the {self.entity_type} metadata remote")
@@ -395,10 +426,13 @@ class MetadataRepo:
             fields = self.git("diff-tree", "-r", "-z", "--root", "--no-commit-id", "--raw", commit).split(
                 "\0"
             )
-            lines = []
+            lines, written = [], []
             for meta, path in zip(fields[0::2], fields[1::2], strict=False):
                 _old_mode, new_mode, _old_sha, new_sha, _status = meta.lstrip(":").split(" ")
                 lines.append(f"{new_mode} {new_sha}\t{path}" if int(new_mode, 8) else f"0 {'0' * 40}\t{path}")
+                written += [path] if int(new_mode, 8) else []
+            where = f"replaying {commit[:12]} on the {self.entity_type} metadata remote's branch"
+            gitsafe.refuse_links_for(self.git, onto, written, where)
             if lines:
                 listing = index.with_suffix(".info")
                 listing.write_bytes(("\0".join(lines) + "\0").encode())

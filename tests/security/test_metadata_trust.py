@@ -168,6 +168,28 @@ def test_checkout_never_reads_a_spec_through_a_symlink(tmp_path: Path, remotes: 
     assert not (v.root / "datasets").exists()
 
 
+def test_a_symlink_pushed_while_we_commit_is_refused_at_the_replay(tmp_path: Path, remotes: dict[str, str],
+                                                                   project: Project) -> None:
+    """Our commit is built on a clean tree; the attacker turns the entity folder into a symlink on the
+    remote meanwhile. Replaying our commit on the remote's branch (a rejected push) refuses it."""
+    publish(project)
+    write(project.root / "datasets" / "ds" / "data" / "b.bin", b"more")
+    project.repo.add("datasets", "ds", bumpversion=True)
+    project.repo.commit("datasets", "ds")
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    evil = Attacker(remotes["datasets"], tmp_path / "attacker")
+    evil.symlink("ds", str(outside))
+    evil.commit("ds moved")
+    evil.push()
+    with pytest.raises(UnsafeMetadata, match=rf"replaying .*: ds is a symlink \(to '{outside}'\)"):
+        project.repo.push("datasets", "ds")
+    res = Cli(project.root)("datasets push ds", ok=False)
+    assert res.exit_code == 1 and "ds is a symlink" in res.output
+    assert list(outside.iterdir()) == []
+    assert "cv__ds__2" not in git(Path(remotes["datasets"]), "tag")
+
+
 @pytest.mark.parametrize("plant", ["fifo-spec", "zero-index", "symlinked-config", "symlinked-readme"])
 def test_files_planted_on_the_worker_are_not_read(tmp_path: Path, project: Project, plant: str) -> None:
     """Another task on the worker swaps one of mlgit's files for a fifo (blocks forever) or a symlink to
@@ -293,10 +315,29 @@ def test_a_moved_tag_is_refused_on_fetch(tmp_path: Path, remotes: dict[str, str]
     assert project.repo.metadata("datasets").tag_sha(tag) == old  # ours never moved
 
 
+def test_a_moved_tag_is_neither_pushed_over_nor_taken_at_push(tmp_path: Path, remotes: dict[str, str],
+                                                              project: Project) -> None:
+    """Push compares tags with the remote too: a pushed tag the remote moved is not mistaken for a version
+    another worker took first (which would drop our genuine tag and take the rewritten one)."""
+    tag = publish(project)
+    write(project.root / "datasets" / "ds" / "data" / "b.bin", b"more")
+    project.repo.add("datasets", "ds", bumpversion=True)
+    v2 = project.repo.commit("datasets", "ds")  # committed before the tag was moved
+    old, new = _move_tag(remotes, tmp_path, tag)
+    with pytest.raises(TagMoved, match=rf"version tag {tag} moved .*commit {old} here .*now says {new}"):
+        project.repo.push("datasets", "ds")
+    res = Cli(project.root)("datasets push ds", ok=False)
+    assert res.exit_code == 1 and tag in res.output and new in res.output
+    md = project.repo.metadata("datasets")
+    assert md.tag_sha(tag) == old and md.tag_sha(str(v2.tag)) == v2.sha  # ours kept, nothing dropped
+    assert str(v2.tag) not in git(Path(remotes["datasets"]), "tag")  # and nothing pushed
+
+
 def test_lineage_and_checkout_by_link_verify_the_recorded_sha(tmp_path: Path, remotes: dict[str, str],
-                                                             project: Project) -> None:
+                                                             project: Project, caplog: pytest.LogCaptureFixture) -> None:
     tag = publish(project)
     publish(project, "m", "models", data=b"weights", dataset="ds")
+    assert "not pushed yet" not in caplog.text  # a link to a pushed version: no warning
     old, new = _move_tag(remotes, tmp_path, tag)
     v = victim(tmp_path, remotes)  # a fresh clone: it never saw the genuine tag
     with pytest.raises(LinkMismatch, match=rf"models cv__m__1 records datasets {tag} at commit {old}.*commit {new}"):
@@ -312,7 +353,8 @@ def test_lineage_and_checkout_by_link_verify_the_recorded_sha(tmp_path: Path, re
     assert project.repo.checkout("datasets", Link(tag, old), force=True).sha == old
 
 
-def test_a_link_to_a_version_replayed_by_its_push_is_still_valid(project: Project, second: Project) -> None:
+def test_a_link_to_a_version_replayed_by_its_push_is_still_valid(project: Project, second: Project,
+                                                                  caplog: pytest.LogCaptureFixture) -> None:
     """Not an attack: labels linked to a dataset version committed but not pushed yet; another worker
     pushes first, so the dataset's commit is replayed and its tag moves (before anyone saw it). The link's
     commit holds the same entity folder: lineage and checkout by link accept it."""
@@ -325,6 +367,7 @@ def test_a_link_to_a_version_replayed_by_its_push_is_still_valid(project: Projec
     write(lb / "l.json", b"{}")
     project.repo.add("labels", "lb")
     project.repo.commit("labels", "lb", dataset="ds")
+    assert "link to datasets cv__ds__1" in caplog.text and "not pushed yet" in caplog.text
     replayed = project.repo.push("datasets", "ds").sha
     project.repo.push("labels", "lb")
     assert first and replayed and first != replayed
