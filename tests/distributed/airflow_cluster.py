@@ -39,9 +39,9 @@ TEST_DAGS = Path(__file__).resolve().parent / "dags"
 LOCAL_SETTINGS = Path(__file__).resolve().parent / "airflow_local_settings.py"
 AIRFLOW = [sys.executable, "-m", "airflow"]
 
-#: Celery processes per worker. Tasks of concurrent runs on one host share its workspace root
-#: until each run gets a workspace of its own (issue 10), so each host runs one task at a time.
-WORKER_CONCURRENCY = 1
+#: Celery processes per worker: tasks of several runs at once on one host, each run in its own run
+#: folder under the host's workspace root.
+WORKER_CONCURRENCY = 2
 #: host -> the Celery queues its worker serves. The one-operator-per-step example DAGs pass files
 #: through the workspace, so every task of a run must run on one host: ``airflow_local_settings.py``
 #: routes them to host_a's queue. Single-task DAGs go to ``default``, served by both.

@@ -25,9 +25,9 @@ HERE = Path(__file__).resolve().parent
 PREFECT = [sys.executable, "-m", "prefect"]
 POOL = "mlgit-pool"
 HOSTS = ("host-a", "host-b")
-#: flow runs a worker runs at once. Runs on one host share its workspace root until each run gets
-#: a workspace of its own (issue 10): one at a time per host until then.
-WORKER_LIMIT: int | None = 1
+#: flow runs a worker runs at once (None: Prefect's default, no --limit): each flow run works in its
+#: own run folder under the host's workspace root.
+WORKER_LIMIT: int | None = None
 FINAL = {"COMPLETED", "FAILED", "CRASHED", "CANCELLED"}
 
 

@@ -158,10 +158,6 @@ def rerun(c: Any, run_id: str) -> dict[str, Any]:
     return dict(c.result(run_id))
 
 
-@pytest.mark.xfail(
-    reason="issue 10: a rerun returns the version its own run made, even after others committed since",
-    strict=False,
-)
 def test_rerunning_after_another_version_returns_the_runs_own_version(
     prefect_cluster: Any, story: dict[str, Any], prefect_shared: dict[str, Any]
 ) -> None:
