@@ -4,7 +4,8 @@
 - ``store``: staging, HEAD files and versions of entities (``mlgit.store``);
 - ``metadata(et)``: the metadata repository of a type (``mlgit.metadata``);
 - ``storage(uri)``: an open storage (bucket) named by a spec;
-- ``config`` / ``update_config``: the project's config (``mlgit.config``).
+- ``config`` / ``update_config``: the project's config (``mlgit.config``);
+- ``workspace_lock``: held by every verb that changes state (``mlgit.locking``).
 
 Verbs (``mlgit/verbs/``) take a ``Context`` and return the typed results; they never import
 ``Repository``, which only delegates to them.
@@ -19,6 +20,7 @@ from typing import Any
 
 from . import config as cfg
 from .layout import Layout
+from .locking import LOCK_NAME, PathLock
 from .metadata import MetadataRepo
 from .storage import Storage, open_storage, parse_uri
 from .store import EntityStore
@@ -26,9 +28,13 @@ from .store import EntityStore
 
 class Context:
     def __init__(
-        self, root: Path, storage_credentials: Mapping[str, Mapping[str, str]] | None = None
+        self,
+        root: Path,
+        storage_credentials: Mapping[str, Mapping[str, str]] | None = None,
+        lock_timeout: float | None = None,
     ) -> None:
         self.root = root
+        self.workspace_lock = PathLock(root / cfg.MLGIT_DIR / LOCK_NAME, f"workspace {root}", lock_timeout)
         self.layout = Layout(root, lambda: self.config)
         self.store = EntityStore(self.layout, self.metadata)
         self.global_config = False  # config changes go to the global file (ML-Git's --global)

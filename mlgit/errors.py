@@ -4,8 +4,8 @@ Retry policy (one owner, read by the Airflow operators and the Prefect tasks ali
 says with ``retryable`` whether running the same verb again, unchanged, may succeed. Only errors of
 something outside the workspace that may answer next time are retryable: a git remote that did not
 answer (``MetadataError``), a storage that failed or timed out (``StorageError``,
-``TransferError``). Everything about the input, the workspace or the data itself is permanent: a
-wrong name, spec, tag or version, local changes, a missing git identity, refused credentials, a
+``TransferError``), a workspace another process held too long (``WorkspaceBusy``). Everything
+about the input, the workspace or the data itself is permanent: a wrong name, spec, tag or version, local changes, a missing git identity, refused credentials, a
 bucket that does not exist, an object missing from or corrupted in the storage (the storage's own
 retries, in ``mlgit.transfer``, already tried again), untrusted metadata, a full disk. A subclass
 states its own value: ``GitIdentityMissing`` is a permanent ``MetadataError``.
@@ -72,6 +72,12 @@ class LocalChanges(MLGitError):
 
 class MutabilityError(MLGitError):
     """An operation that the entity's mutability forbids."""
+
+
+class WorkspaceBusy(MLGitError):
+    """Another process holds the workspace lock longer than the timeout."""
+
+    retryable = True  # the other process finishes: a later attempt gets the lock
 
 
 class MetadataError(MLGitError):

@@ -35,10 +35,15 @@ class Layout:
         return self.type_dir(et) / "metadata"
 
     def objects(self, et: str) -> HashFS:
-        return HashFS(self.type_dir(et) / "objects")
+        return HashFS(self._shared_dir(et, "objects_path") or self.type_dir(et) / "objects")
 
     def cache(self, et: str) -> HashFS:
-        return HashFS(self.type_dir(et) / "cache")
+        return HashFS(self._shared_dir(et, "cache_path") or self.type_dir(et) / "cache")
+
+    def _shared_dir(self, et: str, key: str) -> Path | None:
+        """ML-Git's centralized ``objects_path`` / ``cache_path`` of an entity type, when configured."""
+        value = (self._config().get(et) or {}).get(key)
+        return self.root / str(value) if value else None
 
     def index_dir(self, et: str, name: str) -> Path:
         return self.type_dir(et) / "index" / "metadata" / name

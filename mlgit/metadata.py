@@ -7,6 +7,7 @@ never a checkout, so reading an old version does not move the working tree.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import random
 import time
@@ -35,6 +36,11 @@ def _rejected_refs(porcelain: str) -> list[str]:
         if flag == "!":
             refs.append(rest.split("\t", 1)[0].rsplit(":", 1)[-1])
     return refs
+
+
+def _blob_sha(data: bytes) -> str:
+    """The id git gives ``data`` as a blob."""
+    return hashlib.sha1(b"blob %d\0" % len(data) + data).hexdigest()
 
 
 def _shown(args: tuple[str, ...] | list[str]) -> str:
@@ -248,15 +254,16 @@ class MetadataRepo:
             except MetadataError as exc:
                 raise GitIdentityMissing(
                     f"git has no identity to sign the {self.entity_type} metadata commit in {self.path}: "
-                    "set it with git config --global user.name NAME and user.email EMAIL "
-                    "(or GIT_AUTHOR_NAME/GIT_AUTHOR_EMAIL)"
+                    "set GIT_AUTHOR_NAME, GIT_AUTHOR_EMAIL, GIT_COMMITTER_NAME and GIT_COMMITTER_EMAIL, "
+                    "or git config --global user.name NAME and user.email EMAIL "
+                    "(or the git author fields of the Airflow connection / Prefect block)"
                 ) from exc
 
     def commit_entity(self, relpath: str, files: dict[str, bytes], message: str, tag: str) -> str:
         """Commit the entity's files (from blobs: never written through the work tree, whose symlinks the
         remote controls) and tag the commit (annotated); git then updates that folder of the work tree."""
         where = f"{self.entity_type} metadata repository {self.path}"
-        try:
+        try:  # refuses a commit that would not change the tree (gitsafe.commit_files): no empty commits
             commit, _ = gitsafe.commit_files(self.repo, self.git, relpath, files, message, where)
         except MetadataError:
             self.check_identity()  # asked only when git failed: a missing identity is the usual cause
@@ -266,15 +273,37 @@ class MetadataRepo:
             self.git("checkout", "--quiet", commit, "--", relpath)
         except MetadataError as exc:
             log.warning("%s: committed, but the work tree of %s was not refreshed: %s", where, relpath, exc)
+        self.verify_tag(tag, commit, relpath, files)
         return commit
+
+    def verify_tag(self, tag: str, commit: str, relpath: str, files: dict[str, bytes]) -> None:
+        """The tree of ``commit`` holds exactly ``files`` in ``relpath`` (one ``ls-tree``, kept for the
+        reads that follow; blobs compared by their git hash); else the tag is deleted and the commit taken
+        back, so that a tag never says something else than the commit reported."""
+        listing = self.listing(commit)
+        found = {p.rsplit("/", 1)[-1]: e.sha for p, e in listing.items() if p.rsplit("/", 1)[0] == relpath}
+        bad = sorted(set(found) ^ set(files)) or [
+            n for n, data in files.items() if found[n] != _blob_sha(data)
+        ]
+        if not bad:
+            return
+        self.git("tag", "-d", tag)
+        if self.git("rev-parse", "HEAD").strip() == commit:
+            if self._ref_exists("HEAD~1"):
+                self.git("reset", "--quiet", "--soft", "HEAD~1")
+            else:
+                self.git("update-ref", "-d", "HEAD")
+        raise MetadataError(
+            f"{self.entity_type} {tag}: the committed tree does not hold what was written "
+            f"({', '.join(bad[:3])} differ{'s' if len(bad) == 1 else ''} in {relpath}); the tag was removed "
+            "(another process changed the metadata clone at the same time?)"
+        )
 
     def unpushed_tags(self) -> list[str]:
         """Version tags on our branch that the remote lacks (a push makes all of them visible)."""
         if not self.remote_url():
             return []
-        ours = self._tags_merged(
-            "HEAD"
-        )  # none on an unborn branch  # one for-each-ref: name -> tag object, no rev-parse per tag
+        ours = self._tags_merged("HEAD")  # one for-each-ref (none on an unborn branch), no rev-parse per tag
         remote = self.remote_tags()
         # by sha, not by name: a tag another worker pushed first with other content is not ours
         unpushed = sorted(

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .context import Context
+from .locking import PathLock, locked
 from .metadata import MetadataRepo
 from .names import MUTABILITIES, entity_type, parse_categories
 from .results import FsckResult, Lineage, Link, LinkArg, StatusResult, VersionResult
@@ -40,14 +41,22 @@ class Repository:
     """An ML-Git project folder: ``.ml-git/config.yaml`` plus the entity folders."""
 
     def __init__(
-        self, path: str | os.PathLike[str], storage_credentials: Mapping[str, Mapping[str, str]] | None = None
+        self,
+        path: str | os.PathLike[str],
+        storage_credentials: Mapping[str, Mapping[str, str]] | None = None,
+        lock_timeout: float | None = None,
     ) -> None:
         self.root = Path(path).resolve()
-        self.context = Context(self.root, storage_credentials)
+        self.context = Context(self.root, storage_credentials, lock_timeout)
         self.config  # noqa: B018 - fail early, with the path, when this is not a project
 
     def __repr__(self) -> str:
         return f"Repository({str(self.root)!r})"
+
+    @property
+    def workspace_lock(self) -> PathLock:
+        """The workspace lock every verb that changes state holds (``mlgit.locking``)."""
+        return self.context.workspace_lock
 
     @property
     def layout(self) -> Layout:
@@ -71,6 +80,7 @@ class Repository:
     def config(self) -> dict[str, Any]:
         return self.context.config
 
+    @locked
     @contextlib.contextmanager
     def global_config(self) -> Iterator[None]:
         """Config changes inside this block go to the global file (ML-Git's ``--global``)."""
@@ -92,6 +102,7 @@ class Repository:
 
         return remote_del(self.context, entity_type(entity_type_))
 
+    @locked
     def storage_add(
         self,
         name: str,
@@ -111,16 +122,20 @@ class Repository:
             self.context, name, type, **settings, username=username, private_key=private_key, port=port
         )
 
+    @locked
     def storage_del(self, name: str, type: str | None = None) -> None:
         _setup.storage_del(self.context, name, type)
 
+    @locked
     def set_config(self, key: str, value: Any) -> None:
         _setup.set_config(self.context, key, value)
 
+    @locked
     def entity_init(self, entity_type_: str, require_remote: bool = False) -> None:
         """Clone the type's metadata remote (without one: a local repository, unless ``require_remote``)."""
         _setup.entity_init(self.context, entity_type(entity_type_), require_remote)
 
+    @locked
     def create(
         self,
         entity_type_: str,
@@ -153,6 +168,7 @@ class Repository:
     def status(self, entity_type_: str, name: str) -> StatusResult:
         return _status.status(self.context, entity_type(entity_type_), name)
 
+    @locked
     def add(
         self,
         entity_type_: str,
@@ -166,6 +182,7 @@ class Repository:
         et = entity_type(entity_type_)
         return _add.add(self.context, et, name, bumpversion, metrics, metrics_file, paths)
 
+    @locked
     def commit(
         self,
         entity_type_: str,
@@ -179,6 +196,7 @@ class Repository:
         et = entity_type(entity_type_)
         return _commit.commit(self.context, et, name, message, version, dataset, labels, auto_bump)
 
+    @locked
     def push(
         self,
         entity_type_: str,
@@ -191,9 +209,11 @@ class Repository:
         (``verbs.push``: a version number taken by another worker, and ``auto_bump``)."""
         return _push.push(self.context, entity_type(entity_type_), name, progress, fail_limit, auto_bump)
 
+    @locked
     def update(self, entity_type_: str | None = None, require_remote: bool = False) -> None:
         _setup.update(self.context, entity_type(entity_type_) if entity_type_ else None, require_remote)
 
+    @locked
     def checkout(
         self,
         entity_type_: str,
@@ -204,22 +224,29 @@ class Repository:
         progress: Progress | None = None,
         fail_limit: int | None = None,
         sample: Sample | Mapping[str, Any] | None = None,
+        fetch: bool = False,
     ) -> VersionResult:
-        """``sample`` checks out a subset, chosen as ML-Git does (``mlgit.sampling``)."""
+        """Materialize a version. ``sample`` checks out a subset, chosen as ML-Git does
+        (``mlgit.sampling``). ``fetch`` asks the remote first, so a name means the remote's latest
+        (ML-Git's own checkout, and the default here, resolves from the local clone's tags)."""
         et = entity_type(entity_type_)
-        return _checkout.checkout(self.context, et, ref, version, bare, force, progress, fail_limit, sample)
+        args = (version, bare, force, progress, fail_limit, sample, fetch)
+        return _checkout.checkout(self.context, et, ref, *args)
 
     # -- integrity ------------------------------------------------------------------------------
+    @locked
     def fsck(self, entity_type_: str, fix: bool = True) -> FsckResult:
         """Verify every local object, cached file and locked workspace file; repair what can be repaired."""
         from .verbs.fsck import fsck
 
         return fsck(self.context, entity_type(entity_type_), fix)
 
+    @locked
     def unlock(self, entity_type_: str, name: str, file: str) -> Path:
         """Make one file of a flexible entity editable (a private copy, no longer the cache's inode)."""
         return _unlock.unlock(self.context, entity_type(entity_type_), name, file)
 
+    @locked
     def remote_fsck(
         self, entity_type_: str, name: str, thorough: bool = False, fix: bool = True
     ) -> RemoteFsckResult:
@@ -234,8 +261,8 @@ class Repository:
         return _info.entities(self.context, entity_type(entity_type_))
 
     def tags(self, entity_type_: str, name: str, fetch: bool = False) -> list[str]:
-        """Version tags of ``name``, oldest first; ``fetch`` asks the remote first (the branch and the
-        workspace do not move, unlike ``update``)."""
+        """Version tags of ``name``, oldest first. ``fetch``: the versions on the remote only (fetched,
+        so they can be read; the branch and the workspace do not move, unlike ``update``)."""
         return _info.tags(self.context, entity_type(entity_type_), name, fetch)
 
     def head(self, entity_type_: str, name: str) -> Link | None:
@@ -261,6 +288,7 @@ class Repository:
         return _info.lineage(self.context, entity_type(entity_type_), ref)
 
     # -- ML-Git's other verbs (mlgit/verbs/) ---------------------------------------------------
+    @locked
     def fetch(
         self,
         entity_type_: str,
@@ -274,12 +302,14 @@ class Repository:
 
         return fetch(self.context, entity_type(entity_type_), ref, version, progress, sample)
 
+    @locked
     def reset(self, entity_type_: str, name: str, mode: str = "hard", reference: str = "head") -> str | None:
         """ML-Git's reset (soft/mixed/hard, head or head~1); returns the tag checked out afterwards."""
         from .verbs.reset import reset
 
         return reset(self.context, entity_type(entity_type_), name, mode, reference)
 
+    @locked
     def tag_add(self, entity_type_: str, name: str, tag: str) -> str:
         from .verbs.tag import tag_add
 
@@ -299,6 +329,7 @@ class Repository:
 
         return export(self.context, entity_type(entity_type_), tag, bucket, **options)
 
+    @locked
     def import_files(self, entity_type_: str, bucket: str, entity_dir: str, **options: Any) -> list[str]:
         """Copy plain files from a bucket into ``<type>/entity_dir``; returns the paths written."""
         from .verbs.importer import import_files

@@ -47,8 +47,12 @@ def checkout(
     progress: Progress | None = None,
     fail_limit: int | None = None,
     sample: Sample | Mapping[str, Any] | None = None,
+    fetch: bool = False,
 ) -> VersionResult:
-    """``sample`` checks out a subset, chosen as ML-Git does (``mlgit.sampling``)."""
+    """``sample`` checks out a subset, chosen as ML-Git does (``mlgit.sampling``); ``fetch`` asks
+    the remote first, so a name means the remote's latest."""
+    if fetch:
+        ctx.metadata(et).fetch()
     link = ref if isinstance(ref, Link) else link_of(ref)  # a link {tag, sha}: checked against its tag
     tag, name = ctx.store.resolve_ref(et, link.tag if link else str(ref), version)
     if link is not None:

@@ -31,12 +31,16 @@ def entities(ctx: Context, et: str) -> list[str]:
 
 
 def tags(ctx: Context, et: str, name: str, fetch: bool = False) -> list[str]:
-    """Version tags of ``name``, oldest first; ``fetch`` asks the remote first (the branch and the
-    workspace do not move, unlike ``update``)."""
+    """Version tags of ``name``, oldest first. ``fetch``: the versions on the remote only (fetched,
+    so they can be read; the branch and the workspace do not move, unlike ``update``)."""
     check_name(name)
-    if fetch:
-        ctx.metadata(et).fetch()
-    return ctx.metadata(et).tags(name)
+    md = ctx.metadata(et)
+    if fetch and md.remote_url():
+        with ctx.workspace_lock.hold("fetch"):
+            md.fetch()
+        remote = md.remote_tags()
+        return [t for t in md.tags(name) if t in remote]
+    return md.tags(name)
 
 
 def branch(ctx: Context, et: str, name: str) -> tuple[str, str] | None:
