@@ -16,8 +16,13 @@ from prefect.blocks.core import Block
 from pydantic import Field, SecretStr
 
 from mlgit import ConfigError, Repository, runs
-from mlgit.names import ENTITY_TYPES
-from mlgit.names import entity_type as plural_entity_type  # the core owns the types: InvalidName otherwise
+from mlgit.names import ENTITY_TYPES, entity_type
+
+
+def plural_entity_type(value: str) -> str:
+    """``dataset`` -> ``datasets`` (the form results carry); the core owns the types (``InvalidName``
+    for anything else, failed at once like Airflow's operators)."""
+    return entity_type(value)
 
 
 class BlockNotFound(ConfigError):
