@@ -1,1 +1,2 @@
-"""ML-Git's less common verbs, one module each; ``Repository`` delegates to them."""
+"""One module per verb; each takes a ``Context`` (``mlgit.context``) and returns the typed results.
+``Repository`` only delegates to them."""
