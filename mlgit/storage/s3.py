@@ -1,8 +1,10 @@
 """``s3h://BUCKET``: AWS S3 and every S3-compatible server (MinIO) through ``endpoint-url``, on boto3.
 
 One client per storage, shared by the transfer pool (boto3 clients are thread-safe); its HTTP pool
-is sized for that pool. botocore retries transient faults (timeouts, resets, 5xx, throttling) in
-``standard`` mode; what remains is translated once, in ``_boundary``, into ``mlgit.errors``.
+is sized for that pool. Each request is ONE attempt, bounded by a connect and a read timeout: the
+retries (timeouts, resets, 5xx, throttling) happen in one layer above, ``mlgit.transfer._retry``
+(see its docstring for counts, backoff and deadline). Errors are translated once, in
+``_boundary``, into ``mlgit.errors``.
 Credentials (keys passed by code, an AWS profile, or the default chain) stay in boto3's session:
 never stored on this object, never in a message.
 """
@@ -21,7 +23,14 @@ import boto3
 import botocore.exceptions as bexc
 from botocore.config import Config
 
-from ..errors import MLGitError, ObjectNotFound, StorageAuthError, StorageError, StorageNotFound
+from ..errors import (
+    MLGitError,
+    ObjectNotFound,
+    StorageAuthError,
+    StorageError,
+    StorageNotFound,
+    StorageUnreachable,
+)
 from .base import Storage
 
 log = logging.getLogger(__name__)
@@ -44,7 +53,7 @@ _AUTH_CODES = frozenset(
 )
 _NO_BUCKET_CODES = frozenset({"NoSuchBucket"})
 _NO_KEY_CODES = frozenset({"NoSuchKey", "NotFound", "404"})
-#: connection-level faults left after botocore's retries: the endpoint is down or unreachable
+#: connection-level faults: the endpoint is down, unreachable, or does not answer
 _UNREACHABLE = (
     bexc.EndpointConnectionError,
     bexc.ConnectTimeoutError,
@@ -53,6 +62,10 @@ _UNREACHABLE = (
     bexc.ConnectionError,
     bexc.HTTPClientError,
 )
+
+#: seconds to open a connection, and to wait for the next byte of an answer (one attempt)
+CONNECT_TIMEOUT = 5.0
+READ_TIMEOUT = 15.0
 
 #: at most this many keys are asked one HEAD each; more are answered by listing
 HEAD_AT_MOST = 32
@@ -80,15 +93,14 @@ class S3Storage(Storage):
         profile: str | None = None,
         credentials: Mapping[str, Any] | None = None,
         max_pool_connections: int = 64,
-        max_attempts: int = 3,
-        connect_timeout: float = 5.0,
-        read_timeout: float = 60.0,
+        connect_timeout: float = CONNECT_TIMEOUT,
+        read_timeout: float = READ_TIMEOUT,
         sdk: str = "auto",
     ) -> None:
         self.bucket = bucket
         self.endpoint_url = endpoint_url or None
         self.region = region or "us-east-1"
-        self.max_attempts = max_attempts
+        self.connect_timeout, self.read_timeout = connect_timeout, read_timeout
         self._source = (
             "keys passed by code"
             if credentials
@@ -104,7 +116,7 @@ class S3Storage(Storage):
         config = Config(
             region_name=self.region,
             max_pool_connections=max_pool_connections,
-            retries={"mode": "standard", "max_attempts": max_attempts},
+            retries={"mode": "standard", "total_max_attempts": 1},  # mlgit.transfer retries
             connect_timeout=connect_timeout,
             read_timeout=read_timeout,
             tcp_keepalive=True,
@@ -119,7 +131,7 @@ class S3Storage(Storage):
         if sdk not in ("auto", "boto3", "minio"):
             raise StorageError(f"storage {self.where()}: sdk must be auto, boto3 or minio, found {sdk!r}")
         if sdk != "boto3":
-            self._use_minio(session, sdk, max_pool_connections, connect_timeout, read_timeout)
+            self._use_minio(session, sdk, max_pool_connections)
 
     @classmethod
     def from_config(
@@ -146,9 +158,7 @@ class S3Storage(Storage):
             **options,
         )
 
-    def _use_minio(
-        self, session: boto3.session.Session, sdk: str, pool: int, connect_timeout: float, read_timeout: float
-    ) -> None:
+    def _use_minio(self, session: boto3.session.Session, sdk: str, pool: int) -> None:
         """PUT/GET through the minio SDK (measured faster) on S3-compatible endpoints it can address."""
         try:
             from . import s3_minio
@@ -166,7 +176,7 @@ class S3Storage(Storage):
         if creds is None:
             return  # boto3 will report the missing credentials, with the message of the error table
         self._data = s3_minio.MinioData(
-            str(self.endpoint_url), self.region, creds, pool, self.max_attempts, connect_timeout, read_timeout
+            str(self.endpoint_url), self.region, creds, pool, self.connect_timeout, self.read_timeout
         )
         self._data_errors = s3_minio.ERRORS
         self._data_fields = s3_minio.error_fields
@@ -235,13 +245,26 @@ class S3Storage(Storage):
                 f"AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, or pass credentials"
             )
         if isinstance(exc, _UNREACHABLE) or (self._data_errors and isinstance(exc, self._data_unreachable)):
-            return StorageError(
-                f"cannot reach {self._endpoint()} for bucket {self.bucket} after {self.max_attempts} attempts "
-                f"({type(exc).__name__}); is the server up and endpoint-url right?"
+            return StorageUnreachable(
+                f"cannot reach {self._endpoint()} for bucket {self.bucket}: {self._why_unreachable(exc)}; "
+                f"is the server up and endpoint-url right?"
             )
         if self._data_errors and isinstance(exc, self._data_errors):
             return self._by_code(*self._data_fields(exc), action, key)
         return StorageError(f"{action} {key or ''} on {self.where()} failed: {type(exc).__name__}: {exc}")
+
+    def _why_unreachable(self, exc: BaseException) -> str:
+        cause = (getattr(exc, "kwargs", None) or {}).get("error")  # botocore keeps the socket's error there
+        text = f"{type(exc).__name__} {exc} {cause!r}".lower()
+        if "read timed out" in text or "readtimeout" in text:
+            return f"no answer within {self.read_timeout:g} s"
+        if "connecttimeout" in text or "connect timeout" in text:
+            return f"no connection within {self.connect_timeout:g} s"
+        if "refused" in text:
+            return "connection refused"
+        if "reset" in text or "aborted" in text or "closed" in text or "remotedisconnected" in text:
+            return "connection dropped"
+        return type(exc).__name__
 
     def _by_code(self, code: str, status: int, message: str, action: str, key: str | None) -> MLGitError:
         where = self.where()
