@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pytest
 from helpers import make_project, write
-from s3server import S3_SERVERS, MotoProcess, SeaweedFS, S3Server, point_aws_env_at, s3_settings, start_server
+from s3server import S3_SERVERS, MotoProcess, S3Server, SeaweedFS, point_aws_env_at, s3_settings, start_server
 
 from mlgit import transfer
 from mlgit.storage.s3 import READ_TIMEOUT

@@ -9,8 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from backends import free_port
-from s3server import S3Bucket, moto_authentication
+from s3server import S3Bucket, free_port, moto_authentication
 
 from mlgit import transfer
 from mlgit.cid import cid_of
