@@ -179,8 +179,25 @@ _PEAK = (
 )
 
 
+def _last_json(out: str) -> Any:
+    """The step's figures: its last JSON line (py-spy, when profiling, prints lines of its own)."""
+    return json.loads([line for line in out.splitlines() if line.startswith("{")][-1])
+
+
 def peak(cmd: list[str]) -> list[str]:
     return [sys.executable, "-c", _PEAK, *cmd]
+
+
+#: --profile DIR: mlgit's timed steps run under py-spy (collapsed stacks in DIR); figures then include its cost
+PROFILE: dict[str, Path] = {}
+
+
+def profiled(cmd: list[str], name: str) -> list[str]:
+    if "dir" not in PROFILE:
+        return cmd
+    spy = shutil.which("py-spy") or str(Path.home() / ".local" / "bin" / "py-spy")
+    out = PROFILE["dir"] / f"{name}.txt"
+    return [spy, "record", "--gil", "-r", "250", "-f", "raw", "-o", str(out), "--", *cmd]
 
 
 # -- mlgit ---------------------------------------------------------------------------------------
@@ -247,11 +264,13 @@ def mlgit_round(w: Workload, server: Server, tmp: Path, env: dict[str, str], thr
         os.environ.clear()
         os.environ.update(old)
     args = [str(remote), bucket, server.endpoint, str(threads), sdk]
-    push_s, push_mb, push_cpu, out = timed(peak([sys.executable, "-c", _MLGIT_STEP, "push", str(ws), *args]), env)
-    pushed = json.loads(out.strip().splitlines()[-1])
+    push_s, push_mb, push_cpu, out = timed(peak(profiled([sys.executable, "-c", _MLGIT_STEP, "push", str(ws), *args],
+                                                         f"{w.name}-push")), env)
+    pushed = _last_json(out)
     ws2 = tmp / "ws2"
-    co_s, co_mb, co_cpu, out = timed(peak([sys.executable, "-c", _MLGIT_STEP, "checkout", str(ws2), *args]), env)
-    got = json.loads(out.strip().splitlines()[-1])
+    co_s, co_mb, co_cpu, out = timed(peak(profiled([sys.executable, "-c", _MLGIT_STEP, "checkout", str(ws2), *args],
+                                                   f"{w.name}-checkout")), env)
+    got = _last_json(out)
     if got["files"] != w.files:
         raise RuntimeError(f"mlgit checkout gave {got['files']} files, expected {w.files}")
     server.drop(bucket)
@@ -371,9 +390,9 @@ def limit_round(w: Workload, server: Server, env: dict[str, str], threads: int) 
     bucket = server.bucket(f"limit-{w.name.lower()}")
     args = [server.endpoint, server.access, server.secret, bucket, json.dumps(limit_sizes(w)), str(threads)]
     push_s, push_mb, push_cpu, out = timed(peak([sys.executable, "-c", _LIMIT_STEP, "push", *args]), env)
-    pushed = json.loads(out.strip().splitlines()[-1])
+    pushed = _last_json(out)
     co_s, co_mb, co_cpu, out = timed(peak([sys.executable, "-c", _LIMIT_STEP, "checkout", *args]), env)
-    got = json.loads(out.strip().splitlines()[-1])
+    got = _last_json(out)
     server.drop(bucket)
     return {"push_s": push_s, "push_mb": push_mb, "checkout_s": co_s, "checkout_mb": co_mb, "push_cpu_s": push_cpu,
             "checkout_cpu_s": co_cpu, "objects": pushed["objects"], "push_inner_s": pushed["seconds"],
@@ -440,7 +459,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--limit-threads", type=int, default=16, help="threads of the plain SDK loop")
     ap.add_argument("--scale", type=float, default=1.0, help="shrink the workloads for a smoke run")
     ap.add_argument("--json", type=Path, help="also write the raw figures here")
+    ap.add_argument("--profile", type=Path, help="run mlgit's steps under py-spy, collapsed stacks into this folder "
+                    "(install: python3 -m uv tool install py-spy)")
     args = ap.parse_args(argv)
+    if args.profile:
+        args.profile.mkdir(parents=True, exist_ok=True)
+        PROFILE["dir"] = args.profile.resolve()
     workloads = [WORKLOADS[n].scaled(args.scale) for n in args.workloads.split(",")]
     tools = args.tools.split(",")
     dvc = ensure_dvc() if "dvc" in tools else None
