@@ -47,7 +47,7 @@ def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Backend]
         b = s3_bucket_on(request, "seaweedfs" if "seaweedfs" in request.param else "moto")
         sdk = "boto3" if request.param.endswith("-boto3") else "auto"
         be = _s3_backend(request.param, b.endpoint, b.bucket, b.access_key, b.secret_key, sdk)
-        assert be.storage.sdk == ("boto3" if sdk == "boto3" else "minio")  # type: ignore[attr-defined]
+        assert be.storage.sdk == ("boto3" if sdk == "boto3" else "http")  # type: ignore[attr-defined]
     else:
         endpoint, access, secret = request.getfixturevalue("minio_docker")
         from s3server import S3Server, drop_bucket, make_bucket
