@@ -9,10 +9,13 @@ private copies.
 
 from __future__ import annotations
 
+import itertools
 import os
 import shutil
 import threading
-from collections.abc import Mapping
+from collections import deque
+from collections.abc import Iterator, Mapping
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
 from .errors import ObjectNotFound
@@ -20,6 +23,9 @@ from .objects import HashFS, descriptor_chunks, temp_name
 from .storage.base import Storage
 from .transfer import Progress, TransferReport, _raise_failed, fetch_verified, run_pool
 from .workspace import make_read_only
+
+#: chunks of one file fetched ahead of the one being written (memory: AHEAD x 256 KiB per file)
+AHEAD = 4
 
 
 class Builder:
@@ -33,6 +39,7 @@ class Builder:
         self._dirs: set[str] = set()
         self._lock = threading.Lock()
         self.fetched = 0  # chunks that came from the storage
+        self._ahead: ThreadPoolExecutor | None = None
 
     def _folder(self, path: str) -> str:
         folder = os.path.dirname(path)
@@ -54,12 +61,42 @@ class Builder:
             self.fetched += 1
         return data
 
+    def _chunks(self, file_cid: str) -> Iterator[bytes]:
+        """A file's chunks in order; a file of several is fetched ``AHEAD`` chunks ahead on a shared
+        pool (one stream per file would leave the link idle when a checkout has few large files)."""
+        links = descriptor_chunks(self.objects, file_cid)
+        if len(links) < 2 or self.storage is None:
+            for chunk_cid, _size in links:
+                yield self._chunk(chunk_cid)
+            return
+        with self._lock:
+            if self._ahead is None:
+                self._ahead = ThreadPoolExecutor(max_workers=16, thread_name_prefix="mlgit-ahead")
+        window: deque[Future[bytes]] = deque()
+        todo = iter(links)
+        try:
+            for chunk_cid, _size in itertools.islice(todo, AHEAD):
+                window.append(self._ahead.submit(self._chunk, chunk_cid))
+            while window:
+                data = window.popleft().result()
+                for chunk_cid, _size in itertools.islice(todo, 1):
+                    window.append(self._ahead.submit(self._chunk, chunk_cid))
+                yield data
+        finally:
+            for fut in window:
+                fut.cancel()
+
+    def close(self) -> None:
+        if self._ahead is not None:
+            self._ahead.shutdown(wait=True, cancel_futures=True)
+            self._ahead = None
+
     def _write(self, file_cid: str, target: str, mode: int) -> None:
         tmp = temp_name(self._folder(target), os.path.basename(target))
         try:
             with open(tmp, "wb") as fh:
-                for chunk_cid, _size in descriptor_chunks(self.objects, file_cid):
-                    fh.write(self._chunk(chunk_cid))
+                for data in self._chunks(file_cid):
+                    fh.write(data)
             os.chmod(tmp, mode)
             os.replace(tmp, target)
         except BaseException:
@@ -108,7 +145,10 @@ def build_all(
         if st is not None:
             stats[rel] = st
 
-    report: TransferReport = run_pool("checkout", sorted(jobs), one, threads, progress, fail_limit)
+    try:
+        report: TransferReport = run_pool("checkout", sorted(jobs), one, threads, progress, fail_limit)
+    finally:
+        builder.close()
     where = builder.storage.where() if builder.storage else str(builder.objects.root)
     _raise_failed(report, "checkout", len(jobs), where)
     return stats
