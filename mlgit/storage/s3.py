@@ -1,13 +1,13 @@
-"""``s3h://BUCKET``: AWS S3 and every S3-compatible server (MinIO) through ``endpoint-url``, on boto3.
+"""``s3h://BUCKET``: AWS S3 and every S3-compatible server (MinIO, SeaweedFS, Ceph) through ``endpoint-url``.
 
-One client per storage, shared by the transfer pool (boto3 clients are thread-safe); its HTTP pool
-is sized for that pool. Each request is ONE attempt, bounded by a connect and a read timeout: the
-retries (timeouts, resets, 5xx, throttling) happen in one layer above, ``mlgit.transfer._retry``
-(see its docstring for counts, backoff and deadline). Errors are translated once, in
-``_boundary``, into ``mlgit.errors``.
-Credentials (keys passed by code, an AWS profile, or the default chain) stay in boto3's session:
-never stored on this object, never in a message.
-"""
+Which client moves the requests (``sdk``): on an ``endpoint-url``, our own HTTP data plane
+(``s3_http``: a third of a plain SDK loop's CPU per request); on AWS itself, boto3 (one client per
+storage, shared by the transfer pool, built on first use); ``minio`` keeps the minio SDK for
+PUT/GET. Each request is ONE attempt, bounded by a connect and a read timeout: the retries
+(timeouts, resets, 5xx, throttling) happen in one layer above, ``mlgit.transfer._retry`` (see its
+docstring for counts, backoff and deadline). Errors are translated once, in ``_boundary``, into
+``mlgit.errors``. Credentials (keys passed by code, an AWS profile, or the default chain) stay in
+botocore's session or a closure: never an attribute of this object, never in a message."""
 
 from __future__ import annotations
 
@@ -33,7 +33,7 @@ from . import s3_http
 from .base import Storage
 
 if TYPE_CHECKING:
-    import boto3
+    import botocore.session
 
 log = logging.getLogger(__name__)
 #: which client moves the bytes: auto (http on an endpoint-url, boto3 on AWS), http, minio, boto3
@@ -132,7 +132,7 @@ class S3Storage(Storage):
         self._code_credentials = (lambda: credentials) if credentials else None
         # keys passed by code need no boto3 on the http data plane; a profile or the chain is resolved now,
         # so that a missing profile is reported here
-        self._session_obj: boto3.session.Session | None = (
+        self._session_obj: botocore.session.Session | None = (
             None if credentials and sdk in ("auto", "http") else self._session(profile, credentials)
         )
         if sdk in ("auto", "http"):
@@ -168,8 +168,8 @@ class S3Storage(Storage):
                     if self._session_obj is None:
                         self._session_obj = self._make_session()
                     with self._boundary("connect to"):
-                        self._client_obj = self._session_obj.client(
-                            "s3", endpoint_url=self.endpoint_url, config=config
+                        self._client_obj = self._session_obj.create_client(
+                            "s3", region_name=self.region, endpoint_url=self.endpoint_url, config=config
                         )
         return self._client_obj
 
@@ -260,9 +260,14 @@ class S3Storage(Storage):
 
     # -- credentials -------------------------------------------------------------------------
 
-    def _session(self, profile: str | None, credentials: Mapping[str, Any] | None) -> boto3.session.Session:
-        import boto3
+    def _session(
+        self, profile: str | None, credentials: Mapping[str, Any] | None
+    ) -> botocore.session.Session:
+        """A botocore session (boto3's own costs a second more of imports, for nothing we use)."""
+        import botocore.session
 
+        session = botocore.session.Session(profile=None if credentials else profile)
+        session.set_config_variable("region", self.region)
         if credentials:
             key_id = credentials.get("aws_access_key_id")
             secret = credentials.get("aws_secret_access_key")
@@ -270,17 +275,15 @@ class S3Storage(Storage):
                 raise StorageAuthError(
                     f"credentials passed for {self.where()} need aws_access_key_id and aws_secret_access_key"
                 )
-            return boto3.session.Session(
-                aws_access_key_id=str(key_id),
-                aws_secret_access_key=str(secret),
-                aws_session_token=credentials.get("aws_session_token") or None,
-                region_name=self.region,
-            )
+            session.set_credentials(str(key_id), str(secret), credentials.get("aws_session_token") or None)
+            return session
         if profile:
             try:
-                return boto3.session.Session(profile_name=profile, region_name=self.region)
+                session.get_credentials()  # a missing profile is found here
+                return session
             except bexc.ProfileNotFound:
-                fallback = boto3.session.Session(region_name=self.region)
+                fallback = botocore.session.Session()
+                fallback.set_config_variable("region", self.region)
                 if fallback.get_credentials() is None:
                     raise StorageAuthError(
                         f"AWS profile {profile!r} (aws-credentials.profile of {self.where()}) is not in the AWS "
@@ -296,7 +299,7 @@ class S3Storage(Storage):
                 )
                 self._source = "the AWS credential chain"
                 return fallback
-        return boto3.session.Session(region_name=self.region)
+        return session
 
     # -- the one error boundary --------------------------------------------------------------
 

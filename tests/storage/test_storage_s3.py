@@ -1,4 +1,5 @@
-"""s3h specifics against the loopback S3 server: credentials, faults, request counts, both SDKs."""
+"""s3h specifics against the loopback S3 servers (moto; SeaweedFS where marked): credentials, faults,
+request counts, every data plane."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from s3server import S3Bucket, free_port, moto_authentication
+from s3server import S3Bucket, free_port, moto_authentication, on_each_s3_server
 
 from mlgit import transfer
 from mlgit.cid import cid_of
@@ -81,6 +82,7 @@ def test_no_credentials_at_all(s3_bucket: S3Bucket, monkeypatch: pytest.MonkeyPa
 
 
 @pytest.mark.parametrize("sdk", ["http", "minio", "boto3"])
+@on_each_s3_server
 def test_wrong_credentials_name_bucket_and_endpoint_never_the_secret(s3_bucket: S3Bucket, tmp_path: Path, sdk: str) -> None:
     secret = "wrong-secret-Zq8v3XbT5s"
     creds = {"aws_access_key_id": "AKIAWRONGWRONGWRONG1", "aws_secret_access_key": secret}
@@ -125,6 +127,7 @@ def test_endpoint_down_is_one_error_in_bounded_time(s3_bucket: S3Bucket, tmp_pat
 
 
 @pytest.mark.parametrize("sdk", ["http", "minio", "boto3"])
+@on_each_s3_server
 def test_missing_bucket_named_with_endpoint(s3_bucket: S3Bucket, sdk: str) -> None:
     st = S3Storage.from_config("no-such-bucket-here", {**s3_bucket.settings(), "sdk": sdk})
     with pytest.raises(StorageNotFound) as err:
@@ -187,6 +190,7 @@ def test_few_keys_use_head(s3_bucket: S3Bucket) -> None:
 
 
 @pytest.mark.parametrize("writer,reader", [("minio", "boto3"), ("boto3", "minio"), ("http", "boto3"), ("boto3", "http"), ("http", "minio")])
+@on_each_s3_server
 def test_minio_sdk_and_boto3_read_each_other(s3_bucket: S3Bucket, writer: str, reader: str) -> None:
     w = S3Storage.from_config(s3_bucket.bucket, {**s3_bucket.settings(), "sdk": writer})
     r = S3Storage.from_config(s3_bucket.bucket, {**s3_bucket.settings(), "sdk": reader})
