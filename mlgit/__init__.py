@@ -6,6 +6,7 @@ from .errors import (
     EntityNotFound,
     GitIdentityMissing,
     InvalidName,
+    InvalidSample,
     LocalChanges,
     ManifestError,
     MetadataError,
@@ -28,6 +29,7 @@ from .errors import (
 from .names import entity_type, make_tag, parse_tag
 from .repository import Repository
 from .results import FsckResult, Lineage, LineageNode, Link, StatusResult, VersionResult
+from .sampling import Sample
 
 __version__ = "0.1.0"
 
@@ -38,6 +40,7 @@ __all__ = [
     "FsckResult",
     "GitIdentityMissing",
     "InvalidName",
+    "InvalidSample",
     "Lineage",
     "LineageNode",
     "Link",
@@ -51,6 +54,7 @@ __all__ = [
     "NothingToCommit",
     "ObjectNotFound",
     "Repository",
+    "Sample",
     "SpecError",
     "StatusResult",
     "StorageAuthError",

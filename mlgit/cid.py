@@ -16,6 +16,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import BinaryIO
 
+from .errors import DescriptorError, InvalidKey
+
 BLOCK_SIZE = 256 * 1024
 _PREFIX = bytes([0x01, 0x70, 0x12, 0x20])  # CIDv1, dag-pb, sha2-256, 32-byte digest
 _ALPHABET = "123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz"
@@ -49,14 +51,51 @@ def is_cid(text: str) -> bool:
     return isinstance(text, str) and _CID_RE.match(text) is not None
 
 
+def require_cid(key: object, where: str) -> str:
+    """``key`` when it is a CID, else ``InvalidKey``: checked before a key is used as a path or a storage key."""
+    if not is_cid(key):  # type: ignore[arg-type]
+        shown = repr(key)[:80] if isinstance(key, str) else type(key).__name__
+        raise InvalidKey(f"{where}: expected an object key (a CID, zdj7W...), found {shown}")
+    return key  # type: ignore[return-value]
+
+
+#: the largest chunk a descriptor may name: ML-Git cuts 256 KiB chunks; room for other block sizes
+MAX_CHUNK = 4 * BLOCK_SIZE
+
+
 def descriptor_bytes(links: list[tuple[str, int]]) -> bytes:
     """The JSON descriptor of a file, byte for byte as ML-Git writes it."""
     return json.dumps({"Links": [{"Hash": h, "Size": s} for h, s in links]}).encode()
 
 
-def parse_descriptor(data: bytes) -> list[tuple[str, int]]:
-    doc = json.loads(data)
-    return [(str(link["Hash"]), int(link["Size"])) for link in doc["Links"]]
+def parse_descriptor(data: bytes, where: str = "descriptor") -> list[tuple[str, int]]:
+    """The chunks ``[(CID, size), ...]`` of a descriptor, every link checked (a CID, 1..MAX_CHUNK bytes)
+    before any of them is used: a descriptor comes from an untrusted bucket."""
+    try:
+        doc = json.loads(data)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise DescriptorError(
+            f"{where}: expected a JSON descriptor {{'Links': [...]}}, found malformed JSON"
+        ) from exc
+    links = doc.get("Links") if isinstance(doc, dict) else None
+    if not isinstance(links, list):
+        raise DescriptorError(
+            f"{where}: expected a JSON descriptor {{'Links': [...]}}, found {type(doc).__name__}"
+        )
+    out = []
+    for i, link in enumerate(links):
+        if not isinstance(link, dict):
+            raise DescriptorError(
+                f"{where}: link {i}: expected {{'Hash': CID, 'Size': n}}, found {type(link).__name__}"
+            )
+        key = require_cid(link.get("Hash"), f"{where}: link {i}")
+        size = link.get("Size")
+        if isinstance(size, bool) or not isinstance(size, int) or not 0 < size <= MAX_CHUNK:
+            raise DescriptorError(
+                f"{where}: link {i} ({key}): expected a size of 1..{MAX_CHUNK} bytes, found {str(size)[:40]}"
+            )
+        out.append((key, size))
+    return out
 
 
 @dataclass(frozen=True)

@@ -99,5 +99,52 @@ class TransferError(StorageError):
         self.failed = failed or []
 
 
+class InvalidSample(MLGitError):
+    """A ``--sample-type``/``--sampling``/``--seed`` that cannot choose files from the version."""
+
+
 class MissingExtra(MLGitError):
     """An optional dependency is not installed."""
+
+
+# -- untrusted metadata (issue 9) ---------------------------------------------------------------
+class UnsafeMetadata(MetadataError):
+    """A metadata or project tree holds a symlink, submodule or oversized entry where mlgit reads or
+    writes a file (ML-Git metadata holds only regular files)."""
+
+
+class TagMoved(MetadataError):
+    """A version tag already known here points at another commit on the remote (tags are immutable)."""
+
+    def __init__(self, message: str, tag: str = "", old: str = "", new: str = "") -> None:
+        super().__init__(message)
+        self.tag, self.old, self.new = tag, old, new
+
+
+class LinkMismatch(MetadataError):
+    """A lineage link's recorded sha is not the commit its tag points at."""
+
+
+class UnsafeRemote(ConfigError):
+    """A git URL that would run code (``ext::``), read file descriptors (``fd::``) or inject options."""
+
+
+class InvalidKey(UnsafePath):
+    """An object key (a chunk link, a manifest or index key, a storage key) that is not a CID: it is
+    never used as a path or a storage key."""
+
+
+class DescriptorError(ManifestError):
+    """A file's descriptor is malformed, or the sizes it declares disagree with its chunks."""
+
+
+class TooLarge(MLGitError):
+    """A checkout would write more than its spec and descriptors declare, or than the disk holds."""
+
+
+class DiskFull(MLGitError):
+    """The device ran out of space (or quota) while mlgit wrote; nothing half-written is kept."""
+
+
+class InputFileError(MLGitError):
+    """A file given on the command line (e.g. ``--metrics-file``) is not a small regular file."""

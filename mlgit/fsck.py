@@ -10,7 +10,7 @@ from . import spec as specs
 from .cid import cid_of, hash_file
 from .errors import MLGitError
 from .materialize import Builder
-from .objects import remove_stale_temps
+from .objects import TMP_DIR, remove_stale_temps
 from .results import FsckResult
 from .storage import Storage
 from .transfer import download
@@ -32,7 +32,7 @@ def fsck(repo: Repository, et: str, fix: bool = True) -> FsckResult:
 
     objects, cache = repo._objects(et), repo._cache(et)
     if fix:
-        for folder in (objects.root, cache.root, repo.root / et):
+        for folder in (objects.root, cache.root, repo.root / TMP_DIR):  # mlgit's own folders only
             if folder.is_dir():
                 remove_stale_temps(folder)  # leftovers of writes killed mid-way
     bad_objects, bad_cache, bad_work, fixed, unfixable = [], [], [], [], []
@@ -104,7 +104,8 @@ def fsck(repo: Repository, et: str, fix: bool = True) -> FsckResult:
                 if not fix:
                     continue
                 try:
-                    builder = Builder(objects, cache, mutability, storage_for(body["manifest"]["storage"]))
+                    storage = storage_for(body["manifest"]["storage"])
+                    builder = Builder(objects, cache, mutability, storage, repo.root / TMP_DIR)
                     st = builder.build(entry.cid, target)
                     assert st is not None
                     index[rel], changed = idx.Entry.from_stat(entry.cid, st), True

@@ -14,6 +14,8 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+import yaml
+
 from . import yamlio
 from .cid import is_cid
 from .errors import ManifestError
@@ -46,13 +48,16 @@ Index = dict[str, Entry]
 
 def load(path: Path) -> Index:
     try:
-        raw = path.read_bytes()
+        raw = yamlio.read_bounded(path, "index")
     except FileNotFoundError:
         return {}
     try:
         doc = json.loads(raw)  # what we write: JSON is YAML, and 30x faster to read
     except ValueError:
-        doc = yamlio.load_file(path, "index")
+        try:
+            doc = yamlio.loads(raw)
+        except (yaml.YAMLError, UnicodeDecodeError) as exc:
+            raise ManifestError(f"index {path}: malformed YAML ({' '.join(str(exc).split())[:200]})") from exc
     if doc is None:
         return {}
     if not isinstance(doc, dict):

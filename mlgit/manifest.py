@@ -76,7 +76,7 @@ def _validated(doc: dict, where: str) -> Manifest:  # type: ignore[type-arg]
 
 def load(path: Path) -> Manifest:
     try:
-        data = path.read_bytes()
+        data = yamlio.read_bounded(path, "manifest")
     except FileNotFoundError:
         return {}
     return parse(data, str(path))

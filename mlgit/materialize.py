@@ -17,9 +17,13 @@ from collections import deque
 from collections.abc import Iterator, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
-from .errors import ObjectNotFound
-from .objects import HashFS, descriptor_chunks, temp_name
+from .bounds import check_checkout
+from .cid import cid_of
+from .errors import DescriptorError, ObjectNotFound
+from .objects import HashFS, descriptor_chunks, temp_folder_for, temp_name
+from .safety import clone_or_copy, mode_protects
 from .storage.base import Storage
 from .transfer import Progress, TransferReport, _raise_failed, fetch_verified, run_pool
 from .workspace import make_read_only
@@ -29,15 +33,35 @@ AHEAD = 4
 
 
 class Builder:
-    """Puts files at their targets; safe to call from many threads."""
+    """Puts files at their targets; safe to call from many threads.
+
+    Every descriptor is checked before its chunks are read (CIDs, sizes); every chunk must have the
+    size its descriptor declares; a chunk met twice (in one file or in two) is read back from where
+    it was first written instead of being fetched again, and a file met twice is built once.
+    """
 
     def __init__(
-        self, objects: HashFS, cache: HashFS, mutability: str, storage: Storage | None = None
+        self,
+        objects: HashFS,
+        cache: HashFS,
+        mutability: str,
+        storage: Storage | None = None,
+        tmp_dir: Path | None = None,
+        pushed: bool = False,
     ) -> None:
         self.objects, self.cache, self.storage = objects, cache, storage
         self.locked = mutability != "mutable"
+        self.tmp_dir = tmp_dir  # the workspace's .ml-git/tmp: temp files of workspace writes
+        self.pushed = pushed  # the version's data is in the storage: the cache never holds the only copy
         self._dirs: set[str] = set()
+        self._tmp_dirs: dict[str, str] = {}
         self._lock = threading.Lock()
+        self._file_locks: dict[str, threading.Lock] = {}
+        self._links: dict[str, list[tuple[str, int]]] = {}
+        self._seen: dict[str, tuple[str, int, int]] = {}  # chunk -> (file, offset, size) already written
+        self._written: dict[str, str] = {}  # mutable: file -> the first target written with it
+        #: cached files built here from the storage or the objects (so not the only copy of their data)
+        self._built: set[str] = set()
         self.fetched = 0  # chunks that came from the storage
         self._ahead: ThreadPoolExecutor | None = None
 
@@ -49,9 +73,40 @@ class Builder:
                 self._dirs.add(folder)
         return folder
 
+    def _tmp(self, target: str) -> str:
+        folder = self._folder(target)
+        if self.tmp_dir is None:
+            return temp_name(folder, os.path.basename(target))
+        if folder not in self._tmp_dirs:
+            self._tmp_dirs[folder] = temp_folder_for(folder, self.tmp_dir)
+        return temp_name(self._tmp_dirs[folder], os.path.basename(target))
+
+    def links(self, file_cid: str) -> list[tuple[str, int]]:
+        """The checked chunks of ``file_cid`` (read once)."""
+        found = self._links.get(file_cid)
+        if found is None:
+            found = self._links[file_cid] = descriptor_chunks(self.objects, file_cid)
+        return found
+
+    def _reuse(self, cid: str) -> bytes | None:
+        where = self._seen.get(cid)
+        if where is None:
+            return None
+        path, offset, size = where
+        try:
+            with open(path, "rb") as fh:
+                fh.seek(offset)
+                data = fh.read(size)
+        except OSError:
+            return None
+        return data if cid_of(data) == cid else None
+
     def _chunk(self, cid: str) -> bytes:
         if self.objects.exists(cid):
             return self.objects.get(cid, verify=True)
+        data = self._reuse(cid)
+        if data is not None:
+            return data
         if self.storage is None:
             raise ObjectNotFound(
                 f"chunk {cid} is not in the local object store {self.objects.root} and no storage was given"
@@ -61,70 +116,112 @@ class Builder:
             self.fetched += 1
         return data
 
-    def _chunks(self, file_cid: str) -> Iterator[bytes]:
-        """A file's chunks in order; a file of several is fetched ``AHEAD`` chunks ahead on a shared
-        pool (one stream per file would leave the link idle when a checkout has few large files)."""
-        links = descriptor_chunks(self.objects, file_cid)
-        if len(links) < 2 or self.storage is None:
-            for chunk_cid, _size in links:
-                yield self._chunk(chunk_cid)
+    def _fetched(self, links: list[tuple[str, int]]) -> Iterator[bytes]:
+        """The bytes of each distinct chunk of ``links``, in order. A file of several chunks from the
+        storage has ``AHEAD`` of them fetched ahead on a shared pool (one stream per file would leave
+        the link idle when a checkout has few large files)."""
+        firsts = list(dict.fromkeys(cid for cid, _ in links))
+        if len(firsts) < 2 or self.storage is None:
+            yield from (self._chunk(cid) for cid in firsts)
             return
         with self._lock:
             if self._ahead is None:
                 self._ahead = ThreadPoolExecutor(max_workers=16, thread_name_prefix="mlgit-ahead")
+            ahead = self._ahead
         window: deque[Future[bytes]] = deque()
-        todo = iter(links)
+        todo = iter(firsts)
         try:
-            for chunk_cid, _size in itertools.islice(todo, AHEAD):
-                window.append(self._ahead.submit(self._chunk, chunk_cid))
+            window.extend(ahead.submit(self._chunk, cid) for cid in itertools.islice(todo, AHEAD))
             while window:
                 data = window.popleft().result()
-                for chunk_cid, _size in itertools.islice(todo, 1):
-                    window.append(self._ahead.submit(self._chunk, chunk_cid))
+                window.extend(ahead.submit(self._chunk, cid) for cid in itertools.islice(todo, 1))
                 yield data
         finally:
             for fut in window:
                 fut.cancel()
 
     def close(self) -> None:
+        """Stop the read-ahead pool (``build_all`` calls it when the checkout ends)."""
         if self._ahead is not None:
             self._ahead.shutdown(wait=True, cancel_futures=True)
             self._ahead = None
 
-    def _write(self, file_cid: str, target: str, mode: int) -> None:
-        tmp = temp_name(self._folder(target), os.path.basename(target))
+    def _write(self, file_cid: str, target: str, mode: int, tmp: str) -> None:
+        here: dict[str, tuple[int, int]] = {}
+        links = self.links(file_cid)
+        fetched = self._fetched(links)
         try:
-            with open(tmp, "wb") as fh:
-                for data in self._chunks(file_cid):
-                    fh.write(data)
-            os.chmod(tmp, mode)
+            fd = os.open(tmp, os.O_RDWR | os.O_CREAT | os.O_TRUNC | getattr(os, "O_CLOEXEC", 0), 0o600)
+            try:
+                offset = 0
+                for chunk_cid, size in links:
+                    if chunk_cid in here:  # repeated in this file: copy it from where it was written
+                        data = os.pread(fd, here[chunk_cid][1], here[chunk_cid][0])
+                    else:
+                        data = next(fetched)
+                    if len(data) != size:
+                        raise DescriptorError(
+                            f"descriptor {file_cid}: chunk {chunk_cid} is declared {size} bytes, found {len(data)}"
+                        )
+                    here.setdefault(chunk_cid, (offset, size))
+                    view = memoryview(data)
+                    while view:
+                        view = view[os.write(fd, view) :]
+                    offset += size
+                os.fchmod(fd, mode)
+            finally:
+                os.close(fd)
             os.replace(tmp, target)
         except BaseException:
             if os.path.exists(tmp):
                 os.unlink(tmp)
             raise
+        with self._lock:
+            for chunk_cid, (off, size) in here.items():
+                self._seen.setdefault(chunk_cid, (target, off, size))
+
+    def _file_lock(self, file_cid: str) -> threading.Lock:
+        with self._lock:
+            return self._file_locks.setdefault(file_cid, threading.Lock())
 
     def build(self, file_cid: str, target: Path | None) -> os.stat_result | None:
         """Put file ``file_cid`` at ``target`` (or only in the cache when ``target`` is None)."""
         if not self.locked:
             if target is None:
                 return None
-            self._write(file_cid, str(target), 0o644)
+            with self._file_lock(file_cid):  # one file listed under many names is built once, then copied
+                first = self._written.get(file_cid)
+                tmp = self._tmp(str(target))
+                if first is None:
+                    self._write(file_cid, str(target), 0o644, tmp)
+                    self._written[file_cid] = str(target)
+                else:
+                    clone_or_copy(first, tmp)
+                    os.replace(tmp, target)
             return os.stat(target)
         cached = self.cache.path(file_cid)
-        if not cached.exists():
-            self._write(file_cid, str(cached), 0o444)
+        with self._file_lock(file_cid):  # one file listed under many names is built once
+            if not cached.exists():
+                self._write(
+                    file_cid, str(cached), 0o444, temp_name(self.cache._folder(str(cached)), file_cid)
+                )
+                with self._lock:
+                    self._built.add(file_cid)
         if target is None:
             return None
         dest = str(target)
-        tmp = temp_name(self._folder(dest), target.name)
-        try:
-            os.link(cached, tmp)
-        except FileExistsError:
-            os.unlink(tmp)
-            os.link(cached, tmp)
-        except OSError:
-            shutil.copyfile(cached, tmp)
+        tmp = self._tmp(dest)
+        if not self.pushed and file_cid not in self._built and not mode_protects(cached):
+            # the cache may hold the only copy (added here, not pushed) and 0444 does not stop us: copy
+            clone_or_copy(cached, tmp)
+        else:
+            try:
+                os.link(cached, tmp)
+            except FileExistsError:
+                os.unlink(tmp)
+                os.link(cached, tmp)
+            except OSError:
+                shutil.copyfile(cached, tmp)
         os.replace(tmp, dest)
         make_read_only(dest)
         return os.stat(dest)
@@ -152,3 +249,27 @@ def build_all(
     where = builder.storage.where() if builder.storage else str(builder.objects.root)
     _raise_failed(report, "checkout", len(jobs), where)
     return stats
+
+
+def check_bounds(
+    builder: Builder,
+    tag: str,
+    body: Mapping[str, Any],
+    files: int,
+    jobs: Mapping[str, tuple[str, Path]],
+    dest: Path,
+) -> None:
+    """Every descriptor of ``jobs`` checked, and the checkout refused before any write when it would
+    write more than the spec declares or the disk holds (``bounds.check_checkout``)."""
+    sizes: dict[str, int] = {}
+    new_bytes = 0
+    for cid in sorted({cid for cid, _ in jobs.values()}):
+        cached = builder.cache.path(cid)
+        if builder.locked and cached.exists():
+            sizes[cid] = cached.stat().st_size
+        else:
+            sizes[cid] = sum(size for _, size in builder.links(cid))
+            new_bytes += sizes[cid]
+    if not builder.locked:
+        new_bytes = sum(sizes[cid] for cid, _ in jobs.values())
+    check_checkout(tag, body, files, jobs, sizes.__getitem__, new_bytes, dest)

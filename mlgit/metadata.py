@@ -13,20 +13,22 @@ import time
 from pathlib import Path
 
 import git
-from git.exc import GitCommandError
+from git.exc import GitCommandError, UnsafeOptionError, UnsafeProtocolError
 
-from .errors import GitIdentityMissing, MetadataError, TagNotFound, VersionConflict
+from . import gitsafe
+from .errors import GitIdentityMissing, MetadataError, TagMoved, TagNotFound, VersionConflict
 from .names import parse_tag
 
 log = logging.getLogger(__name__)
 DEFAULT_BRANCH = "master"  # what ML-Git's metadata repositories use
 PUSH_ATTEMPTS = 40  # 8 ran out with 8 workers pushing at once on 2 cores
+MAX_BLOB = 256 << 20  # a spec, MANIFEST or README read from a metadata tree: a 1M-file manifest is ~90 MB
 
 
 def _err(exc: GitCommandError) -> str:
     text = (exc.stderr or exc.stdout or str(exc)).strip()
     text = text.replace("stderr: ", "").strip().strip("'").strip()
-    return " ".join(text.split())[:400]
+    return gitsafe.redact(" ".join(text.split())[:400])
 
 
 class MetadataRepo:
@@ -48,8 +50,14 @@ class MetadataRepo:
                     f"metadata repository for {self.entity_type} not initialized at {self.path}; "
                     f"run: ml-git {self.entity_type} init"
                 )
+            self._refuse_symlinked()
             self._repo = git.Repo(self.path)
+            self._repo.git.update_environment(**gitsafe.git_env())
         return self._repo
+
+    def _refuse_symlinked(self) -> None:
+        """``.ml-git/<type>/metadata/.git`` reached through no symlink (a cloned project could plant one)."""
+        gitsafe.refuse_symlinks(self.path.parents[2], [*self.path.parts[-3:], ".git"], "mlgit")
 
     def git(self, *args: str, **kwargs: object) -> str:
         try:
@@ -61,6 +69,8 @@ class MetadataRepo:
 
     def init(self, url: str) -> None:
         """Clone the remote (or start an empty repository tracking it). Idempotent."""
+        if url:
+            gitsafe.check_remote_url(url, f"the {self.entity_type} metadata remote")
         if self.exists:
             current = self.remote_url()
             if url and current != url:
@@ -68,18 +78,22 @@ class MetadataRepo:
                     "remote", "add", "origin", url
                 )
             return
+        self._refuse_symlinked()
         self.path.parent.mkdir(parents=True, exist_ok=True)
         if url:
             try:
-                self._repo = git.Repo.clone_from(url, self.path)
-            except GitCommandError as exc:
+                self._repo = git.Repo.clone_from(url, self.path, env=gitsafe.git_env())
+            except (GitCommandError, UnsafeProtocolError, UnsafeOptionError) as exc:
+                text = _err(exc) if isinstance(exc, GitCommandError) else str(exc)
                 raise MetadataError(
-                    f"could not clone the {self.entity_type} metadata remote {url}: {_err(exc)}"
+                    f"could not clone the {self.entity_type} metadata remote {gitsafe.redact(url)}: {text}"
                 ) from exc
+            self._repo.git.update_environment(**gitsafe.git_env())
             if not self._has_commits():
                 self.git("symbolic-ref", "HEAD", f"refs/heads/{DEFAULT_BRANCH}")
         else:
             self._repo = git.Repo.init(self.path, initial_branch=DEFAULT_BRANCH)
+            self._repo.git.update_environment(**gitsafe.git_env())
 
     def remote_url(self) -> str:
         try:
@@ -103,10 +117,14 @@ class MetadataRepo:
 
     # -- reading ---------------------------------------------------------------------------
     def fetch(self) -> bool:
-        """Fetch branches and tags; False (and a log line) when there is no remote."""
-        if not self.remote_url():
+        """Fetch branches and tags; False when there is no remote. A version tag known here that the
+        remote moved is TagMoved (tags are immutable), never taken."""
+        url = self.remote_url()
+        if not url:
             return False
-        self.git("fetch", "--quiet", "--tags", "--force", "origin")
+        where = f"the {self.entity_type} metadata remote {gitsafe.redact(url)}"
+        gitsafe.check_remote_url(url, where)
+        gitsafe.fetch_immutable_tags(self.repo, self.git, self.branch, where)
         return True
 
     def update(self) -> None:
@@ -148,14 +166,9 @@ class MetadataRepo:
     def has_tag(self, tag: str) -> bool:
         return self._ref_exists(f"refs/tags/{tag}")
 
-    def show(self, ref: str, path: str) -> bytes:
-        try:
-            out = self.repo.git.execute(
-                ["git", "show", f"{ref}:{path}"], stdout_as_string=False, strip_newline_in_stdout=False
-            )
-        except GitCommandError as exc:
-            raise MetadataError(f"{path} not found at {ref} in {self.path}: {_err(exc)}") from exc
-        return out  # type: ignore[return-value]
+    def show(self, ref: str, path: str, limit: int = MAX_BLOB) -> bytes:
+        """A regular file of the tree at ``ref`` (a symlink or submodule there is refused, never resolved)."""
+        return gitsafe.read_blob(self.repo, self.git, ref, path, limit, str(self.path))
 
     def files(self, ref: str = "HEAD") -> list[str]:
         if ref == "HEAD" and not self._has_commits():
@@ -188,16 +201,17 @@ class MetadataRepo:
                 ) from exc
 
     def commit_entity(self, relpath: str, files: dict[str, bytes], message: str, tag: str) -> str:
-        """Write the entity's files, commit only that folder, and tag the commit (annotated)."""
+        """Commit the entity's files (from blobs: never written through the work tree, whose symlinks the
+        remote controls) and tag the commit (annotated); git then updates that folder of the work tree."""
         self.check_identity()
-        folder = self.path / relpath
-        folder.mkdir(parents=True, exist_ok=True)
-        for name, data in files.items():
-            (folder / name).write_bytes(data)
-        self.git("add", "--", relpath)
-        self.git("commit", "--quiet", "--allow-empty", "-m", message, "--", relpath)
-        self.git("tag", "-a", tag, "-m", f'Automatic tag "{tag}"')
-        return self.tag_sha(tag)
+        where = f"{self.entity_type} metadata repository {self.path}"
+        commit, _ = gitsafe.commit_files(self.repo, self.git, relpath, files, message, where)
+        self.git("tag", "-a", tag, "-m", f'Automatic tag "{tag}"', commit)
+        try:  # git replaces a symlink instead of following it
+            self.git("checkout", "--quiet", commit, "--", relpath)
+        except MetadataError as exc:
+            log.warning("%s: committed, but the work tree of %s was not refreshed: %s", where, relpath, exc)
+        return commit
 
     def unpushed_tags(self) -> list[str]:
         """Version tags on our branch that the remote lacks (a push makes all of them visible)."""
@@ -206,13 +220,45 @@ class MetadataRepo:
         merged = set(self.git("tag", "--merged", "HEAD").split())
         remote = self.remote_tags()
         # by sha, not by name: a tag another worker pushed first with other content is not ours
-        return [
+        unpushed = [
             t
             for t in self.tags()
             if t in merged and remote.get(t) != self.repo.git.rev_parse(f"refs/tags/{t}").strip()
         ]
+        self._refuse_moved(unpushed)
+        return unpushed
+
+    def _refuse_moved(self, tags: list[str]) -> None:
+        """A tag already on the remote's branch here that the remote now gives another commit was moved
+        there: TagMoved, never pushed over nor replaced (our tags go with the branch, atomically)."""
+        pushed = gitsafe.merged_tags(self.git, f"refs/remotes/origin/{self.branch}")
+        moved = [t for t in tags if t in pushed]
+        if not moved:
+            return
+        peeled: dict[str, str] = {}  # tag -> the commit the remote's tag points at
+        patterns = [f"refs/tags/{t}{peel}" for t in moved for peel in ("", "^{}")]
+        for line in self.git("ls-remote", "--tags", "origin", *patterns).splitlines():
+            sha, _, ref = line.partition("\t")
+            name = ref[len("refs/tags/") :].removesuffix("^{}")
+            if ref.endswith("^{}"):
+                peeled[name] = sha
+            else:
+                peeled.setdefault(name, sha)
+        for tag in moved:
+            if tag in peeled:
+                old = self.tag_sha(tag)
+                raise TagMoved(
+                    f"version tag {tag} moved on the {self.entity_type} metadata remote "
+                    f"{gitsafe.redact(self.remote_url())}: it is commit {old} here and the remote now says "
+                    f"{peeled[tag]}; version tags never move, so nothing was pushed (restore the tag on the "
+                    "remote)",
+                    tag=tag,
+                    old=old,
+                    new=peeled[tag],
+                )
 
     def remote_tags(self) -> dict[str, str]:
+        gitsafe.check_remote_url(self.remote_url(), f"the {self.entity_type} metadata remote")
         out = self.git("ls-remote", "--tags", "origin")
         tags: dict[str, str] = {}
         for line in out.splitlines():
@@ -231,6 +277,7 @@ class MetadataRepo:
                 f"no remote for the {self.entity_type} metadata repository; "
                 f"run: ml-git repository remote {self.entity_type} add URL"
             )
+        gitsafe.check_remote_url(url, f"the {self.entity_type} metadata remote")
         branch = self.branch
         for attempt in range(1, PUSH_ATTEMPTS + 1):
             try:
@@ -262,7 +309,7 @@ class MetadataRepo:
                 )
                 if not rejected or attempt == PUSH_ATTEMPTS:
                     raise MetadataError(
-                        f"git push of {self.entity_type} metadata to {url} failed: {text}"
+                        f"git push of {self.entity_type} metadata to {gitsafe.redact(url)} failed: {text}"
                     ) from exc
                 log.info("metadata push rejected (attempt %d), replaying on the remote's branch", attempt)
                 self._replay(branch, tags)
@@ -281,7 +328,7 @@ class MetadataRepo:
             self.drop_unpushed(lost)
             raise VersionConflict(
                 f"version tag {lost[0]} was pushed first by another worker with other content "
-                f"({self.remote_url()}); our commit of it was taken off the branch, the data stays staged: "
+                f"({gitsafe.redact(self.remote_url())}); our commit of it was taken off the branch, the data stays staged: "
                 "bump the version and commit again (or commit with auto_bump)",
                 tags=lost,
             )
@@ -296,14 +343,7 @@ class MetadataRepo:
         for tag in tags:
             if self.has_tag(tag):
                 self.git("tag", "-d", tag)
-        self.git(
-            "fetch",
-            "--quiet",
-            "--tags",
-            "--force",
-            "origin",
-            f"+refs/heads/{branch}:refs/remotes/origin/{branch}",
-        )
+        self.fetch()
         onto = f"origin/{branch}"
         keep = [c for c in self.git("rev-list", "--reverse", f"{onto}..HEAD").split() if c not in ours]
         on_kept = {t: c for t, c in self._tag_commits().items() if c in set(keep)}
@@ -352,10 +392,13 @@ class MetadataRepo:
             fields = self.git("diff-tree", "-r", "-z", "--root", "--no-commit-id", "--raw", commit).split(
                 "\0"
             )
-            lines = []
+            lines, written = [], []
             for meta, path in zip(fields[0::2], fields[1::2], strict=False):
                 _old_mode, new_mode, _old_sha, new_sha, _status = meta.lstrip(":").split(" ")
                 lines.append(f"{new_mode} {new_sha}\t{path}" if int(new_mode, 8) else f"0 {'0' * 40}\t{path}")
+                written += [path] if int(new_mode, 8) else []
+            where = f"replaying {commit[:12]} on the {self.entity_type} metadata remote's branch"
+            gitsafe.refuse_links_for(self.git, onto, written, where)
             if lines:
                 listing = index.with_suffix(".info")
                 listing.write_bytes(("\0".join(lines) + "\0").encode())

@@ -70,6 +70,25 @@ def safe_relpath(path: str, where: str) -> str:
     return path
 
 
+def check_added_name(rel: str, full: str) -> str:
+    """A file or folder name found in an entity folder by ``add``: refused (UnsafePath, naming it)
+    unless every later verb can keep it apart from every other name and read it back: no backslash
+    (ML-Git reads it as ``/``: ``a\\b`` and ``a/b`` would be one file), no control character (a
+    newline breaks the manifest), valid UTF-8."""
+    try:
+        rel.encode("utf-8")  # undecodable bytes arrive as lone surrogates
+    except UnicodeEncodeError:
+        raise UnsafePath(f"{full!r}: name is not valid UTF-8; rename it") from None
+    if "\\" in rel:
+        raise UnsafePath(
+            f"{full!r}: a backslash in a name is read as '/' by ML-Git (it would collide with "
+            f"{rel.replace(chr(92), '/')!r}); rename it"
+        )
+    if _CONTROL.search(rel):
+        raise UnsafePath(f"{full!r}: a control character (newline, tab, ...) in a name; rename it")
+    return rel
+
+
 def parse_tag(tag: str) -> tuple[list[str], str, int] | None:
     """``cat1__cat2__NAME__VERSION`` -> (categories, name, version); None if not a tag."""
     parts = tag.split("__")

@@ -11,22 +11,54 @@ import os
 import re
 import shutil
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from .cid import cid_of, is_cid, parse_descriptor
+from .cid import cid_of, is_cid, parse_descriptor, require_cid
 from .errors import CorruptObject
+
+if TYPE_CHECKING:
+    from .cid import FileObjects
 
 
 def temp_name(folder: str | os.PathLike[str], name: str) -> str:
-    """A temp file beside its destination, named after the writing process so that a
-    leftover of a killed process can be told apart from one being written (``remove_stale_temps``)."""
-    return f"{folder}/.tmp-{os.getpid()}-{threading.get_ident()}-{name}"
+    """A temp file in ``folder``, named after the writing process so that a leftover of a killed
+    process can be told apart from one being written (``remove_stale_temps``). ``folder`` is one of
+    mlgit's own (under ``.ml-git/``), never a user's: no user file can be taken for a temp file."""
+    return f"{folder}/.tmp-{os.getpid()}-{threading.get_ident()}-{name[:120]}"
 
 
-def atomic_write(path: Path, data: bytes, mode: int | None = None) -> None:
+#: where temp files of writes into the workspace go (same filesystem, so the rename is atomic)
+TMP_DIR = ".ml-git/tmp"
+
+
+def temp_folder_for(folder: str | os.PathLike[str], tmp_dir: str | os.PathLike[str] | None = None) -> str:
+    """The folder for the temp file of a write into ``folder``: ``folder`` itself when it is mlgit's
+    own (under ``.ml-git/``, or outside any workspace, e.g. a bucket), else the workspace's
+    ``.ml-git/tmp`` (``tmp_dir``, or found above ``folder``) when it is on the same filesystem."""
+    folder = os.fspath(folder)
+    if tmp_dir is None:
+        parts = Path(folder).parts
+        if ".ml-git" in parts:
+            return folder
+        for up in [Path(folder), *Path(folder).parents]:
+            if os.path.isfile(up / ".ml-git" / "config.yaml"):
+                tmp_dir = up / TMP_DIR
+                break
+        else:
+            return folder
+    tmp_dir = os.fspath(tmp_dir)
+    os.makedirs(tmp_dir, exist_ok=True)
+    if os.stat(tmp_dir).st_dev != os.stat(folder).st_dev:
+        return folder  # another filesystem (a mount inside the workspace): a rename cannot cross it
+    return tmp_dir
+
+
+def atomic_write(path: Path, data: bytes, mode: int | None = None, beside: bool = False) -> None:
+    """Write ``path`` whole or not at all; ``beside``: the temp file goes in ``path``'s folder (mlgit's own)."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = temp_name(path.parent, path.name)
+    tmp = temp_name(path.parent if beside else temp_folder_for(path.parent), path.name)
     try:
         with open(tmp, "wb") as fh:
             fh.write(data)
@@ -81,6 +113,8 @@ class HashFS:
         self._dirs: set[str] = set()
 
     def _p(self, cid: str) -> str:
+        if not is_cid(cid):  # a key from a manifest, index or descriptor is never a path of its own
+            require_cid(cid, f"object store {self.root}")
         return f"{self._base}/{cid[5:7]}/{cid[7:9]}/{cid}"
 
     def path(self, cid: str) -> Path:
@@ -144,6 +178,25 @@ class HashFS:
             os.replace(tmp, target)
         return Path(target)
 
+    def adopt(self, write: Callable[[str], FileObjects]) -> FileObjects:
+        """Keep the file that ``write(tmp)`` writes (and hashes) under its CID; a copy of its own."""
+        os.makedirs(self._base, exist_ok=True)
+        tmp = temp_name(self._base, "adopt")
+        try:
+            fo = write(tmp)
+            os.chmod(tmp, 0o444)
+            target = self._p(fo.cid)
+            if os.path.exists(target):
+                os.unlink(tmp)
+            else:
+                self._folder(target)
+                os.replace(tmp, target)
+        except BaseException:
+            with _suppress(OSError):
+                os.unlink(tmp)
+            raise
+        return fo
+
     def __iter__(self) -> Iterator[str]:
         base = self.root / "hashfs"
         if not base.is_dir():
@@ -156,7 +209,7 @@ class HashFS:
 
 
 def descriptor_chunks(store: HashFS, file_cid: str) -> list[tuple[str, int]]:
-    return parse_descriptor(store.get(file_cid))
+    return parse_descriptor(store.get(file_cid), f"descriptor {file_cid}")
 
 
 class LocalObjects:

@@ -56,12 +56,17 @@ def parse(data: bytes | str, entity_type: str, where: str, name: str | None = No
     metrics = body.get("metrics")
     if metrics is not None and not isinstance(metrics, dict):
         raise SpecError(f"spec {where}: expected 'metrics' to be a mapping, found {metrics!r}")
+    for key, value in (metrics or {}).items():
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise SpecError(
+                f"spec {where}: expected metric {str(key)[:60]!r} to be a number, found {str(value)[:60]!r}"
+            )
     return body
 
 
 def load(path: Path, entity_type: str, name: str | None = None) -> dict[str, Any]:
     try:
-        data = path.read_bytes()
+        data = yamlio.read_bounded(path, "spec", SpecError, yamlio.MAX_SMALL)
     except FileNotFoundError:
         raise SpecError(f"spec {path} is missing (expected <entity folder>/<name>.spec)") from None
     return parse(data, entity_type, str(path), name)

@@ -32,7 +32,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol, TypeVar
 
-from .cid import cid_of
+from .cid import cid_of, require_cid
 from .errors import (
     CorruptObject,
     MLGitError,
@@ -222,7 +222,7 @@ def upload(
     fail_limit: int | None = None,
 ) -> TransferReport:
     """Send the objects the storage lacks. A local object that does not match its CID is refused."""
-    wanted = sorted(set(cids))
+    wanted = sorted({require_cid(c, f"push to {storage.where()}") for c in cids})
     missing: list[str] = []
     if wanted:
         with _one_error("push", storage, wanted):
@@ -257,7 +257,7 @@ def download(
     fail_limit: int | None = None,
 ) -> TransferReport:
     """Fetch the objects the local store lacks, each verified against its CID before it is kept."""
-    wanted = sorted(set(cids))
+    wanted = sorted({require_cid(c, f"checkout from {storage.where()}") for c in cids})
     missing = [c for c in wanted if not store.exists(c)]
     if missing:
         with _one_error("checkout", storage, missing):
@@ -274,6 +274,7 @@ def download(
 
 def fetch_verified(storage: Storage, key: str) -> bytes:
     """One object from the storage, retried on transient errors, refused unless it matches its CID."""
+    require_cid(key, f"download from {storage.where()}")
 
     def get() -> bytes:
         data = storage.get(key)

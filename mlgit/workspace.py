@@ -10,8 +10,10 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from .cid import FileObjects, hash_file
-from .errors import MLGitError, SpecError, UnsafePath
+from .errors import InputFileError, SpecError, UnsafePath
+from .names import check_added_name
 from .objects import HashFS
+from .safety import hash_copying, own_copy_needed, read_regular
 
 README = "README.md"
 READ_ONLY = stat.S_IRUSR | stat.S_IRGRP | stat.S_IROTH
@@ -46,8 +48,11 @@ def list_entities(type_dir: Path) -> dict[str, Path]:
     return found
 
 
+IGNORE_FILE = ".mlgitignore"
+
+
 def is_metadata_file(rel: str, name: str) -> bool:
-    return rel in (f"{name}.spec", README)
+    return rel in (f"{name}.spec", README, IGNORE_FILE)
 
 
 def scan(entity_dir: Path, name: str) -> dict[str, os.stat_result]:
@@ -78,41 +83,53 @@ def scan(entity_dir: Path, name: str) -> dict[str, os.stat_result]:
                         )
                 if entry.is_dir():
                     if not fname.startswith("."):
-                        stack.append((entry.path, rel + "/"))
+                        stack.append((entry.path, check_added_name(rel, entry.path) + "/"))
                     continue
-                if fname.startswith(".tmp-") or (not prefix and is_metadata_file(fname, name)):
+                if not prefix and is_metadata_file(fname, name):
                     continue
-                try:
-                    fname.encode("utf-8")  # undecodable bytes arrive as lone surrogates
-                except UnicodeEncodeError:
-                    raise UnsafePath(f"{entry.path!r}: file name is not valid UTF-8; rename it") from None
+                check_added_name(rel, entry.path)
                 st = entry.stat()
                 if stat.S_ISREG(st.st_mode):
                     out[rel] = st
+    from .verbs.changes import ignore_rules, ignored
+
+    rules = ignore_rules(entity_dir)
+    if rules:  # ML-Git's .mlgitignore: those files are never staged
+        out = {rel: st for rel, st in out.items() if not ignored(rel, rules)}
     return out
 
 
 def stage(
-    entity_dir: Path, rels: Iterable[str], objects: HashFS, cache: HashFS | None = None, threads: int = 0
+    entity_dir: Path,
+    rels: Iterable[str],
+    objects: HashFS,
+    cache: HashFS | None = None,
+    threads: int = 0,
+    chunks: bool = False,
 ) -> dict[str, tuple[FileObjects, os.stat_result]]:
     """Cut, hash and store files into the local object store, in parallel (hashlib frees the GIL).
 
     With ``cache`` (strict/flexible), each file is hardlinked into the cache and made read-only,
     and only its descriptor goes to the object store (push cuts the chunks from the cached file:
-    each byte is written once). Returns each file's objects and its stat after all that.
+    each byte is written once); ``chunks`` writes them to the object store too, where ML-Git's
+    push expects them. Returns each file's objects and its stat after all that.
     """
+    from .verbs.changes import mark_staged
+
     base = str(entity_dir)
 
     def one(rel: str) -> tuple[str, tuple[FileObjects, os.stat_result]]:
         full = f"{base}/{rel}"
-        if cache is None:  # mutable: the workspace file may change, so its chunks are the snapshot
+        if cache is not None:
+            mark_staged(full)  # tells an edit in place from a file written anew (verbs/changes.py)
+        if cache is None or chunks:  # mutable: the workspace file may change, so its chunks are the snapshot
             fo = hash_file(full, sink=lambda chunk: objects.put(chunk.cid, chunk.data))
+        elif own_copy_needed(full, make_read_only):  # root: 0444 would not protect a shared inode
+            fo = cache.adopt(lambda tmp: hash_copying(full, tmp))
         else:  # strict/flexible: the cache keeps the file itself; push cuts the chunks from it
             fo = hash_file(full)
-        objects.put(fo.cid, fo.descriptor)
-        if cache is not None:
             cache.link_from(fo.cid, full)
-            make_read_only(full)
+        objects.put(fo.cid, fo.descriptor)
         return rel, (fo, os.stat(full))
 
     rels = list(rels)
@@ -129,18 +146,45 @@ def make_read_only(path: str | os.PathLike[str]) -> None:
         os.chmod(path, mode & ~0o222 & 0o7777)
 
 
+#: a metrics CSV is two short lines; anything bigger is not one
+MAX_METRICS_FILE = 1024 * 1024
+
+
 def read_metrics_file(path: Path) -> dict[str, float]:
-    """The how-to's CSV: metric names on the first line, values on the second."""
+    """The how-to's CSV: metric names on the first line, values on the second.
+
+    Only a small regular file is read (not a FIFO, a device or /dev/zero), and no error quotes its
+    content: the path could name any file the process can read."""
+
+    def refuse(found: str) -> InputFileError:
+        return InputFileError(
+            f"metrics file {path}: expected a regular CSV file of at most {MAX_METRICS_FILE} bytes, found {found}"
+        )
+
     try:
-        with open(path, newline="") as fh:
-            rows = [r for r in csv.reader(fh) if any(c.strip() for c in r)]
+        raw = read_regular(path, MAX_METRICS_FILE, refuse)
     except OSError as exc:
-        raise MLGitError(f"metrics file {path}: cannot read it ({exc.strerror})") from exc
+        raise InputFileError(f"metrics file {path}: cannot read it ({exc.strerror})") from exc
+    try:
+        rows = [r for r in csv.reader(raw.decode("utf-8").splitlines()) if any(c.strip() for c in r)]
+    except (UnicodeDecodeError, csv.Error):
+        rows = []
     if len(rows) < 2 or len(rows[0]) != len(rows[1]):
         raise SpecError(
-            f"metrics file {path}: expected a header line of names and one line of values of the same length"
+            f"metrics file {path}: expected a header line of metric names and one line of as many numbers"
         )
-    return {k.strip(): to_metric(k.strip(), v, str(path)) for k, v in zip(rows[0], rows[1], strict=True)}
+    out: dict[str, float] = {}
+    for i, (key, value) in enumerate(zip(rows[0], rows[1], strict=True), 1):
+        name = key.strip()
+        try:
+            if not name or len(name) > 200 or not name.isprintable():
+                raise ValueError(name)
+            out[name] = float(value)
+        except ValueError:
+            raise SpecError(  # the content is not quoted: it could be any file's
+                f"metrics file {path}: column {i}: expected a metric name and a number, found something else"
+            ) from None
+    return out
 
 
 def to_metric(name: str, value: object, where: str) -> float:

@@ -83,3 +83,11 @@ def serve_fixture(base: Path) -> dict[str, str]:
         subprocess.run(["git", "clone", "-q", "--bare", str(FIXTURE / f"{et}.bundle"), str(path)], check=True)
         out[et] = str(path)
     return out
+
+
+def sampling_files() -> dict[str, bytes]:
+    """The 41-key dataset version whose ML-Git samples tests/data/sampling/expected.yaml holds
+    (``sampling__many__1``): 40 files, and two paths under one key."""
+    files = {f"data/f{i:02}.txt": f"sample file {i}\n".encode() for i in range(40)}
+    files.update({"dup/a/same.txt": b"same\n", "dup/b/same.txt": b"same\n"})
+    return files

@@ -15,6 +15,8 @@ BACKENDS: dict[str, tuple[str, str, str | None]] = {
     "local": ("mlgit.storage.local", "LocalStorage", None),  # also any storage with a `path:`
     "s3h": ("mlgit.storage.s3", "S3Storage", "s3"),
     "s3": ("mlgit.storage.s3", "S3Storage", "s3"),
+    "sftph": ("mlgit.storage.sftp", "SFTPStorage", "sftp"),
+    "azureblobh": ("mlgit.storage.azure", "AzureStorage", "azure"),
 }
 
 
@@ -65,9 +67,9 @@ def open_storage(
             raise ConfigError(f"storage {uri} in .ml-git/config.yaml has no 'path'")
         if not path.is_absolute():
             path = root / path
-        from .local import LocalStorage
+        from .local import LocalStorage, check_bucket_folder
 
-        return LocalStorage(bucket, path)
+        return LocalStorage(bucket, check_bucket_folder(path, root, uri))
     try:
         module = importlib.import_module(module_name)
     except ImportError as exc:

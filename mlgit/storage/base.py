@@ -5,6 +5,8 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Iterator
 
+from ..errors import StorageError
+
 
 class Storage(ABC):
     """A bucket. Keys are CIDs; values are immutable, so overwrite is harmless.
@@ -43,6 +45,12 @@ class Storage(ABC):
 
     def check(self) -> None:  # noqa: B027 - optional: backends that can check cheaply do
         """Raise ``StorageNotFound`` / ``StorageAuthError`` if the storage cannot be used."""
+
+    def safe_key(self, key: str) -> str:
+        """``key`` when it can name nothing but one object at the bucket's root, else ``StorageError``."""
+        if not key or "/" in key or "\\" in key or key.startswith(".") or "\0" in key:
+            raise StorageError(f"invalid object key {key!r} for storage {self.where()} (expected a CID)")
+        return key
 
     def where(self) -> str:
         """Where the objects live, for messages (never a secret)."""

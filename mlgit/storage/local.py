@@ -6,10 +6,27 @@ import os
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
-from ..cid import is_cid
-from ..errors import ObjectNotFound, StorageError, StorageNotFound
+from ..cid import is_cid, require_cid
+from ..errors import ConfigError, CorruptObject, ObjectNotFound, StorageNotFound
 from ..objects import atomic_write
+from ..safety import read_regular
 from .base import Storage
+
+#: no object of ML-Git's layout comes near this (a chunk is 256 KiB; the descriptor of a 1 TB file ~80 MB)
+MAX_OBJECT = 256 * 1024 * 1024
+
+
+def check_bucket_folder(path: Path, workspace: Path, where: str) -> Path:
+    """Refuse a bucket folder that is the workspace, or lies in its ``.ml-git`` or an entity type
+    folder: objects there are taken for data files (and added), or removed by a checkout or an fsck."""
+    folder, root = Path(os.path.realpath(path)), Path(os.path.realpath(workspace))
+    owned = [root / ".ml-git", root / "datasets", root / "labels", root / "models"]
+    if folder == root or any(folder == d or d in folder.parents for d in owned):
+        raise ConfigError(
+            f"storage {where}: the bucket folder {path} is the workspace {root} or inside its .ml-git or an "
+            "entity folder; expected a folder of its own (e.g. beside the workspace)"
+        )
+    return path
 
 
 class LocalStorage(Storage):
@@ -20,9 +37,7 @@ class LocalStorage(Storage):
         self.root = Path(path)
 
     def _key_path(self, key: str) -> Path:
-        if not key or "/" in key or "\\" in key or key.startswith(".") or "\0" in key:
-            raise StorageError(f"invalid object key {key!r} for storage {self.where()} (expected a CID)")
-        return self.root / key
+        return self.root / require_cid(key, f"storage {self.where()}")
 
     def check(self) -> None:
         if not self.root.is_dir():
@@ -33,11 +48,19 @@ class LocalStorage(Storage):
 
     def put(self, key: str, data: bytes) -> None:
         self.check()
-        atomic_write(self._key_path(key), data)
+        atomic_write(self._key_path(key), data, beside=True)  # a bucket folder is mlgit's own
 
     def get(self, key: str) -> bytes:
-        try:
-            return self._key_path(key).read_bytes()
+        path = self._key_path(key)
+
+        def refuse(found: str) -> CorruptObject:
+            return CorruptObject(
+                f"object {key} in {self.where()} ({path}): expected a regular file of at most {MAX_OBJECT} "
+                f"bytes, found {found}"
+            )
+
+        try:  # a FIFO or a device planted under a key must not block or stream forever
+            return read_regular(path, MAX_OBJECT, refuse)
         except FileNotFoundError:
             self.check()
             raise ObjectNotFound(f"object {key} not found in {self.where()} ({self.root})") from None

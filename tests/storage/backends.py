@@ -8,6 +8,7 @@ import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -26,6 +27,8 @@ class Backend:
     storage: Storage
     #: the same storage but pointed at a bucket that does not exist
     missing_bucket: Callable[[], Storage]
+    #: the ``storages.<scheme>.<bucket>`` config that opens it, where the test needs it
+    settings: dict[str, Any] | None = None
 
 
 def compose_command() -> tuple[list[str] | None, str]:
@@ -97,4 +100,32 @@ def minio_docker(request: pytest.FixtureRequest) -> tuple[str, str, str]:
 def local_backend(tmp_path: Path) -> Backend:
     root = tmp_path / "bucket"
     root.mkdir()
-    return Backend("local", LocalStorage("bucket", root), lambda: LocalStorage("gone", tmp_path / "no-such-folder"))
+    return Backend(
+        "local", LocalStorage("bucket", root), lambda: LocalStorage("gone", tmp_path / "no-such-folder")
+    )
+
+
+def sftp_backend(bucket: Any) -> Backend:
+    """An ``sftpserver.SFTPBucket`` as a backend (a folder on a real sshd)."""
+    from mlgit.storage.sftp import SFTPStorage
+
+    settings = bucket.server.settings()
+    return Backend(
+        "sftph",
+        SFTPStorage.from_config(bucket.name, settings),
+        lambda: SFTPStorage.from_config(bucket.name + "-missing", settings),
+        settings,
+    )
+
+
+def azure_backend(container: Any) -> Backend:
+    """An ``azurite.AzureContainer`` as a backend (a container on a real Azurite)."""
+    from mlgit.storage.azure import AzureStorage
+
+    conn = container.server.connection_string
+    return Backend(
+        "azureblobh",
+        AzureStorage(container.name, connection_string=conn),
+        lambda: AzureStorage(container.name + "-missing", connection_string=conn),
+        {},
+    )

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from backends import Backend, local_backend, minio_docker  # noqa: F401
+from backends import Backend, azure_backend, local_backend, minio_docker, sftp_backend  # noqa: F401
 from s3server import s3_bucket_on
 
 from mlgit import transfer
@@ -19,9 +19,16 @@ from mlgit.storage import open_storage
 from mlgit.storage.s3 import S3Storage
 
 
-def _s3_backend(name: str, endpoint: str, bucket: str, access: str, secret: str, sdk: str = "auto") -> Backend:
+def _s3_backend(
+    name: str, endpoint: str, bucket: str, access: str, secret: str, sdk: str = "auto"
+) -> Backend:
     creds = {"aws_access_key_id": access, "aws_secret_access_key": secret}
-    settings = {"aws-credentials": {"profile": None}, "region": "us-east-1", "endpoint-url": endpoint, "sdk": sdk}
+    settings = {
+        "aws-credentials": {"profile": None},
+        "region": "us-east-1",
+        "endpoint-url": endpoint,
+        "sdk": sdk,
+    }
     return Backend(
         name,
         S3Storage.from_config(bucket, settings, creds),
@@ -37,11 +44,22 @@ def _s3_backend(name: str, endpoint: str, bucket: str, access: str, secret: str,
         pytest.param("s3h-seaweedfs", id="s3h-seaweedfs"),
         pytest.param("s3h-seaweedfs-boto3", id="s3h-seaweedfs-boto3"),
         pytest.param("s3h-minio-docker", id="s3h-minio-docker"),
+        pytest.param("sftph", id="sftph"),
+        pytest.param("azureblobh", id="azureblobh"),
     ]
 )
 def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Backend]:
     if request.param == "local":
         yield local_backend(tmp_path)
+        return
+    if request.param in ("sftph", "azureblobh"):
+        be = (
+            sftp_backend(request.getfixturevalue("sftp_bucket"))
+            if request.param == "sftph"
+            else azure_backend(request.getfixturevalue("azure_container"))
+        )
+        yield be
+        be.storage.close()
         return
     if request.param.startswith("s3h") and "docker" not in request.param:
         b = s3_bucket_on(request, "seaweedfs" if "seaweedfs" in request.param else "moto")
@@ -171,10 +189,18 @@ def test_transfer_to_missing_bucket_is_one_error(backend: Backend, tmp_path: Pat
 def test_open_storage_by_uri(backend: Backend, tmp_path: Path) -> None:
     st = backend.storage
     if isinstance(st, S3Storage):
-        settings = {"aws-credentials": {"profile": None}, "region": st.region, "endpoint-url": st.endpoint_url}
+        settings = {
+            "aws-credentials": {"profile": None},
+            "region": st.region,
+            "endpoint-url": st.endpoint_url,
+        }
         opened = open_storage(f"s3h://{st.bucket}", {"s3h": {st.bucket: settings}}, tmp_path)
         if backend.name == "s3h-minio-docker":
             pytest.skip("open_storage takes credentials from the environment, which points at moto")
+    elif backend.name in ("sftph", "azureblobh"):
+        opened = open_storage(
+            f"{backend.name}://{st.bucket}", {backend.name: {st.bucket: backend.settings}}, tmp_path
+        )
     else:
         opened = open_storage("local://bucket", {"local": {"bucket": {"path": str(st.root)}}}, tmp_path)  # type: ignore[attr-defined]
     key, data = _blob()

@@ -224,9 +224,11 @@ class MLGitCheckoutOperator(MLGitBaseOperator):
     """``ml-git <type> checkout``: materialize a version (name = latest, name + version, or a tag).
 
     Its XCom ``{tag, sha, ...}`` is what a downstream :class:`MLGitCommitOperator` links as lineage.
+    ``sample`` checks out a subset chosen as ML-Git does: ``{"group": "1:3", "seed": "1"}``,
+    ``{"random": "1:2", "seed": "7"}`` or ``{"range": "0:100:2"}`` (a dict, or template text holding one).
     """
 
-    template_fields: Sequence[str] = (*MLGitBaseOperator.template_fields, "ref", "version")
+    template_fields: Sequence[str] = (*MLGitBaseOperator.template_fields, "ref", "version", "sample")
 
     def __init__(
         self,
@@ -235,6 +237,7 @@ class MLGitCheckoutOperator(MLGitBaseOperator):
         version: int | str | None = None,
         bare: bool = False,
         force: bool = False,
+        sample: Mapping[str, Any] | str | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -242,8 +245,12 @@ class MLGitCheckoutOperator(MLGitBaseOperator):
         self.version = version
         self.bare = bare
         self.force = force
+        self.sample = sample
 
     def run_verb(self, context: Context) -> dict[str, Any]:
+        sample = _literal(self.sample, "sample")
+        if sample is not None and not isinstance(sample, Mapping):
+            raise MLGitInputError(f"sample: expected a mapping like {{'group': '1:3', 'seed': '1'}}, found {sample!r}")
         repo = self.repository()
         result = repo.checkout(
             self.entity_types,
@@ -251,6 +258,7 @@ class MLGitCheckoutOperator(MLGitBaseOperator):
             version=optional_int(self.version, "version"),
             bare=self.bare,
             force=self.force,
+            sample=sample,
         )
         self.log.info(
             "mlgit: checked out %s %s (%s files, %s bytes)",

@@ -100,11 +100,16 @@ def mlgit_create(repository: RepositoryRef, entity_type: str, name: str, categor
 
 @task(name="mlgit_checkout", **_OPTIONS)
 def mlgit_checkout(repository: RepositoryRef, entity_type: str, ref: str, version: int | None = None,
-                   bare: bool = False, force: bool = False) -> dict[str, Any]:
-    """Check out a version (name = latest, name + version, or a tag); later commits in this flow run link it."""
+                   bare: bool = False, force: bool = False,
+                   sample: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """Check out a version (name = latest, name + version, or a tag); later commits in this flow run link it.
+
+    ``sample`` checks out a subset chosen as ML-Git does: ``{"group": "1:3", "seed": "1"}``,
+    ``{"random": "1:2", "seed": "7"}`` or ``{"range": "0:100:2"}``.
+    """
     repo = _repository(repository)
     result = repo.checkout(entity_type, ref, version=version, bare=bare, force=force,
-                           progress=_progress("checkout")).to_dict()
+                           progress=_progress("checkout"), sample=sample).to_dict()
     record_checkout(result)
     return result
 
