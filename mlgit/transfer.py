@@ -6,9 +6,11 @@ failed objects, or once the storage is unreachable, the rest is cancelled.
 
 Retries, timeouts and deadlines (one retry layer, this one):
 
-- Backends make ONE attempt per request: botocore runs with ``total_max_attempts=1``, the minio
-  SDK's urllib3 pool with retries off. Their only job is a bounded attempt: ``s3h`` connects
-  within 5 s and gives up on a request when no byte came for 15 s (``S3Storage`` defaults).
+- ``s3h`` makes ONE attempt per request, whichever client serves: its own HTTP plane
+  (``storage/s3_http.py``; a kept-alive connection the server closed meanwhile is replaced once,
+  at once: connection reuse, not a retry), botocore with ``total_max_attempts=1``, the minio SDK's
+  urllib3 with retries off. Its only job is a bounded attempt: a connection within 5 s, and no
+  byte for 15 s means no answer (``S3Storage`` defaults).
 - ``_retry`` (here) retries every storage call of push, checkout and remote-fsck (the bucket check,
   each listing, each object PUT/GET): at most ``ATTEMPTS`` attempts, pausing ``BACKOFF`` s before
   the first retry, doubled each time (x0.5-1.5 jitter, at most ``MAX_PAUSE`` s), and no attempt
