@@ -25,6 +25,7 @@ from .errors import (
     TransferError,
     UnsafePath,
     VersionConflict,
+    WorkspaceBusy,
 )
 from .names import entity_type, make_tag, parse_tag
 from .repository import Repository
@@ -66,6 +67,7 @@ __all__ = [
     "UnsafePath",
     "VersionConflict",
     "VersionResult",
+    "WorkspaceBusy",
     "entity_type",
     "make_tag",
     "parse_tag",
