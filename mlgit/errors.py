@@ -110,6 +110,12 @@ class StorageAuthError(StorageError):
     retryable = False
 
 
+class StorageUnreachable(StorageError):
+    """The storage's endpoint refused the connection, dropped it, or did not answer in time."""
+
+    retryable = True  # the endpoint may be back by the orchestrator's next attempt
+
+
 class ObjectNotFound(StorageError):
     """An object is missing from the storage."""
 

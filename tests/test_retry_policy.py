@@ -9,7 +9,7 @@ import pytest
 
 import mlgit.errors as errors
 
-RETRYABLE = {"MetadataError", "StorageError", "TransferError", "WorkspaceBusy"}  # a remote or a storage that may answer next time
+RETRYABLE = {"MetadataError", "StorageError", "StorageUnreachable", "TransferError", "WorkspaceBusy"}  # a remote or a storage that may answer next time
 
 
 def _classes() -> list[type[errors.MLGitError]]:
