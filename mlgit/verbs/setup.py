@@ -49,7 +49,7 @@ def storage_add(
             "endpoint-url": endpoint_url or None,
         }
     elif type in ("sftph", "azureblobh"):
-        from .storage.settings import storage_settings
+        from ..storage.settings import storage_settings
 
         settings = storage_settings(type, name, endpoint_url, username, private_key, port)
     else:
