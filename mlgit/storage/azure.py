@@ -29,7 +29,15 @@ from azure.core import exceptions as aze
 from azure.core.pipeline.transport import RequestsTransport
 from azure.storage.blob import BlobServiceClient, LinearRetry
 
-from ..errors import MLGitError, ObjectNotFound, StorageAuthError, StorageError, StorageNotFound
+from ..errors import (
+    CorruptObject,
+    MLGitError,
+    ObjectNotFound,
+    StorageAuthError,
+    StorageError,
+    StorageNotFound,
+)
+from . import base
 from .base import Storage
 
 ENV = "AZURE_STORAGE_CONNECTION_STRING"
@@ -191,7 +199,15 @@ class AzureStorage(Storage):
     def get(self, key: str) -> bytes:
         try:
             with self._boundary("download", key):
-                return bytes(self._container.download_blob(self.safe_key(key), max_concurrency=1).readall())
+                # the first response (at most the SDK's single-get size, 32 MiB) says the blob's size:
+                # a blob larger than any object is refused before the rest is read
+                stream = self._container.download_blob(self.safe_key(key), max_concurrency=1)
+                if stream.size > base.MAX_OBJECT:
+                    raise CorruptObject(
+                        f"object {key} in {self.where()}: expected at most {base.MAX_OBJECT} bytes, "
+                        f"found {stream.size}; not read"
+                    )
+                return bytes(stream.readall())
         except ObjectNotFound:
             self._checked = False
             self.check()  # a missing container says so, not "object not found"

@@ -7,6 +7,10 @@ from collections.abc import Iterable, Iterator
 
 from ..errors import StorageError
 
+#: the most bytes one object may hold (a chunk is far smaller; a descriptor of a huge file lists its
+#: chunks): a backend never reads more, whatever size the bucket declares
+MAX_OBJECT = 256 * 1024 * 1024
+
 
 class Storage(ABC):
     """A bucket. Keys are CIDs; values are immutable, so overwrite is harmless.
