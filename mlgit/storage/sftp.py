@@ -193,7 +193,9 @@ class SFTPStorage(Storage):
         if self.known_hosts:
             path = os.path.expanduser(self.known_hosts)
             try:
-                read_regular(path, KEY_FILE_MAX, lambda found: OSError(f"expected a known_hosts file, found {found}"))
+                read_regular(
+                    path, KEY_FILE_MAX, lambda found: OSError(f"expected a known_hosts file, found {found}")
+                )
                 client.load_host_keys(path)
             except OSError as exc:
                 raise StorageError(f"known-hosts {self.known_hosts} of {self.where()}: {exc}") from exc
@@ -362,7 +364,9 @@ class SFTPStorage(Storage):
 
         st = sftp.lstat(path)
         if st.st_mode is None or not stat.S_ISREG(st.st_mode):
-            kind = "a symlink" if st.st_mode is not None and stat.S_ISLNK(st.st_mode) else "not a regular file"
+            kind = (
+                "a symlink" if st.st_mode is not None and stat.S_ISLNK(st.st_mode) else "not a regular file"
+            )
             raise refuse(kind)
         size = st.st_size or 0
         if size > limit:
