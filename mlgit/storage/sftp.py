@@ -294,7 +294,17 @@ class SFTPStorage(Storage):
                 f"{self._endpoint()} denied {action} {key or ''} in folder {self.bucket} of {self.where()} "
                 f"(permission denied for {self.username or 'the login user'})"
             ) from exc
-        except (TimeoutError, ConnectionError, socket.gaierror, EOFError) as exc:
+        except TimeoutError as exc:
+            if action == "connect to":
+                raise StorageError(
+                    f"cannot reach {self._endpoint()} for {self.where()} (no answer within "
+                    f"{self.connect_timeout:g}s); is the SSH server up and endpoint-url/port right?"
+                ) from exc
+            raise StorageError(
+                f"{action} {key or ''} on {self.where()} failed: the server sent nothing for "
+                f"{self.read_timeout:g}s (a stalled server or network)"
+            ) from exc
+        except (ConnectionError, socket.gaierror, EOFError) as exc:
             raise StorageError(
                 f"cannot reach {self._endpoint()} for {self.where()} ({type(exc).__name__}: {exc}); "
                 f"is the SSH server up and endpoint-url/port right?"
