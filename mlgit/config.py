@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import os
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +14,7 @@ from .objects import atomic_write
 
 MLGIT_DIR = ".ml-git"
 CONFIG_FILE = "config.yaml"
+GLOBAL_FILE = ".mlgitconfig"
 ENTITY_TYPES = ("datasets", "labels", "models")
 
 DEFAULTS: dict[str, Any] = {
@@ -33,21 +35,68 @@ DEFAULTS: dict[str, Any] = {
 }
 
 
+#: what ``repository init`` writes (ML-Git's five keys); the rest of DEFAULTS applies when absent
+INITIAL_KEYS = ("datasets", "models", "labels", "storages", "batch_size")
+
+
+def initial() -> dict[str, Any]:
+    return {k: copy.deepcopy(DEFAULTS[k]) for k in INITIAL_KEYS}
+
+
 def config_path(root: Path) -> Path:
     return root / MLGIT_DIR / CONFIG_FILE
 
 
-def load(root: Path) -> dict[str, Any]:
-    """The project's config merged over the defaults (the file is never rewritten by a read)."""
+def global_path() -> Path:
+    """ML-Git's global configuration, ``~/.mlgitconfig`` (``MLGIT_GLOBAL_CONFIG`` points elsewhere)."""
+    return Path(os.environ.get("MLGIT_GLOBAL_CONFIG") or Path.home() / GLOBAL_FILE)
+
+
+def _read(path: Path) -> dict[str, Any]:
+    data = yamlio.load_file(path, "config", ConfigError, yamlio.MAX_SMALL) or {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: expected a mapping of settings, found {type(data).__name__}")
+    return data
+
+
+def load_global() -> dict[str, Any]:
+    path = global_path()
+    return _read(path) if path.is_file() else {}
+
+
+def save_global(data: dict[str, Any]) -> None:
+    atomic_write(global_path(), yamlio.dumps(data).encode())
+
+
+def load_local(root: Path) -> dict[str, Any]:
+    """The project's file alone, as written."""
     path = config_path(root)
     refuse_symlinks(root, [MLGIT_DIR], "mlgit")
     if not path.is_file():
         raise NotARepository(
             f"expected an ML-Git project at {root} (no {MLGIT_DIR}/{CONFIG_FILE}); run: ml-git repository init"
         )
-    data = yamlio.load_file(path, "config", ConfigError, yamlio.MAX_SMALL) or {}
-    if not isinstance(data, dict):
-        raise ConfigError(f"{path}: expected a mapping of settings, found {type(data).__name__}")
+    return _read(path)
+
+
+def _merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
+    """ML-Git's merge: a value set in ``over`` wins, an empty one leaves ``base``'s."""
+    out = copy.deepcopy(base)
+    for key, value in over.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = _merge(out[key], value)
+        elif value or key not in out:
+            out[key] = copy.deepcopy(value)
+    return out
+
+
+def load(root: Path) -> dict[str, Any]:
+    """The project's config merged over the global one and the defaults (never rewritten by a read)."""
+    path = config_path(root)
+    data = load_local(root)
+    glob = load_global()
+    if glob:
+        data = _merge(glob, data)
     merged = copy.deepcopy(DEFAULTS)
     merged.update(data)
     for key in ENTITY_TYPES:

@@ -41,10 +41,12 @@ class Builder:
         mutability: str,
         storage: Storage | None = None,
         tmp_dir: Path | None = None,
+        pushed: bool = False,
     ) -> None:
         self.objects, self.cache, self.storage = objects, cache, storage
         self.locked = mutability != "mutable"
         self.tmp_dir = tmp_dir  # the workspace's .ml-git/tmp: temp files of workspace writes
+        self.pushed = pushed  # the version's data is in the storage: the cache never holds the only copy
         self._dirs: set[str] = set()
         self._tmp_dirs: dict[str, str] = {}
         self._lock = threading.Lock()
@@ -170,7 +172,7 @@ class Builder:
             return None
         dest = str(target)
         tmp = self._tmp(dest)
-        if file_cid not in self._built and not mode_protects(cached):
+        if not self.pushed and file_cid not in self._built and not mode_protects(cached):
             # the cache may hold the only copy (added here, not pushed) and 0444 does not stop us: copy
             clone_or_copy(cached, tmp)
         else:

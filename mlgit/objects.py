@@ -55,9 +55,10 @@ def temp_folder_for(folder: str | os.PathLike[str], tmp_dir: str | os.PathLike[s
     return tmp_dir
 
 
-def atomic_write(path: Path, data: bytes, mode: int | None = None) -> None:
+def atomic_write(path: Path, data: bytes, mode: int | None = None, beside: bool = False) -> None:
+    """Write ``path`` whole or not at all; ``beside``: the temp file goes in ``path``'s folder (mlgit's own)."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = temp_name(temp_folder_for(path.parent), path.name)
+    tmp = temp_name(path.parent if beside else temp_folder_for(path.parent), path.name)
     try:
         with open(tmp, "wb") as fh:
             fh.write(data)

@@ -5,11 +5,12 @@ No ``os.chdir``, no module state: two Repository objects may be used from two th
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import shutil
 import threading
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -46,12 +47,14 @@ from .objects import (
     temp_name,
 )
 from .results import FsckResult, Lineage, LineageNode, Link, StatusResult, VersionResult
-from .safety import disk_errors
+from .safety import disk_errors, is_pushed
 from .sampling import Sample
 from .storage import Storage, open_storage, parse_uri
 from .storage.local import check_bucket_folder
 from .transfer import Progress, download, upload
+from .verbs.changes import changed_in_place, mark_staged, refresh, under
 from .workspace import (
+    IGNORE_FILE,
     README,
     find_entity,
     read_metrics_file,
@@ -63,8 +66,10 @@ from .yamlio import MAX_SMALL, read_bounded
 
 if TYPE_CHECKING:
     from .remote_fsck import RemoteFsckResult
+    from .verbs.gc import GcReport
 
 log = logging.getLogger(__name__)
+FAKE_STORAGE = "fake_storage"  # the bucket ML-Git's create names when none is given
 LinkArg = str | Mapping[str, str] | Link | None
 
 
@@ -78,6 +83,7 @@ class Repository:
         self._credentials = dict(storage_credentials or {})
         self._metadata: dict[str, MetadataRepo] = {}
         self._lock = threading.RLock()
+        self._global_config = False
         self.config  # noqa: B018 - fail early, with the path, when this is not a project
 
     def __repr__(self) -> str:
@@ -92,12 +98,14 @@ class Repository:
         storage_credentials: Mapping[str, Mapping[str, str]] | None = None,
     ) -> Repository:
         root = Path(path).resolve()
+        if cfg.MLGIT_DIR in root.parts:
+            raise ConfigError(f"{root} is inside a {cfg.MLGIT_DIR} folder; expected a project folder")
         if cfg.config_path(root).exists():
             if not exist_ok:
                 raise ConfigError(f"{root} is already an ML-Git project ({cfg.config_path(root)} exists)")
         else:
             root.mkdir(parents=True, exist_ok=True)
-            cfg.save(root, dict(cfg.DEFAULTS))
+            cfg.save(root, cfg.initial())
         return cls(root, storage_credentials)
 
     @property
@@ -106,13 +114,29 @@ class Repository:
 
     def _update_config(self, fn: Any) -> None:
         with self._lock:
-            data = cfg.load(self.root)
+            if self._global_config:
+                data = cfg.load_global()
+                fn(data)
+                cfg.save_global(data)
+                return
+            data = cfg.load_local(self.root)
             fn(data)
             cfg.save(self.root, data)
 
-    def remote_add(self, entity_type_: str, url: str) -> None:
+    @contextlib.contextmanager
+    def global_config(self) -> Iterator[None]:
+        """Config changes inside this block go to the global file (ML-Git's ``--global``)."""
+        self._global_config = True
+        try:
+            yield
+        finally:
+            self._global_config = False
+
+    def remote_add(self, entity_type_: str, url: str) -> str:
+        """Set the metadata remote of a type; returns the URL it replaced ('' when none)."""
         et = entity_type(entity_type_)
         check_remote_url(str(url), f"{et} metadata remote")
+        previous = str((self.config.get(et) or {}).get("git") or "")
 
         def apply(data: dict[str, Any]) -> None:
             data[et] = {**data.get(et, {}), "git": str(url)}
@@ -121,6 +145,13 @@ class Repository:
         md = self.metadata(et)
         if md.exists:
             md.init(str(url))
+        return previous
+
+    def remote_del(self, entity_type_: str) -> str:
+        """Forget the metadata remote of a type (ML-Git's ``remote del``); returns the URL removed."""
+        from .verbs.remotes import remote_del
+
+        return remote_del(self, entity_type(entity_type_))
 
     def storage_add(
         self,
@@ -146,12 +177,11 @@ class Repository:
             check_bucket_folder(folder, self.root, f"local://{name}")
             folder.mkdir(parents=True, exist_ok=True)
         elif type in ("s3h", "s3"):
-            settings = {
-                "aws-credentials": {"profile": credentials or "default"},
+            settings = {  # as ML-Git writes it: null profile = the AWS credential chain
+                "aws-credentials": {"profile": credentials or None},
                 "region": region or "us-east-1",
+                "endpoint-url": endpoint_url or None,
             }
-            if endpoint_url:
-                settings["endpoint-url"] = endpoint_url
         elif type in ("sftph", "azureblobh"):
             from .storage.settings import storage_settings
 
@@ -173,7 +203,6 @@ class Repository:
                     found = True
             if not found:
                 raise ConfigError(f"storage {name!r} is not in {cfg.config_path(self.root)}")
-            data["storages"] = {k: v for k, v in data["storages"].items() if v}
 
         self._update_config(apply)
 
@@ -183,9 +212,16 @@ class Repository:
 
         self._update_config(apply)
 
-    def entity_init(self, entity_type_: str) -> None:
+    def entity_init(self, entity_type_: str, require_remote: bool = False) -> None:
+        """Clone the type's metadata remote (without one: a local repository, unless ``require_remote``)."""
         et = entity_type(entity_type_)
-        self.metadata(et).init(str(self.config[et].get("git") or ""))
+        url = str(self.config[et].get("git") or "")
+        if require_remote and not url:
+            raise ConfigError(
+                f"Unable to find remote repository. Add the remote first: no {et}.git in "
+                f"{cfg.config_path(self.root)}; run: ml-git repository remote {et} add URL"
+            )
+        self.metadata(et).init(url)
 
     def create(
         self,
@@ -201,20 +237,35 @@ class Repository:
         """Write ``<type>/<entity_dir>/<name>/<name>.spec``; returns the entity folder."""
         et = entity_type(entity_type_)
         check_name(name)
+        if "_" in name:
+            raise InvalidName(
+                f"The value '{name}' is invalid. An entity cannot contain blank space, underline, special "
+                "characters, and punctuation characters."
+            )
         cats = parse_categories(categories)
         if mutability not in MUTABILITIES:
             raise InvalidName(f"--mutability: expected strict, flexible or mutable, found {mutability!r}")
         if isinstance(version, bool) or int(version) < 1:
             raise SpecError(f"--version: expected a positive integer, found {version!r}")
         configured = (self.config.get("storages") or {}).get(storage_type) or {}
-        if bucket is None:
+        if bucket is None and not configured:
+            bucket = FAKE_STORAGE  # as ML-Git: the entity is created, set its storage before push
+            log.warning(
+                "%s %s: no %s storage configured; the spec names %s://%s",
+                et,
+                name,
+                storage_type,
+                storage_type,
+                bucket,
+            )
+        elif bucket is None:
             if len(configured) != 1:
                 raise ConfigError(
                     f"--bucket-name: expected one of the {storage_type} storages "
                     f"({', '.join(configured) or 'none configured'})"
                 )
             bucket = next(iter(configured))
-        if bucket not in configured:
+        if bucket not in configured and bucket != FAKE_STORAGE:
             raise ConfigError(
                 f"storage {storage_type}://{bucket} is not configured in {cfg.config_path(self.root)} "
                 f"(configured {storage_type}: {', '.join(configured) or 'none'}); "
@@ -237,9 +288,17 @@ class Repository:
             "name": name,
             "version": int(version),
         }
-        path.mkdir(parents=True, exist_ok=True)
+        (path / "data").mkdir(parents=True, exist_ok=True)
         specs.save(specs.spec_file(path, name), et, body)
+        if not (path / README).exists():
+            atomic_write(path / README, b"")  # ML-Git's create writes an empty README.md
         return path
+
+    def gc(self) -> GcReport:
+        """Remove local objects and cached files that no index and no unpushed version refers to."""
+        from .verbs.gc import gc
+
+        return gc(self)
 
     # -- internals -----------------------------------------------------------------------
     def metadata(self, et: str) -> MetadataRepo:
@@ -345,6 +404,7 @@ class Repository:
         index, _ = self._staged(et, name)
         head = self._head_manifest(et, name)
         files = scan(path, name)
+        index = refresh(path, files, index)
         locked = body.get("mutability", "strict") != "mutable"
         untracked, corrupted = [], []
         for rel, st in sorted(files.items()):
@@ -352,7 +412,11 @@ class Repository:
             if entry is None:
                 untracked.append(rel)
             elif not entry.matches(st):
-                if locked and entry.status != idx.UNLOCKED:
+                if (
+                    locked
+                    and entry.status != idx.UNLOCKED
+                    and changed_in_place(entry, st, path / rel, self._cache(et).path(entry.cid))
+                ):
                     corrupted.append(rel)
                 else:
                     untracked.append(rel)
@@ -373,25 +437,30 @@ class Repository:
         bumpversion: bool = False,
         metrics: Mapping[str, Any] | None = None,
         metrics_file: str | os.PathLike[str] | None = None,
+        paths: list[str] | None = None,
     ) -> VersionResult:
+        """Stage the entity's changed files (only those under ``paths`` when given)."""
         et = entity_type(entity_type_)
         path, body = self._load(et, name)
         sampling.refuse_if_sampled(self._index_dir(et, name), et, name, "add")
+        if "mutability" not in body and not (self.metadata(et).exists and self.metadata(et).tags(name)):
+            raise SpecError(  # ML-Git: a new entity must say; one versioned before mutability existed is strict
+                f"{specs.spec_file(path, name)}: expected a 'mutability' (strict, flexible or mutable) "
+                "for a new entity; add it to the spec or create the entity with ml-git create"
+            )
         mutability = body.get("mutability", "strict")
-        values: dict[str, float] = {}
-        if metrics or metrics_file:  # checked before any work: a bad metrics file changes nothing
-            if et != "models":
-                raise InvalidName(f"metrics: only models carry metrics, found {et} {name}")
-            values = {str(k): to_metric(str(k), v, "--metric") for k, v in (metrics or {}).items()}
-            if metrics_file:
-                values.update(read_metrics_file(Path(metrics_file)))
+        values = self._metric_values(et, name, metrics, metrics_file)  # refused before anything is written
         index, _ = self._staged(et, name)
+        wanted = [safe_relpath(p.strip("/"), "add FILE_PATH") for p in paths or []]
         files = scan(path, name)
+        if wanted:
+            files = {r: st for r, st in files.items() if under(r, wanted)}
+        loaded, index = index, refresh(path, files, index)
         corrupted = [
             r
             for r, st in files.items()
             if r in index
-            and not index[r].matches(st)
+            and changed_in_place(index[r], st, path / r, self._cache(et).path(index[r].cid))
             and mutability != "mutable"
             and index[r].status != idx.UNLOCKED
         ]
@@ -401,9 +470,17 @@ class Repository:
                 f"(first: {corrupted[0]}); restore them with checkout --force, or unlock them first (flexible)"
             )
         changed = [r for r, st in files.items() if r not in index or not index[r].matches(st)]
-        staged = stage(path, changed, self._objects(et), None if mutability == "mutable" else self._cache(et))
+        staged = stage(
+            path,
+            changed,
+            self._objects(et),
+            None if mutability == "mutable" else self._cache(et),
+            chunks=bool(self.config.get("write_chunks")),  # ours, only when set: ML-Git's push can run after
+        )
         new_index: idx.Index = {
-            rel: e for rel, e in index.items() if e.status == idx.BARE and rel not in files
+            rel: e
+            for rel, e in index.items()
+            if rel not in files and (e.status == idx.BARE or (wanted and not under(rel, wanted)))
         }
         for rel, st in files.items():
             if rel in staged:
@@ -413,10 +490,10 @@ class Repository:
                 new_index[rel] = idx.Entry(index[rel].cid, st.st_size, st.st_mtime_ns, st.st_ino, idx.ADDED)
             else:
                 new_index[rel] = index[rel]
-        if new_index != index or not (self._index_dir(et, name) / "INDEX.yaml").exists():
+        if new_index != loaded or not (self._index_dir(et, name) / "INDEX.yaml").exists():
             self._save_staged(et, name, new_index)
         new_body = body
-        if metrics or metrics_file:
+        if values is not None:
             new_body = specs.with_changes(new_body, metrics=values)
         if bumpversion:
             bumped = self._bumped_version(et, name, new_body, {rel: e.cid for rel, e in new_index.items()})
@@ -425,6 +502,24 @@ class Repository:
         if new_body is not body:
             specs.save(specs.spec_file(path, name), et, new_body)
         return self._result(et, name, new_body, path, new_index, tag=None, sha=None)
+
+    def _metric_values(
+        self,
+        et: str,
+        name: str,
+        metrics: Mapping[str, Any] | None,
+        metrics_file: str | os.PathLike[str] | None,
+    ) -> dict[str, float] | None:
+        if not metrics and metrics_file is None:
+            return None
+        if et != "models":
+            raise InvalidName(f"metrics: only models carry metrics, found {et} {name}")
+        values = {str(k): to_metric(str(k), v, "--metric") for k, v in (metrics or {}).items()}
+        if metrics_file is not None:
+            if not str(metrics_file).strip():
+                raise SpecError("--metrics-file: expected a path to a CSV file, found an empty value")
+            values.update(read_metrics_file(Path(metrics_file)))
+        return values
 
     def _bumped_version(self, et: str, name: str, body: dict[str, Any], staged: mf.Manifest) -> int:
         """``--bumpversion``, safe to retry: the spec's version is bumped only when a tag already
@@ -514,7 +609,10 @@ class Repository:
         sampling.refuse_if_sampled(self._index_dir(et, name), et, name, "commit")
         index, staged = self._staged(et, name)
         if not (self._index_dir(et, name) / "MANIFEST.yaml").exists():
-            raise NothingToCommit(f"{et} {name}: nothing staged; run ml-git {et} add {name} first")
+            raise NothingToCommit(
+                f'Nothing to commit (create/add files and use "ml-git {et} add" command to track them): '
+                f"{et} {name} has nothing staged"
+            )
         if version is not None:
             if isinstance(version, bool) or int(version) < 1:
                 raise SpecError(f"--version: expected a positive integer, found {version!r}")
@@ -564,8 +662,10 @@ class Repository:
                 )
             body = specs.with_changes(body, version=self._next_version(et, name))
         files = {f"{name}.spec": specs.dumps(et, new_body), "MANIFEST.yaml": mf.dumps(staged)}
-        if (path / README).is_file():
-            files[README] = read_bounded(path / README, "README", SpecError, MAX_SMALL)
+        for extra in (README, IGNORE_FILE):  # ML-Git versions .mlgitignore with the spec
+            if (path / extra).is_file():
+                label = "README" if extra == README else extra
+                files[extra] = read_bounded(path / extra, label, SpecError, MAX_SMALL)
         msg = message or "/".join([*cats, name])
         sha = md.commit_entity(folder, files, msg, tag)
         if new_body["version"] != specs.load(specs.spec_file(path, name), et, name)["version"]:
@@ -635,7 +735,8 @@ class Repository:
             )
         if not md.remote_url():
             raise MetadataError(
-                f"{et}: no metadata remote to push to; run: ml-git repository remote {et} add URL"
+                f"Remote URL not found. {et}: no metadata remote to push to; "
+                f"run: ml-git repository remote {et} add URL"
             )
         # every unpushed version on the branch becomes visible with this push: send all their data
         tags = md.unpushed_tags()
@@ -684,9 +785,14 @@ class Repository:
             size=sum(e.size for e in index.values()),
         )
 
-    def update(self, entity_type_: str | None = None) -> None:
+    def update(self, entity_type_: str | None = None, require_remote: bool = False) -> None:
         types = [entity_type(entity_type_)] if entity_type_ else list(cfg.ENTITY_TYPES)
         for et in types:
+            if require_remote and not (self.config.get(et) or {}).get("git"):
+                raise MetadataError(
+                    f"Remote URL not found. Could not update metadata: no {et}.git in "
+                    f"{cfg.config_path(self.root)}"
+                )
             md = self.metadata(et)
             if md.exists:
                 md.update()
@@ -750,6 +856,8 @@ class Repository:
             # after a sampled checkout, the files left out are not deletions of the user's
             deleted = [] if sampling.is_sampled(self._index_dir(et, name)) else st.deleted
             dirty = st.corrupted + st.untracked + st.missing + st.new + st.modified + deleted
+            if self._head(et, name) is None:  # never versioned here: what create wrote is replaced
+                dirty = [d for d in dirty if not _created_metadata(current, d, name)]
             if dirty:
                 raise LocalChanges(
                     f"{et} {name}: checkout of {tag} would overwrite {len(dirty)} local change(s) in {current} "
@@ -780,7 +888,8 @@ class Repository:
                 if storage is not None:
                     rep = download(storage, objects, need, threads, progress, fail_limit)  # descriptors
                     downloaded, skipped = len(rep.done), rep.skipped
-                builder = Builder(objects, cache, mutability, storage, self.root / TMP_DIR)
+                pushed = is_pushed(self.metadata(et), sha)
+                builder = Builder(objects, cache, mutability, storage, self.root / TMP_DIR, pushed)
                 check_bounds(builder, tag, body, listed, jobs, dest)
                 dest.mkdir(parents=True, exist_ok=True)
                 stats = build_all(builder, jobs, threads, progress, fail_limit)
@@ -788,16 +897,20 @@ class Repository:
                 if storage is not None:
                     storage.close()
             downloaded += builder.fetched
-            for rel, (cid, _target) in jobs.items():
+            for rel, (cid, target) in jobs.items():
                 new_index[rel] = idx.Entry.from_stat(cid, stats[rel])
+                if mutability != "mutable":
+                    mark_staged(str(target))  # an edit in place is told from a new file (verbs/changes.py)
         dest.mkdir(parents=True, exist_ok=True)
         for rel in old_index:
             if rel not in manifest and (dest / rel).exists():
                 (dest / rel).unlink()
         md = self.metadata(et)
         atomic_write(specs.spec_file(dest, name), md.show(tag, f"{folder}/{name}.spec"))
-        if f"{folder}/{README}" in md.files(tag):
-            atomic_write(dest / README, md.show(tag, f"{folder}/{README}"))
+        in_tag = set(md.files(tag))
+        for extra in (README, IGNORE_FILE):
+            if f"{folder}/{extra}" in in_tag:
+                atomic_write(dest / extra, md.show(tag, f"{folder}/{extra}"))
         self._save_staged(et, name, new_index)
         sampling.mark(self._index_dir(et, name), sample)
         self._set_head(et, name, tag, sha)
@@ -811,7 +924,12 @@ class Repository:
         """Verify every local object, cached file and locked workspace file; repair what can be repaired."""
         from .fsck import fsck
 
-        return fsck(self, entity_type(entity_type_), fix)
+        et = entity_type(entity_type_)
+        if not self.metadata(et).exists:
+            raise MetadataError(
+                f"The {et} doesn't have been initialized (no {self.metadata(et).path}); run: ml-git {et} init"
+            )
+        return fsck(self, et, fix)
 
     def unlock(self, entity_type_: str, name: str, file: str) -> Path:
         """Make one file of a flexible entity editable (a private copy, no longer the cache's inode)."""
@@ -924,6 +1042,51 @@ class Repository:
             _link(body.get("labels")),
         )
 
+    # -- ML-Git's other verbs (mlgit/verbs/) ---------------------------------------------------
+    def fetch(
+        self,
+        entity_type_: str,
+        ref: str,
+        version: int | None = None,
+        progress: Progress | None = None,
+        sample: Sample | Mapping[str, Any] | None = None,
+    ) -> tuple[str, int]:
+        """Download a version's objects into the local store, workspace untouched: (tag, objects fetched)."""
+        from .verbs.fetch import fetch
+
+        return fetch(self, entity_type(entity_type_), ref, version, progress, sample)
+
+    def reset(self, entity_type_: str, name: str, mode: str = "hard", reference: str = "head") -> str | None:
+        """ML-Git's reset (soft/mixed/hard, head or head~1); returns the tag checked out afterwards."""
+        from .verbs.reset import reset
+
+        return reset(self, entity_type(entity_type_), name, mode, reference)
+
+    def tag_add(self, entity_type_: str, name: str, tag: str) -> str:
+        from .verbs.tag import tag_add
+
+        return tag_add(self, entity_type(entity_type_), name, tag)
+
+    def diff(
+        self, entity_type_: str, name: str, first: str, second: str
+    ) -> tuple[list[str], list[str], list[str]]:
+        """(added, updated, deleted) paths between two versions of ``name``."""
+        from .verbs.history import diff
+
+        return diff(self, entity_type(entity_type_), name, first, second)
+
+    def export(self, entity_type_: str, tag: str, bucket: str, **options: Any) -> int:
+        """Copy a version's objects to another bucket; returns the objects written."""
+        from .verbs.export import export
+
+        return export(self, entity_type(entity_type_), tag, bucket, **options)
+
+    def import_files(self, entity_type_: str, bucket: str, entity_dir: str, **options: Any) -> list[str]:
+        """Copy plain files from a bucket into ``<type>/entity_dir``; returns the paths written."""
+        from .verbs.importer import import_files
+
+        return import_files(self, entity_type(entity_type_), bucket, entity_dir, **options)
+
     def remote_fsck(
         self, entity_type_: str, name: str, thorough: bool = False, fix: bool = True
     ) -> RemoteFsckResult:
@@ -931,6 +1094,13 @@ class Repository:
         from .remote_fsck import remote_fsck
 
         return remote_fsck(self, entity_type(entity_type_), name, thorough, fix)
+
+
+def _created_metadata(folder: Path, rel: str, name: str) -> bool:
+    """The spec and the empty README ``create`` wrote: ML-Git's checkout overwrites them."""
+    if rel == f"{name}.spec":
+        return True
+    return rel == README and (folder / README).is_file() and (folder / README).stat().st_size == 0
 
 
 def _link(value: Any) -> Link | None:

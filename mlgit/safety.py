@@ -16,10 +16,13 @@ import os
 import shutil
 import stat
 from collections.abc import Callable
-from typing import ParamSpec, TypeVar
+from typing import TYPE_CHECKING, ParamSpec, TypeVar
 
 from .cid import FileObjects, hash_file
-from .errors import DiskFull
+from .errors import DiskFull, MLGitError
+
+if TYPE_CHECKING:
+    from .metadata import MetadataRepo
 
 #: ioctl FICLONE (linux/fs.h): share the source's extents (btrfs, xfs, bcachefs); refused elsewhere
 FICLONE = 0x40049409
@@ -108,3 +111,13 @@ def read_regular(path: str | os.PathLike[str], limit: int, refuse: Callable[[str
         return data
     finally:
         os.close(fd)
+
+
+def is_pushed(md: MetadataRepo, sha: str) -> bool:
+    """True when commit ``sha`` is on the remote's branch as last seen (fetch/push): its data was
+    uploaded before it was pushed, so the cache does not hold the only copy. Local: no network."""
+    try:
+        md.git("merge-base", "--is-ancestor", sha, f"refs/remotes/origin/{md.branch}")
+    except MLGitError:
+        return False
+    return True

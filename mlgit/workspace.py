@@ -48,8 +48,11 @@ def list_entities(type_dir: Path) -> dict[str, Path]:
     return found
 
 
+IGNORE_FILE = ".mlgitignore"
+
+
 def is_metadata_file(rel: str, name: str) -> bool:
-    return rel in (f"{name}.spec", README)
+    return rel in (f"{name}.spec", README, IGNORE_FILE)
 
 
 def scan(entity_dir: Path, name: str) -> dict[str, os.stat_result]:
@@ -88,23 +91,38 @@ def scan(entity_dir: Path, name: str) -> dict[str, os.stat_result]:
                 st = entry.stat()
                 if stat.S_ISREG(st.st_mode):
                     out[rel] = st
+    from .verbs.changes import ignore_rules, ignored
+
+    rules = ignore_rules(entity_dir)
+    if rules:  # ML-Git's .mlgitignore: those files are never staged
+        out = {rel: st for rel, st in out.items() if not ignored(rel, rules)}
     return out
 
 
 def stage(
-    entity_dir: Path, rels: Iterable[str], objects: HashFS, cache: HashFS | None = None, threads: int = 0
+    entity_dir: Path,
+    rels: Iterable[str],
+    objects: HashFS,
+    cache: HashFS | None = None,
+    threads: int = 0,
+    chunks: bool = False,
 ) -> dict[str, tuple[FileObjects, os.stat_result]]:
     """Cut, hash and store files into the local object store, in parallel (hashlib frees the GIL).
 
     With ``cache`` (strict/flexible), each file is hardlinked into the cache and made read-only,
     and only its descriptor goes to the object store (push cuts the chunks from the cached file:
-    each byte is written once). Returns each file's objects and its stat after all that.
+    each byte is written once); ``chunks`` writes them to the object store too, where ML-Git's
+    push expects them. Returns each file's objects and its stat after all that.
     """
+    from .verbs.changes import mark_staged
+
     base = str(entity_dir)
 
     def one(rel: str) -> tuple[str, tuple[FileObjects, os.stat_result]]:
         full = f"{base}/{rel}"
-        if cache is None:  # mutable: the workspace file may change, so its chunks are the snapshot
+        if cache is not None:
+            mark_staged(full)  # tells an edit in place from a file written anew (verbs/changes.py)
+        if cache is None or chunks:  # mutable: the workspace file may change, so its chunks are the snapshot
             fo = hash_file(full, sink=lambda chunk: objects.put(chunk.cid, chunk.data))
         elif own_copy_needed(full, make_read_only):  # root: 0444 would not protect a shared inode
             fo = cache.adopt(lambda tmp: hash_copying(full, tmp))

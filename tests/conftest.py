@@ -19,6 +19,7 @@ def git_identity(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.M
         gitconfig.write_text("[init]\n\tdefaultBranch = master\n")
     monkeypatch.setenv("GIT_CONFIG_GLOBAL", str(gitconfig))
     monkeypatch.setenv("GIT_CONFIG_NOSYSTEM", "1")
+    monkeypatch.setenv("MLGIT_GLOBAL_CONFIG", str(tmp_path_factory.getbasetemp() / "mlgitconfig-unset"))
     for role in ("AUTHOR", "COMMITTER"):
         monkeypatch.setenv(f"GIT_{role}_NAME", "mlgit tests")
         monkeypatch.setenv(f"GIT_{role}_EMAIL", "tests@mlgit.invalid")

@@ -128,9 +128,11 @@ def test_howto_end_to_end(tmp_path: Path, cli: Cli, remotes: dict[str, str]) -> 
     cli(f"models add imagenet-model --metrics-file='{metrics_csv}'", cwd=ws)
     cli("models commit imagenet-model --dataset=imagenet8 --labels=mscoco-captions", cwd=ws)
     cli("models push imagenet-model", cwd=ws)
-    table = cli("models metrics imagenet-model", cwd=ws).output.splitlines()
-    assert table[0].split() == ["tag", "f1", "loss"]
-    assert table[1].split() == ["computer-vision__images__imagenet-model__1", "0.5", "1.25"]
+    table = cli("models metrics imagenet-model", cwd=ws).output.splitlines()  # ML-Git 2.9.9's layout
+    assert table[0] == "Tag: computer-vision__images__imagenet-model__1"
+    assert [c.strip() for c in table[2].split("|")[1:3]] == ["Name", "Value"]
+    cells = {r.split("|")[1].strip(): r.split("|")[2].strip() for r in table[4:] if r.startswith("|")}
+    assert cells["f1"] == "0.5" and cells["loss"] == "1.25" and cells["Related dataset - (version)"] == "imagenet8 - (2)"
 
     # 6. Downloading in a second project
     ws2 = tmp_path / "your-mlgit-repository"
@@ -138,7 +140,7 @@ def test_howto_end_to_end(tmp_path: Path, cli: Cli, remotes: dict[str, str]) -> 
     cli("datasets update", cwd=ws2)
     cli("repository update", cwd=ws2)
     listing = cli("datasets list", cwd=ws2).output
-    assert listing == "ML dataset\n|-- folderA\n|   |-- folderB\n|   |   |-- imagenet8\n|-- mscoco\n"
+    assert listing == "ML datasets\n|-- folderA\n|   |-- folderB\n|   |   |-- imagenet8\n|-- mscoco\n\n"
     tags = cli("datasets tag list imagenet8", cwd=ws2).output.split()
     assert tags == ["computer-vision__images__imagenet8__1", "computer-vision__images__imagenet8__2"]
     cli("datasets checkout computer-vision__images__imagenet8__1", cwd=ws2)

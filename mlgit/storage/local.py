@@ -48,7 +48,7 @@ class LocalStorage(Storage):
 
     def put(self, key: str, data: bytes) -> None:
         self.check()
-        atomic_write(self._key_path(key), data)
+        atomic_write(self._key_path(key), data, beside=True)  # a bucket folder is mlgit's own
 
     def get(self, key: str) -> bytes:
         path = self._key_path(key)

@@ -44,8 +44,14 @@ def victim(ws: Path, line: str, timeout: float = 60) -> subprocess.CompletedProc
     """``ml-git -C ws LINE`` in its own process, with bounded memory and time."""
     env = {**os.environ, "MALLOC_ARENA_MAX": "2"}
     code = VICTIM.format(limit=MEMORY)
-    return subprocess.run([sys.executable, "-c", code, "-C", str(ws), *line.split()], capture_output=True,
-                          text=True, timeout=timeout, env=env, cwd=ws.parent)
+    return subprocess.run(
+        [sys.executable, "-c", code, "-C", str(ws), *line.split()],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env=env,
+        cwd=ws.parent,
+    )
 
 
 def attacker_push(remote: str, tmp: Path, files: dict[str, bytes], tag: str) -> None:
@@ -58,27 +64,49 @@ def attacker_push(remote: str, tmp: Path, files: dict[str, bytes], tag: str) -> 
     subprocess.run([*git, "add", "-A"], check=True)
     subprocess.run([*git, "commit", "-q", "-m", "innocent update"], check=True)
     subprocess.run([*git, "tag", "-a", tag, "-m", tag], check=True)
-    subprocess.run([*git, "push", "-q", "origin", "HEAD:refs/heads/master", tag], check=True, capture_output=True)
+    subprocess.run(
+        [*git, "push", "-q", "origin", "HEAD:refs/heads/master", tag], check=True, capture_output=True
+    )
 
 
 def spec(name: str = "ds", mutability: str = "strict", **manifest: object) -> bytes:
-    return yaml.safe_dump({"dataset": {
-        "name": name, "version": 1, "categories": ["cv"], "mutability": mutability,
-        "manifest": {"storage": "local://bucket", "files": "MANIFEST.yaml", **manifest}}}).encode()
+    return yaml.safe_dump(
+        {
+            "dataset": {
+                "name": name,
+                "version": 1,
+                "categories": ["cv"],
+                "mutability": mutability,
+                "manifest": {"storage": "local://bucket", "files": "MANIFEST.yaml", **manifest},
+            }
+        }
+    ).encode()
 
 
 def manifest(entries: dict[str, list[str]]) -> bytes:
-    return "".join(f"{k}: !!set\n" + "".join(f"  {p}: null\n" for p in ps) for k, ps in entries.items()).encode()
+    return "".join(
+        f"{k}: !!set\n" + "".join(f"  {p}: null\n" for p in ps) for k, ps in entries.items()
+    ).encode()
 
 
-def plant_version(p: Project, tmp: Path, links: list[tuple[str, int]], paths: list[str],
-                  mutability: str = "strict", **declared: object) -> str:
+def plant_version(
+    p: Project,
+    tmp: Path,
+    links: list[tuple[str, int]],
+    paths: list[str],
+    mutability: str = "strict",
+    **declared: object,
+) -> str:
     """A descriptor written into the bucket, and a version naming it pushed to the metadata remote."""
     desc = descriptor_bytes(links)
     key = cid_of(desc)
     (p.bucket / key).write_bytes(desc)
-    attacker_push(p.remotes["datasets"], tmp, {"ds/ds.spec": spec(mutability=mutability, **declared),
-                                                "ds/MANIFEST.yaml": manifest({key: paths})}, "cv__ds__1")
+    attacker_push(
+        p.remotes["datasets"],
+        tmp,
+        {"ds/ds.spec": spec(mutability=mutability, **declared), "ds/MANIFEST.yaml": manifest({key: paths})},
+        "cv__ds__1",
+    )
     return key
 
 
@@ -106,8 +134,9 @@ def _climb(target: str) -> str:
 
 @pytest.mark.timeout(120)
 @pytest.mark.parametrize("target", ["fifo", "/dev/zero"])
-def test_chunk_link_used_as_a_path_is_refused_before_any_io(project: Project, second: Project, tmp_path: Path,
-                                                            outside: Path, target: str) -> None:
+def test_chunk_link_used_as_a_path_is_refused_before_any_io(
+    project: Project, second: Project, tmp_path: Path, outside: Path, target: str
+) -> None:
     if target == "fifo":
         target = str(outside / "some" / "fifo")
         os.makedirs(os.path.dirname(target))
@@ -115,7 +144,9 @@ def test_chunk_link_used_as_a_path_is_refused_before_any_io(project: Project, se
     link = _climb(target)
     good = os.urandom(100)
     (project.bucket / cid_of(good)).write_bytes(good)
-    plant_version(project, tmp_path, [(cid_of(good), 100), (link, 100)], ["f.bin"], size="200 Bytes", amount=1)
+    plant_version(
+        project, tmp_path, [(cid_of(good), 100), (link, 100)], ["f.bin"], size="200 Bytes", amount=1
+    )
     before = snapshot(outside)
     started = time.monotonic()
     run = victim(second.root, "datasets checkout ds")
@@ -126,7 +157,9 @@ def test_chunk_link_used_as_a_path_is_refused_before_any_io(project: Project, se
 
 
 @pytest.mark.timeout(120)
-def test_fifo_planted_in_the_bucket_under_a_chunk_key(project: Project, second: Project, tmp_path: Path) -> None:
+def test_fifo_planted_in_the_bucket_under_a_chunk_key(
+    project: Project, second: Project, tmp_path: Path
+) -> None:
     chunk = os.urandom(100)
     os.mkfifo(project.bucket / cid_of(chunk))  # the bucket's writer can put anything under a key
     plant_version(project, tmp_path, [(cid_of(chunk), 100)], ["f.bin"], size="100 Bytes")
@@ -136,14 +169,33 @@ def test_fifo_planted_in_the_bucket_under_a_chunk_key(project: Project, second: 
     assert data_files(second) == []
 
 
-@pytest.mark.parametrize("key", ["../../outside/secret.txt", "/etc/passwd", "zdj7W/../../x", "", "a\nb",
-                                 "zdj7W" + "0" * 44, cid_of(b"x") + "/", None, 7])
+@pytest.mark.parametrize(
+    "key",
+    [
+        "../../outside/secret.txt",
+        "/etc/passwd",
+        "zdj7W/../../x",
+        "",
+        "a\nb",
+        "zdj7W" + "0" * 44,
+        cid_of(b"x") + "/",
+        None,
+        7,
+    ],
+)
 def test_every_object_key_is_a_cid_before_any_io(tmp_path: Path, key: object) -> None:
     store, bucket = HashFS(tmp_path / "objects"), LocalStorage("b", tmp_path / "bucket")
     (tmp_path / "bucket").mkdir()
-    for call in (lambda: store.exists(key), lambda: store.get(key), lambda: store.put(key, b"x"),  # type: ignore[arg-type]
-                 lambda: bucket.get(key), lambda: bucket.put(key, b"x"), lambda: bucket.exists(key),  # type: ignore[arg-type]
-                 lambda: fetch_verified(bucket, key)):  # type: ignore[arg-type]
+    k: str = key  # type: ignore[assignment]  # the hostile value, as it arrives from a file
+    for call in (
+        lambda: store.exists(k),
+        lambda: store.get(k),
+        lambda: store.put(k, b"x"),
+        lambda: bucket.get(k),
+        lambda: bucket.put(k, b"x"),
+        lambda: bucket.exists(k),
+        lambda: fetch_verified(bucket, k),
+    ):
         with pytest.raises(InvalidKey, match="expected an object key"):
             call()
     index = tmp_path / "INDEX.yaml"
@@ -155,44 +207,55 @@ def test_every_object_key_is_a_cid_before_any_io(tmp_path: Path, key: object) ->
 
 # -- 2. what a checkout writes is bounded by what the version declares -----------------------------------
 @pytest.mark.timeout(120)
-def test_one_chunk_listed_thousands_of_times_is_refused_before_writing(project: Project, second: Project,
-                                                                       tmp_path: Path) -> None:
+def test_one_chunk_listed_thousands_of_times_is_refused_before_writing(
+    project: Project, second: Project, tmp_path: Path
+) -> None:
     chunk = os.urandom(BLOCK_SIZE)
     (project.bucket / cid_of(chunk)).write_bytes(chunk)
-    key = plant_version(project, tmp_path, [(cid_of(chunk), BLOCK_SIZE)] * 4000, ["a.bin", "b.bin"],
-                        size="572.0 kB", amount=2)  # 2 x 1 GB from 572 KB in the bucket
+    key = plant_version(
+        project, tmp_path, [(cid_of(chunk), BLOCK_SIZE)] * 4000, ["a.bin", "b.bin"], size="572.0 kB", amount=2
+    )  # 2 x 1 GB from 572 KB in the bucket
     run = victim(second.root, "datasets checkout ds")
     assert run.returncode == 1, run.stderr
     assert "checkout would write 2097152000 bytes" in run.stderr and "572.0 kB" in run.stderr
     assert data_files(second) == [] and not any((second.root / ".ml-git" / "datasets" / "cache").rglob("z*"))
-    assert key in {p.name for p in (second.root / ".ml-git" / "datasets" / "objects").rglob("z*")}  # descriptor only
+    assert key in {
+        p.name for p in (second.root / ".ml-git" / "datasets" / "objects").rglob("z*")
+    }  # descriptor only
 
 
 @pytest.mark.parametrize("mutability", ["strict", "mutable"])
-def test_repeated_chunks_are_fetched_once(project: Project, second: Project, tmp_path: Path,
-                                          mutability: str) -> None:
+def test_repeated_chunks_are_fetched_once(
+    project: Project, second: Project, tmp_path: Path, mutability: str
+) -> None:
     chunk, tail = os.urandom(BLOCK_SIZE), os.urandom(10)
     for c in (chunk, tail):
         (project.bucket / cid_of(c)).write_bytes(c)
     links = [(cid_of(chunk), BLOCK_SIZE)] * 40 + [(cid_of(tail), 10)]
     size = 2 * (40 * BLOCK_SIZE + 10)
-    plant_version(project, tmp_path, links, ["a.bin", "b.bin"], mutability, size=f"{size / 1e6:.1f} MB", amount=2)
+    plant_version(
+        project, tmp_path, links, ["a.bin", "b.bin"], mutability, size=f"{size / 1e6:.1f} MB", amount=2
+    )
     res = second.repo.checkout("datasets", "ds")
     expected = chunk * 40 + tail
     assert (Path(res.path) / "a.bin").read_bytes() == expected == (Path(res.path) / "b.bin").read_bytes()
     assert res.downloaded == 3  # the descriptor and two distinct chunks, each once (was 1 + 82 or more)
 
 
-@pytest.mark.parametrize(("links", "declared", "match"), [
-    pytest.param("short", {}, "is declared 10 bytes, found 100", id="link-size-smaller-than-chunk"),
-    pytest.param("zero", {}, "expected a size of 1..", id="link-size-zero"),
-    pytest.param("huge", {}, "expected a size of 1..", id="link-size-huge"),
-    pytest.param("bool", {}, "expected a size of 1..", id="link-size-bool"),
-    pytest.param("ok", {"amount": 5}, "declares manifest.amount 5", id="amount-disagrees"),
-    pytest.param("ok", {"size": "50 Bytes"}, "checkout would write 100 bytes", id="size-disagrees"),
-])
-def test_descriptor_sizes_must_agree_with_their_chunks(project: Project, second: Project, tmp_path: Path,
-                                                       links: str, declared: dict[str, object], match: str) -> None:
+@pytest.mark.parametrize(
+    ("links", "declared", "match"),
+    [
+        pytest.param("short", {}, "is declared 10 bytes, found 100", id="link-size-smaller-than-chunk"),
+        pytest.param("zero", {}, "expected a size of 1..", id="link-size-zero"),
+        pytest.param("huge", {}, "expected a size of 1..", id="link-size-huge"),
+        pytest.param("bool", {}, "expected a size of 1..", id="link-size-bool"),
+        pytest.param("ok", {"amount": 5}, "declares manifest.amount 5", id="amount-disagrees"),
+        pytest.param("ok", {"size": "50 Bytes"}, "checkout would write 100 bytes", id="size-disagrees"),
+    ],
+)
+def test_descriptor_sizes_must_agree_with_their_chunks(
+    project: Project, second: Project, tmp_path: Path, links: str, declared: dict[str, object], match: str
+) -> None:
     chunk = os.urandom(100)
     (project.bucket / cid_of(chunk)).write_bytes(chunk)
     size = {"short": 10, "zero": 0, "huge": 2**40, "bool": True, "ok": 100}[links]
@@ -222,7 +285,9 @@ def test_backslash_in_a_name_is_refused_at_add(project: Project) -> None:
 
 
 @pytest.mark.parametrize("bad", ["new\nline.txt", "tab\t.txt", "esc\x1b[31m.txt", "sub\rdir/x.bin"])
-def test_control_character_in_a_name_is_refused_and_the_entity_keeps_working(project: Project, bad: str) -> None:
+def test_control_character_in_a_name_is_refused_and_the_entity_keeps_working(
+    project: Project, bad: str
+) -> None:
     path = _entity(project)
     project.repo.add("datasets", "ds")
     write(path / bad, b"x")
@@ -256,13 +321,20 @@ def test_non_utf8_folder_name_is_refused_and_the_index_is_untouched(project: Pro
 # -- 4. root cannot destroy a committed, unpushed version by writing in place ----------------------------------
 @pytest.mark.skipif(not ROOT, reason="mode 0444 protects the cache from this user; the case is root's")
 @pytest.mark.parametrize("mutability", ["strict", "flexible"])
-def test_root_writing_in_place_keeps_the_unpushed_version(project: Project, second: Project,
-                                                          mutability: str) -> None:
+def test_root_writing_in_place_keeps_the_unpushed_version(
+    project: Project, second: Project, mutability: str
+) -> None:
     path = project.repo.create("datasets", "ds", "cv", mutability, "local", "bucket")
     original = os.urandom(300_000)
     write(path / "a.bin", original)
     project.repo.add("datasets", "ds")
     project.repo.commit("datasets", "ds")
+    cached = project.repo._cache("datasets").path(project.repo._staged("datasets", "ds")[0]["a.bin"].cid)
+    assert os.stat(cached).st_ino != os.stat(path / "a.bin").st_ino
+    # a checkout of the version that exists only here does not share the cache's inode either
+    (path / "a.bin").unlink()
+    project.repo.checkout("datasets", "cv__ds__1", force=True)
+    assert os.stat(cached).st_ino != os.stat(path / "a.bin").st_ino
     with open(path / "a.bin", "r+b") as fh:  # root: mode 0444 does not stop it
         fh.write(b"OVERWRITTEN")
     assert project.repo.status("datasets", "ds").corrupted == ["a.bin"]
@@ -271,10 +343,6 @@ def test_root_writing_in_place_keeps_the_unpushed_version(project: Project, seco
     report = project.repo.fsck("datasets")
     assert report.corrupted_workspace == ["ds/a.bin"] and report.unfixable == []
     assert (path / "a.bin").read_bytes() == original
-    # a checkout of a version that exists only locally does not share the cache's inode either
-    project.repo.checkout("datasets", "ds", force=True)
-    cached = project.repo._cache("datasets").path(project.repo._staged("datasets", "ds")[0]["a.bin"].cid)
-    assert os.stat(cached).st_ino != os.stat(path / "a.bin").st_ino
 
 
 # -- 5. hostile values end in one clear error -------------------------------------------------------------
@@ -287,15 +355,26 @@ def test_metric_that_is_not_a_number(project: Project, second: Project, tmp_path
         project.repo.add("models", "m")
     run = Cli(project.root)("models add m", ok=False)
     assert run.exit_code == 1 and "internal error" not in run.output
-    attacker_push(project.remotes["models"], tmp_path, {"m/m.spec": (path / "m.spec").read_bytes(),
-                                                         "m/MANIFEST.yaml": b"{}\n"}, "cv__m__1")
+    attacker_push(
+        project.remotes["models"],
+        tmp_path,
+        {"m/m.spec": (path / "m.spec").read_bytes(), "m/MANIFEST.yaml": b"{}\n"},
+        "cv__m__1",
+    )
     for line in ("models checkout m", "models metrics m", "models lineage cv__m__1"):
         run = Cli(second.root)(line, ok=False)
         assert run.exit_code == 1 and "to be a number" in run.output, line
 
 
-@pytest.mark.parametrize("storages", [{"s3h": ["mlgit-datasets"]}, {"local": {"bucket": ["path", "x"]}},
-                                      {"s3h": "bucket"}, {"local": {"bucket": None}}])
+@pytest.mark.parametrize(
+    "storages",
+    [
+        {"s3h": ["mlgit-datasets"]},
+        {"local": {"bucket": ["path", "x"]}},
+        {"s3h": "bucket"},
+        {"local": {"bucket": None}},
+    ],
+)
 def test_a_list_where_a_storage_mapping_is_expected(project: Project, storages: object) -> None:
     config = project.root / ".ml-git" / "config.yaml"
     doc = yaml.safe_load(config.read_text())
@@ -303,7 +382,10 @@ def test_a_list_where_a_storage_mapping_is_expected(project: Project, storages: 
     config.write_text(yaml.safe_dump(doc))
     with pytest.raises(ConfigError, match="must be a mapping of bucket name -> settings"):
         project.repo.create("datasets", "ds", "cv", "strict", "local", "bucket")
-    for line in ("repository config show", "datasets create ds --categories=cv --mutability=strict --storage-type=local --bucket-name=bucket"):
+    for line in (
+        "repository config show",
+        "datasets create ds --categories=cv --mutability=strict --storage-type=local --bucket-name=bucket",
+    ):
         run = Cli(project.root)(line, ok=False)
         assert run.exit_code == 1 and "internal error" not in run.output and "storages." in run.output
 
@@ -323,8 +405,9 @@ def small_disk(tmp_path: Path) -> object:
         subprocess.run(["umount", "-l", str(mnt)], check=False)
 
 
-def test_full_disk_during_add_is_one_clear_error(project: Project, small_disk: Path | None,
-                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+def test_full_disk_during_add_is_one_clear_error(
+    project: Project, small_disk: Path | None, monkeypatch: pytest.MonkeyPatch
+) -> None:
     big = os.urandom(2 * 1024 * 1024)
     if small_disk is not None:  # a real full disk: the workspace on a 3 MiB tmpfs
         p = make_project(small_disk / "ws", project.remotes, project.bucket)
@@ -351,8 +434,9 @@ def test_full_disk_during_add_is_one_clear_error(project: Project, small_disk: P
 # -- 6. --metrics-file: a small regular file, never quoted ------------------------------------------------
 @pytest.mark.timeout(60)
 @pytest.mark.parametrize("kind", ["shadow", "dev-zero", "fifo", "folder", "big"])
-def test_metrics_file_must_be_a_small_regular_file_and_is_never_quoted(project: Project, tmp_path: Path,
-                                                                       kind: str) -> None:
+def test_metrics_file_must_be_a_small_regular_file_and_is_never_quoted(
+    project: Project, tmp_path: Path, kind: str
+) -> None:
     path = project.repo.create("models", "m", "cv", "strict", "local", "bucket")
     write(path / "w.bin", b"w")
     secret = "root:$6$SECRETHASH$xyz:19000:0:99999:7:::"
@@ -381,7 +465,9 @@ def test_metrics_file_must_be_a_small_regular_file_and_is_never_quoted(project: 
 def test_user_files_named_like_temp_files_are_versioned_and_never_deleted(project: Project) -> None:
     proc = subprocess.Popen(["true"])
     proc.wait()  # a dead pid
-    path = _entity(project, {f".tmp-{proc.pid}-1-notes.txt": b"mine", f"sub/.tmp-{proc.pid}-2-x": b"also mine"})
+    path = _entity(
+        project, {f".tmp-{proc.pid}-1-notes.txt": b"mine", f"sub/.tmp-{proc.pid}-2-x": b"also mine"}
+    )
     res = project.repo.add("datasets", "ds")
     assert res.files == 2  # versioned like any file
     project.repo.commit("datasets", "ds")
