@@ -66,9 +66,13 @@ def _local_keys(folder: Path, prefix: str, bucket: str) -> Iterator[tuple[str, C
         return
     for dirpath, _dirs, files in os.walk(base):  # symlinked folders are listed, never entered
         for f in files:
-            key = (Path(dirpath) / f).relative_to(folder).as_posix()
-            if not (Path(dirpath) / f).is_symlink():
-                yield key, lambda key=key: read(key)  # type: ignore[misc]
+            full = Path(dirpath) / f
+            key = full.relative_to(folder).as_posix()
+            if full.is_symlink():
+                continue  # listed, never followed
+            if not full.is_file():  # a FIFO or a device: refused before anything is written
+                raise _refuse(bucket, key, "not a regular file")
+            yield key, lambda key=key: read(key)  # type: ignore[misc]
 
 
 def _s3_keys(client: Any, bucket: str, prefix: str, single: bool) -> list[tuple[str, Callable[[], bytes]]]:
