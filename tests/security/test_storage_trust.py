@@ -379,3 +379,36 @@ def test_public_api_exports_every_error() -> None:
     classes = {n for n, c in vars(errors).items() if inspect.isclass(c) and issubclass(c, errors.MLGitError)}
     assert classes <= set(mlgit.__all__), classes - set(mlgit.__all__)
     assert all(getattr(mlgit, n) is getattr(errors, n) for n in classes)
+
+
+def test_sftp_password_is_in_no_error_and_no_log(
+    sftp_bucket: SFTPBucket, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A password login the server refuses, with every logger (paramiko's too) at DEBUG."""
+    caplog.set_level("DEBUG")
+    s = sftp_bucket.server
+    password = "hunter2-do-not-leak"
+    settings = s.settings(**{"private-key": None})
+    st = SFTPStorage.from_config(sftp_bucket.name, settings, {"password": password})
+    with pytest.raises(StorageAuthError, match="refused the SSH login") as err:
+        st.check()
+    st.close()
+    assert password not in str(err.value) and password not in caplog.text
+    assert "\n" not in str(err.value)
+
+
+def test_azure_connection_string_is_not_in_config_show(
+    tmp_path: Path, cli: Cli, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    key = "c2VjcmV0LWtleS1kby1ub3QtbGVhaw=="
+    monkeypatch.setenv(
+        "AZURE_STORAGE_CONNECTION_STRING",
+        f"DefaultEndpointsProtocol=http;AccountName=acct;AccountKey={key};BlobEndpoint=http://127.0.0.1:1/acct",
+    )
+    ws = tmp_path / "ws"
+    ws.mkdir()
+    cli("repository init", cwd=ws)
+    cli("repository storage add blobs --type=azureblobh", cwd=ws)
+    out = cli("repository config show", cwd=ws).output
+    assert "azureblobh" in out and key not in out
+    assert key not in (ws / ".ml-git" / "config.yaml").read_text()
