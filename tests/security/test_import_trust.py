@@ -131,3 +131,23 @@ def test_s3_keys_file_and_folder_clash_is_one_error(ws: Path, cli: Cli, s3_bucke
     out = one_line(res.output)
     assert res.exit_code == 1 and "images/a" in out and "both a file and a folder" in out, out
     assert not (ws / "datasets" / "imported").exists()
+
+
+@pytest.mark.parametrize("name", ["-f", "--delete", "-dmytag"])
+def test_user_tag_that_reads_as_a_git_option_is_refused(plain: Path, ws: Path, cli: Cli, name: str) -> None:
+    """``tag add``'s name reaches ``git tag`` as an argument: a pipeline parameter ``-f`` must not become
+    an option (``git tag -a -f -m ... SHA`` tags the sha's own name, ``-d`` deletes)."""
+    from mlgit import InvalidName, Repository
+
+    cli(
+        "datasets create ds --categories=c --mutability=strict --storage-type=local --bucket-name=plain",
+        cwd=ws,
+    )
+    write(ws / "datasets" / "ds" / "a.txt", b"a")
+    cli("datasets add ds", cwd=ws)
+    cli("datasets commit ds", cwd=ws)
+    repo = Repository(ws)
+    before = repo.metadata("datasets").git("tag", "-l")
+    with pytest.raises(InvalidName, match="not starting with '-'"):
+        repo.tag_add("datasets", "ds", name)
+    assert repo.metadata("datasets").git("tag", "-l") == before
