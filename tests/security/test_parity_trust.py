@@ -1,4 +1,6 @@
-"""The CLI parity verbs that read what others wrote. ``<type> import BUCKET DIR`` copies a bucket's plain files into the workspace: whoever writes the bucket
+"""The CLI parity verbs that read what others wrote (import, tag add).
+
+``<type> import BUCKET DIR`` copies a bucket's plain files into the workspace: whoever writes the bucket
 chooses the keys, and what they are on disk (a symlink to the victim's credentials, a FIFO, a file and a
 folder of the same name). Imported files are then committed and pushed, often to a bucket the same
 people read: importing a secret is exfiltrating it. Every case: one clear line, exit 1, nothing read
