@@ -153,3 +153,55 @@ def test_user_tag_that_reads_as_a_git_option_is_refused(plain: Path, ws: Path, c
     with pytest.raises(InvalidName, match="not starting with '-'"):
         repo.tag_add("datasets", "ds", name)
     assert repo.metadata("datasets").git("tag", "-l") == before
+
+
+def _create_unzip(cli: Cli, ws: Path, src: Path, name: str) -> str:
+    res = cli(
+        f"datasets create {name} --categories=c --mutability=strict --storage-type=local --bucket-name=plain "
+        f"--import={src} --unzip",
+        ok=False,
+        cwd=ws,
+    )
+    assert res.exit_code == 1
+    assert "Traceback" not in res.output and "internal error" not in res.output, res.output
+    errors = [line for line in res.output.splitlines() if line.startswith("ERROR")]
+    assert len(errors) == 1, res.output  # after ML-Git's "Checking for files that need to be unzipped."
+    return errors[0]
+
+
+def test_unzip_bomb_is_refused_before_a_byte_is_inflated(
+    tmp_path: Path, plain: Path, ws: Path, cli: Cli, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A downloaded dataset archive whose members inflate past the free space (100 MiB of zeros in a
+    ~100 KiB zip; the disk's free space is faked down to 10 MiB: filling a real disk is no test)."""
+    import zipfile
+
+    from mlgit.verbs import create_extras
+
+    monkeypatch.setattr(create_extras, "free_bytes", lambda path: 10 << 20)
+    src = tmp_path / "download"
+    src.mkdir()
+    with zipfile.ZipFile(src / "bomb.zip", "w", zipfile.ZIP_DEFLATED) as zf:
+        zf.writestr("zeros.bin", b"\0" * (100 << 20))
+    assert (src / "bomb.zip").stat().st_size < 1 << 20
+    out = _create_unzip(cli, ws, src, "bombed")
+    assert "bomb.zip" in out and f"declare {100 << 20} bytes" in out and "not extracted" in out, out
+    assert not (ws / "datasets" / "bombed" / "data" / "bomb").exists()
+
+
+def test_unzip_of_odd_archives_is_one_error(tmp_path: Path, plain: Path, ws: Path, cli: Cli) -> None:
+    import zipfile
+
+    src = tmp_path / "clash"
+    src.mkdir()
+    with zipfile.ZipFile(src / "pack.zip", "w") as zf:
+        zf.writestr("a", b"file")
+        zf.writestr("a/b.txt", b"inside")
+    out = _create_unzip(cli, ws, src, "clashing")
+    assert "pack.zip" in out and "member a is both a file and a folder" in out, out
+    assert not (ws / "datasets" / "clashing" / "data" / "pack").exists()
+    broken = tmp_path / "broken"
+    broken.mkdir()
+    (broken / "pack.zip").write_bytes(b"PK\x03\x04 not really a zip")
+    out = _create_unzip(cli, ws, broken, "broken")
+    assert "pack.zip" in out and "not a zip archive" in out, out
