@@ -1,29 +1,11 @@
-"""The core stays typed, linted and headless (run by the same command as every other test)."""
+"""The core stays headless and the README's code compiles. ruff and mypy are steps of .ci/run of their own."""
 
 from __future__ import annotations
 
 import re
-import subprocess
-import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-
-
-def _run(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", *args], cwd=ROOT, capture_output=True, text=True)
-
-
-def test_ruff() -> None:
-    res = _run("ruff", "check", "mlgit", "tests", "integrations", "bench", "dags_examples", "flows_examples")
-    assert res.returncode == 0, res.stdout + res.stderr
-    res = _run("ruff", "format", "--check", "mlgit")
-    assert res.returncode == 0, res.stdout + res.stderr
-
-
-def test_mypy() -> None:
-    res = _run("mypy", "mlgit")
-    assert res.returncode == 0, res.stdout + res.stderr
 
 
 def test_core_imports_no_orchestrator_and_prints_nothing() -> None:
@@ -40,3 +22,16 @@ def test_readme_code_blocks_compile() -> None:
     assert len(blocks) >= 3
     for block in blocks:
         compile(block, "README.md", "exec")
+
+
+def test_ci_runs_lint_then_the_readmes_test_command() -> None:
+    readme = (ROOT / "README.md").read_text()
+    command = "python3 -m uv run --frozen --all-extras pytest"
+    assert command in readme
+    script = (ROOT / ".ci" / "run").read_text()
+    lines = [line.strip() for line in script.splitlines() if line.strip() and not line.lstrip().startswith("#")]
+    assert "set -euo pipefail" in lines
+    assert lines[-1] == command  # the last step: its exit code is the script's
+    steps = [line for line in lines if line.startswith("run ")]
+    assert [s.split()[1] for s in steps] == ["ruff", "ruff", "mypy", "mypy"]
+    assert not any("|| true" in line or "set +e" in line for line in lines)

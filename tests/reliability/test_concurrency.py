@@ -47,26 +47,32 @@ def _trial(tmp_path: Path, remotes: dict[str, str], request: pytest.FixtureReque
     return reports, checked
 
 
-@pytest.mark.parametrize("kind", ["local", "s3"])
-def test_eight_workers_version_different_entities(tmp_path: Path, remotes: dict[str, str],
-                                                  request: pytest.FixtureRequest, kind: str) -> None:
+# the 8-worker trials are long (~75 s on 2 cores): slow; CI runs the same races with 3 workers. Whether pushes
+# actually collided depends on the machine's timing, so what is asserted is the outcome: nothing lost,
+# every version under its own tag (the replay itself is asserted where it is deterministic, below)
+@pytest.mark.parametrize(("kind", "workers"), [
+    pytest.param("local", 3, id="local-3"),
+    pytest.param("local", 8, id="local-8", marks=pytest.mark.slow),
+    pytest.param("s3", 8, id="s3-8", marks=pytest.mark.slow),
+])
+def test_workers_version_different_entities(tmp_path: Path, remotes: dict[str, str],
+                                            request: pytest.FixtureRequest, kind: str, workers: int) -> None:
     versions = 2 if kind == "local" else 1
-    reports, checked = _trial(tmp_path, remotes, request, kind, workers=8, versions=versions, same=False)
+    reports, checked = _trial(tmp_path, remotes, request, kind, workers=workers, versions=versions, same=False)
     assert all(not r["errors"] for r in reports), [r["errors"] for r in reports if r["errors"]]
-    assert checked == 8 * versions
-    assert sum(r["rejected_pushes"] for r in reports) > 0  # they did race, and the replays won
+    assert checked == workers * versions
     assert len(remote_tags(remotes["datasets"])) == checked
 
 
-def test_eight_workers_version_one_entity_with_auto_bump(tmp_path: Path, remotes: dict[str, str],
-                                                         request: pytest.FixtureRequest) -> None:
-    reports, checked = _trial(tmp_path, remotes, request, "local", workers=8, versions=1, same=True)
+@pytest.mark.parametrize("workers", [3, pytest.param(8, marks=pytest.mark.slow)])
+def test_workers_version_one_entity_with_auto_bump(tmp_path: Path, remotes: dict[str, str],
+                                                   request: pytest.FixtureRequest, workers: int) -> None:
+    reports, checked = _trial(tmp_path, remotes, request, "local", workers=workers, versions=1, same=True)
     assert all(not r["errors"] for r in reports), [r["errors"] for r in reports if r["errors"]]
     tags = remote_tags(remotes["datasets"])
-    assert checked == 8 and sorted(tags) == sorted(f"reliability__shared__{v}" for v in range(1, 9))
-    # the race happened: pushes were rejected and replayed (a version claimed twice is renumbered
-    # inside push(auto_bump=True), so the worker itself may never see the VersionConflict)
-    assert sum(r["rejected_pushes"] for r in reports) > 0
+    # every worker got a version of its own, numbered without a gap (a version claimed twice is
+    # renumbered inside push(auto_bump=True)), whether or not their pushes collided on this machine
+    assert checked == workers and sorted(tags) == sorted(f"reliability__shared__{v}" for v in range(1, workers + 1))
 
 
 def _version(p: Project, name: str, data: bytes, **commit: Any) -> Any:

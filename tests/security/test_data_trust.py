@@ -14,7 +14,6 @@ import json
 import os
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -148,11 +147,10 @@ def test_chunk_link_used_as_a_path_is_refused_before_any_io(
         project, tmp_path, [(cid_of(good), 100), (link, 100)], ["f.bin"], size="200 Bytes", amount=1
     )
     before = snapshot(outside)
-    started = time.monotonic()
     run = victim(second.root, "datasets checkout ds")
     assert run.returncode == 1, run.stderr
     assert "expected an object key (a CID" in run.stderr and "link 1" in run.stderr
-    assert "internal error" not in run.stderr and time.monotonic() - started < 60
+    assert "internal error" not in run.stderr
     assert snapshot(outside) == before and data_files(second) == []
 
 
@@ -451,14 +449,12 @@ def test_metrics_file_must_be_a_small_regular_file_and_is_never_quoted(
         target.mkdir()
     else:
         target.write_text("acc\n" + "1" * 2_000_000 + "\n")
-    started = time.monotonic()
     with pytest.raises((InputFileError, SpecError)) as err:
         project.repo.add("models", "m", metrics_file=target)
     assert "SECRETHASH" not in str(err.value) and str(target) in str(err.value)
     assert not (project.repo._index_dir("models", "m") / "INDEX.yaml").exists()  # checked before any work
     run = Cli(project.root)(f"models add m --metrics-file={target}", ok=False)
     assert run.exit_code == 1 and "SECRETHASH" not in run.output and "internal error" not in run.output
-    assert time.monotonic() - started < 10
 
 
 # -- 7. temp files cannot be confused with user files ----------------------------------------------------------
