@@ -138,8 +138,8 @@ class SFTPStorage(Storage):
                 raise ValueError(port)
         except (TypeError, ValueError):
             raise StorageError(
-                f"storage sftph://{self.bucket} at {self.host}: port must be a number of 1..65535, "
-                f"found {str(port)[:40]!r}"
+                f"storage sftph://{self.bucket} at {self.host}: port must be a number, "
+                f"found {str(port)[:40]!r} (expected 1..65535)"
             ) from None
         self._password = creds.get("password") or None
         self._pkey = _load_key(
