@@ -90,8 +90,13 @@ class Sample:
         return out
 
     def __str__(self) -> str:
-        seed = "" if self.type == "range" else f" --seed={str(self.seed)[:70]}"
-        return f"--sample-type={self.type} --sampling={self.sampling[:70]}{seed}"
+        seed = "" if self.type == "range" else f" --seed={_shown(self.seed)}"
+        return f"--sample-type={self.type} --sampling={_shown(self.sampling)}{seed}"
+
+
+def _shown(value: object) -> str:
+    """A parameter as a message shows it: one line, at most 70 characters."""
+    return str(value)[:70].encode("unicode_escape").decode("ascii")
 
 
 def _seed(sample: Sample) -> int:
@@ -106,12 +111,12 @@ def select(sample: Sample, n: int) -> list[int]:
     """The positions (0..n-1) of the keys ML-Git's rule chooses from ``n`` keys, in its order."""
     if sample.type == "range":
         return _range(sample, n)
-    m = _PAIR.match(sample.sampling)
+    m = _PAIR.match(str(sample.sampling))
     if not m:
         what = "AMOUNT:GROUP_SIZE" if sample.type == "group" else "AMOUNT:FREQUENCY"
         raise InvalidSample(
             f"{sample}: expected {what} as two non-negative integers (at most 18 digits), "
-            f"found {sample.sampling[:60]!r}"
+            f"found {str(sample.sampling)[:60]!r}"
         )
     seed = _seed(sample)
     amount, size = int(m.group(1)), int(m.group(2))
@@ -121,11 +126,11 @@ def select(sample: Sample, n: int) -> list[int]:
 
 
 def _range(sample: Sample, n: int) -> list[int]:
-    m = _RANGE.match(sample.sampling)
+    m = _RANGE.match(str(sample.sampling))
     if not m:
         raise InvalidSample(
             f"{sample}: expected START:STOP or START:STOP:STEP (STOP may be all or -1; numbers of at most "
-            f"18 digits), found {sample.sampling[:60]!r}"
+            f"18 digits), found {str(sample.sampling)[:60]!r}"
         )
     start = int(m.group(1))
     stop = n if m.group(2) in ("all", "-1") else int(m.group(2))

@@ -23,7 +23,7 @@ from sftpserver import SFTPBucket, keygen
 
 import mlgit
 from mlgit.cid import cid_of
-from mlgit.errors import CorruptObject, StorageAuthError, StorageError
+from mlgit.errors import CorruptObject, InvalidSample, StorageAuthError, StorageError
 from mlgit.storage import base
 from mlgit.storage.sftp import SFTPStorage
 
@@ -412,3 +412,25 @@ def test_azure_connection_string_is_not_in_config_show(
     out = cli("repository config show", cwd=ws).output
     assert "azureblobh" in out and key not in out
     assert key not in (ws / ".ml-git" / "config.yaml").read_text()
+
+
+@pytest.mark.parametrize(
+    "sample",
+    [
+        {"range": 5},
+        {"group": None, "seed": 1},
+        {"random": "1:2", "seed": True},
+        {"range": "0:3:0"},
+        {"group": "1:2\n", "seed": 1},
+        {"random": "٣:9", "seed": 1},  # Arabic-Indic digit three: int() reads it, ML-Git's CLI would not
+        {"type": "range", "sampling": "0:" + "9" * 19},
+    ],
+)
+def test_sampling_values_a_pipeline_passes_are_one_error(sample: dict[str, object]) -> None:
+    """What an Airflow/Prefect parameter may hold (not a string, a bool, a newline, a non-ASCII digit)."""
+    from mlgit.sampling import apply
+
+    manifest = {f"{i}.bin": cid_of(bytes([i])) for i in range(10)}
+    with pytest.raises(InvalidSample) as err:
+        apply(sample, manifest, "cv__ds__1")
+    assert "\n" not in str(err.value) and len(str(err.value)) < 400
