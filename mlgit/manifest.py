@@ -6,6 +6,8 @@ import re
 from collections import defaultdict
 from pathlib import Path
 
+import yaml
+
 from . import yamlio
 from .cid import is_cid
 from .errors import ManifestError
@@ -82,12 +84,24 @@ def load(path: Path) -> Manifest:
     return parse(data, str(path))
 
 
+_RESOLVER = yaml.resolver.Resolver()
+
+
+def _plain(rel: str) -> bool:
+    """A path written unquoted reads back as this same string in every YAML reader (not '0', 'true'...)."""
+    return (
+        _PATH.match(f"  {rel}: null") is not None
+        and not rel.endswith(" ")
+        and _RESOLVER.resolve(yaml.ScalarNode, rel, (True, False)) == "tag:yaml.org,2002:str"
+    )
+
+
 def dumps(manifest: Manifest) -> bytes:
     """ML-Git's layout, byte for byte: keys sorted, each a ``!!set`` of sorted paths."""
     grouped: dict[str, set[str]] = defaultdict(set)
     for rel, key in manifest.items():
         grouped[key].add(rel)
-    if all(_PATH.match(f"  {rel}: null") and not rel.endswith(" ") for rel in manifest):
+    if all(_plain(rel) for rel in manifest):
         lines = []
         for key in sorted(grouped):
             lines.append(f"{key}: !!set")

@@ -32,11 +32,11 @@ def check_name(name: str, what: str = "entity name") -> str:
         or not _NAME.match(name)
         or "__" in name
         or ".." in name
-        or name.endswith(".")
+        or name.endswith((".", "_"))
     ):
         raise InvalidName(
             f"{what}: expected 1-100 characters of letters, digits, '.', '_', '-' (no '__', '..' or '/', "
-            f"starting with a letter or digit), found {name!r}"
+            f"starting with a letter or digit, not ending in '.' or '_'), found {name!r}"
         )
     return name
 
@@ -60,7 +60,7 @@ def safe_relpath(path: str, where: str) -> str:
         raise UnsafePath(f"{where}: expected a relative file path, found {path!r}")
     if "\\" in path:
         path = path.replace("\\", "/")  # ML-Git on Windows wrote backslashes
-    if path[0] == "/" or (len(path) > 1 and path[1] == ":"):
+    if path[0] == "/" or (path[0].isalpha() and path[1:3] in (":", ":/")):  # '/x', 'C:', 'C:/x' (not 'x:y')
         raise UnsafePath(f"{where}: path {path!r} is absolute; expected a path inside the entity folder")
     parts = path.split("/")
     if ".." in parts or "" in parts or "." in parts:
