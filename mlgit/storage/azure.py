@@ -30,15 +30,13 @@ from azure.core.pipeline.transport import RequestsTransport
 from azure.storage.blob import BlobServiceClient, LinearRetry
 
 from ..errors import (
-    CorruptObject,
     MLGitError,
     ObjectNotFound,
     StorageAuthError,
     StorageError,
     StorageNotFound,
 )
-from . import base
-from .base import Storage
+from .base import Storage, read_object
 
 ENV = "AZURE_STORAGE_CONNECTION_STRING"
 #: at most this many keys are asked one HEAD each; more are answered by listing
@@ -202,12 +200,7 @@ class AzureStorage(Storage):
                 # the first response (at most the SDK's single-get size, 32 MiB) says the blob's size:
                 # a blob larger than any object is refused before the rest is read
                 stream = self._container.download_blob(self.safe_key(key), max_concurrency=1)
-                if stream.size > base.MAX_OBJECT:
-                    raise CorruptObject(
-                        f"object {key} in {self.where()}: expected at most {base.MAX_OBJECT} bytes, "
-                        f"found {stream.size}; not read"
-                    )
-                return bytes(stream.readall())
+                return read_object(lambda _n: stream.readall(), stream.size, key, self.where())
         except ObjectNotFound:
             self._checked = False
             self.check()  # a missing container says so, not "object not found"

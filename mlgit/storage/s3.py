@@ -22,7 +22,7 @@ import botocore.exceptions as bexc
 from botocore.config import Config
 
 from ..errors import MLGitError, ObjectNotFound, StorageAuthError, StorageError, StorageNotFound
-from .base import Storage
+from .base import Storage, read_object
 
 log = logging.getLogger(__name__)
 
@@ -294,9 +294,10 @@ class S3Storage(Storage):
         with self._boundary("download", key):
             if self._data is not None:
                 return bytes(self._data.get(self.bucket, key))
-            body = self._client.get_object(Bucket=self.bucket, Key=key)["Body"]
-            try:
-                data: bytes = body.read()
+            obj = self._client.get_object(Bucket=self.bucket, Key=key)
+            body = obj["Body"]
+            try:  # bounded: a bucket writer may put 100 GiB under a key
+                data = read_object(body.read, obj.get("ContentLength"), key, self.where())
             finally:
                 body.close()
         return data

@@ -23,7 +23,7 @@ from sftpserver import SFTPBucket, keygen
 
 import mlgit
 from mlgit.cid import cid_of
-from mlgit.errors import CorruptObject, InvalidSample, StorageAuthError, StorageError
+from mlgit.errors import CorruptObject, InvalidSample, MLGitError, StorageAuthError, StorageError
 from mlgit.storage import base
 from mlgit.storage.sftp import SFTPStorage
 
@@ -412,6 +412,33 @@ def test_azure_connection_string_is_not_in_config_show(
     out = cli("repository config show", cwd=ws).output
     assert "azureblobh" in out and key not in out
     assert key not in (ws / ".ml-git" / "config.yaml").read_text()
+
+
+# -- S3 ----------------------------------------------------------------------------------------------
+
+
+@pytest.mark.timeout(120)
+@pytest.mark.parametrize("sdk", ["auto", "boto3", "minio"])
+def test_s3_object_larger_than_any_object_is_not_read(
+    s3_bucket: object, monkeypatch: pytest.MonkeyPatch, sdk: str
+) -> None:
+    """The bucket's writer puts 1 MiB under a CID key (the limit is lowered to 64 KiB, so it stands for a
+    100 GiB object): every data plane refuses it from its declared size, without reading it whole."""
+    from mlgit.storage.s3 import S3Storage
+
+    b = s3_bucket
+    monkeypatch.setattr(base, "MAX_OBJECT", 64 * 1024)
+    key = cid_of(b"small")
+    b.server.client().put_object(Bucket=b.bucket, Key=key, Body=b"\0" * (1 << 20))  # type: ignore[attr-defined]
+    try:
+        st = S3Storage.from_config(b.bucket, {**b.settings(), "sdk": sdk})  # type: ignore[attr-defined]
+    except MLGitError as exc:  # an SDK this install lacks
+        pytest.skip(str(exc))
+    try:
+        with pytest.raises(CorruptObject, match=f"object {key} .*at most {64 * 1024} bytes"):
+            st.get(key)
+    finally:
+        st.close()
 
 
 @pytest.mark.parametrize(
