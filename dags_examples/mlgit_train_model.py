@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import pendulum
-from airflow.sdk import dag, get_current_context, task
+from airflow.sdk import AssetAlias, dag, get_current_context, task
 from mlgit_airflow import (
     MLGitAddOperator,
     MLGitCheckoutOperator,
@@ -28,6 +28,8 @@ from mlgit_airflow import (
     MLGitPushOperator,
     mlgit_asset,
 )
+
+from mlgit import runs
 
 DATASET = "toy-points"
 LABELS = "toy-points-labels"
@@ -104,23 +106,23 @@ def mlgit_train_model() -> None:
     tags=["mlgit", "example"],
 )
 def mlgit_train_model_one_task() -> None:
-    @task(outlets=[mlgit_asset("models", MODEL)])
+    @task(outlets=[AssetAlias("mlgit")])
     def checkout_train_version() -> dict[str, Any]:
-        hook = MLGitHook()
+        hook = MLGitHook()  # inside a task: this DAG run's own folder under the connection's workspace
         repo = hook.get_repository()
-        dataset = repo.checkout("datasets", DATASET, force=True)
-        labels = repo.checkout("labels", LABELS, force=True)
-        if repo.tags("models", MODEL):  # start from the last version, whoever made it
-            model_dir = Path(repo.checkout("models", MODEL, force=True).path)
-        else:
-            model_dir = repo.create(
-                "models",
-                MODEL,
-                categories=["computer-vision", "points"],
-                mutability="mutable",
-                **hook.storage_args(),
-            )
-        metrics = train_centroids(Path(dataset.path), Path(labels.path), model_dir)
+        dataset = repo.checkout("datasets", DATASET)  # the remote's latest when the run started
+        labels = repo.checkout("labels", LABELS)
+        # the model's latest version (whoever made it) checked out, or a new entity
+        model = runs.create_or_reuse(
+            repo,
+            "models",
+            MODEL,
+            fetch=False,
+            categories=["computer-vision", "points"],
+            mutability="mutable",
+            **hook.storage_args(),
+        )
+        metrics = train_centroids(Path(dataset.path), Path(labels.path), Path(model["path"]))
         repo.add("models", MODEL, metrics=metrics)
         ti = get_current_context()["ti"]
         repo.commit(
@@ -131,9 +133,12 @@ def mlgit_train_model_one_task() -> None:
             labels={"tag": labels.tag, "sha": labels.sha},
             auto_bump=True,
         )
-        result = repo.push("models", MODEL).to_dict()
-        event = {k: result[k] for k in ("tag", "sha", "version", "metrics")}
-        get_current_context()["outlet_events"][mlgit_asset("models", MODEL)].extra = event
+        result = repo.push("models", MODEL, auto_bump=True).to_dict()  # another host may take our number first
+        if result["created"]:  # an Asset event only for news
+            event = {k: result[k] for k in ("tag", "sha", "version", "metrics")}
+            get_current_context()["outlet_events"][AssetAlias("mlgit")].add(
+                mlgit_asset("models", MODEL), extra=event
+            )
         return result
 
     checkout_train_version()

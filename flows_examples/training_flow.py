@@ -72,8 +72,9 @@ def training_flow(dataset: str, labels: str, repository: str = "mlgit", name: st
         mlgit_add(repository, "models", name, bumpversion=True, metrics_file=write_metrics_csv(metrics))
     else:
         mlgit_add(repository, "models", name, bumpversion=True, metrics=metrics)
-    mlgit_commit(repository, "models", name, message=f"train {name} on {dataset} + {labels}")
-    return mlgit_push(repository, "models", name)
+    # auto_bump: runs on other workers may take the next number first; this run then takes the one after
+    mlgit_commit(repository, "models", name, message=f"train {name} on {dataset} + {labels}", auto_bump=True)
+    return mlgit_push(repository, "models", name, auto_bump=True)
 
 
 if __name__ == "__main__":

@@ -33,6 +33,7 @@ from .errors import (
     UnsafePath,
     UnsafeRemote,
     VersionConflict,
+    WorkspaceBusy,
 )
 from .names import entity_type, make_tag, parse_tag
 from .repository import Repository
@@ -82,6 +83,7 @@ __all__ = [
     "UnsafeRemote",
     "VersionConflict",
     "VersionResult",
+    "WorkspaceBusy",
     "entity_type",
     "make_tag",
     "parse_tag",

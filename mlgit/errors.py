@@ -59,6 +59,10 @@ class MutabilityError(MLGitError):
     """An operation that the entity's mutability forbids."""
 
 
+class WorkspaceBusy(MLGitError):
+    """Another process holds the workspace lock longer than the timeout."""
+
+
 class MetadataError(MLGitError):
     """A git operation on a metadata repository failed."""
 

@@ -94,3 +94,30 @@ def warn_if_unpushed(md: MetadataRepo, link: Link) -> None:
             link.tag,
             link.sha[:12],
         )
+
+
+def tree_lines(lineage: Lineage) -> list[str]:
+    """The graph as a tree: each version's dataset and labels indented under it (a labels' dataset
+    under the labels). A version linked twice is shown again, its own links not repeated."""
+    by_tag = {n.tag: n for n in [lineage.root, *lineage.upstream]}
+
+    def label(n: LineageNode) -> str:
+        metrics = ", ".join(f"{k}={v:g}" for k, v in sorted(n.metrics.items()))
+        return f"{n.entity_type} {n.tag} ({n.sha[:12]})" + (f"  metrics: {metrics}" if metrics else "")
+
+    lines = [label(lineage.root)]
+    shown: set[str] = {lineage.root.tag}
+
+    def children(n: LineageNode, prefix: str) -> None:
+        links = [link for link in (n.dataset, n.labels) if link is not None]
+        for i, link in enumerate(links):
+            last = i == len(links) - 1
+            child = by_tag.get(link.tag)
+            text = label(child) if child else f"{link.tag} ({link.sha[:12]})"
+            lines.append(prefix + ("`-- " if last else "|-- ") + text)
+            if child is not None and child.tag not in shown:
+                shown.add(child.tag)
+                children(child, prefix + ("    " if last else "|   "))
+
+    children(lineage.root, "")
+    return lines

@@ -196,8 +196,9 @@ class MetadataRepo:
             except GitCommandError as exc:
                 raise GitIdentityMissing(
                     f"git has no identity to sign the {self.entity_type} metadata commit in {self.path}: "
-                    "set it with git config --global user.name NAME and user.email EMAIL "
-                    "(or GIT_AUTHOR_NAME/GIT_AUTHOR_EMAIL)"
+                    "set GIT_AUTHOR_NAME, GIT_AUTHOR_EMAIL, GIT_COMMITTER_NAME and GIT_COMMITTER_EMAIL, "
+                    "or git config --global user.name NAME and user.email EMAIL "
+                    "(or the git author fields of the Airflow connection / Prefect block)"
                 ) from exc
 
     def commit_entity(self, relpath: str, files: dict[str, bytes], message: str, tag: str) -> str:
@@ -205,13 +206,46 @@ class MetadataRepo:
         remote controls) and tag the commit (annotated); git then updates that folder of the work tree."""
         self.check_identity()
         where = f"{self.entity_type} metadata repository {self.path}"
-        commit, _ = gitsafe.commit_files(self.repo, self.git, relpath, files, message, where)
+        commit, head = gitsafe.commit_files(self.repo, self.git, relpath, files, message, where)
+        if (
+            head
+            and self.git("rev-parse", f"{commit}^{{tree}}").strip()
+            == self.git("rev-parse", f"{head}^{{tree}}").strip()
+        ):
+            self.git("update-ref", "HEAD", head, commit)  # take the empty commit back
+            raise MetadataError(
+                f"{self.entity_type} {relpath}: the commit of {tag} would not change the tree in {self.path} "
+                "(expected a new spec and manifest); nothing was committed or tagged"
+            )
         self.git("tag", "-a", tag, "-m", f'Automatic tag "{tag}"', commit)
         try:  # git replaces a symlink instead of following it
             self.git("checkout", "--quiet", commit, "--", relpath)
         except MetadataError as exc:
             log.warning("%s: committed, but the work tree of %s was not refreshed: %s", where, relpath, exc)
+        self.verify_tag(tag, relpath, files)
         return commit
+
+    def verify_tag(self, tag: str, relpath: str, files: dict[str, bytes]) -> None:
+        """The tree at ``tag`` holds exactly ``files`` in ``relpath``; else the tag is deleted and the
+        commit taken back, so that a tag never says something else than the commit reported."""
+        found = {p.rsplit("/", 1)[-1] for p in self.files(tag) if p.rsplit("/", 1)[0] == relpath}
+        bad = sorted(found ^ set(files)) or [
+            n for n, data in files.items() if self.show(tag, f"{relpath}/{n}") != data
+        ]
+        if not bad:
+            return
+        commit = self.tag_sha(tag)
+        self.git("tag", "-d", tag)
+        if self.git("rev-parse", "HEAD").strip() == commit:
+            if self._ref_exists("HEAD~1"):
+                self.git("reset", "--quiet", "--soft", "HEAD~1")
+            else:
+                self.git("update-ref", "-d", "HEAD")
+        raise MetadataError(
+            f"{self.entity_type} {tag}: the committed tree does not hold what was written "
+            f"({', '.join(bad[:3])} differ{'s' if len(bad) == 1 else ''} in {relpath}); the tag was removed "
+            "(another process changed the metadata clone at the same time?)"
+        )
 
     def unpushed_tags(self) -> list[str]:
         """Version tags on our branch that the remote lacks (a push makes all of them visible)."""

@@ -34,6 +34,7 @@ from .errors import (
 )
 from .gitsafe import check_remote_url
 from .lineage import verify_link, walk_lineage, warn_if_unpushed
+from .locking import LOCK_NAME, PathLock, locked
 from .materialize import Builder, build_all, check_bounds
 from .metadata import MetadataRepo
 from .names import MUTABILITIES, check_name, entity_type, make_tag, parse_categories, parse_tag, safe_relpath
@@ -77,9 +78,15 @@ class Repository:
     """An ML-Git project folder: ``.ml-git/config.yaml`` plus the entity folders."""
 
     def __init__(
-        self, path: str | os.PathLike[str], storage_credentials: Mapping[str, Mapping[str, str]] | None = None
+        self,
+        path: str | os.PathLike[str],
+        storage_credentials: Mapping[str, Mapping[str, str]] | None = None,
+        lock_timeout: float | None = None,
     ) -> None:
         self.root = Path(path).resolve()
+        self.workspace_lock = PathLock(
+            self.root / cfg.MLGIT_DIR / LOCK_NAME, f"workspace {self.root}", lock_timeout
+        )
         self._credentials = dict(storage_credentials or {})
         self._metadata: dict[str, MetadataRepo] = {}
         self._lock = threading.RLock()
@@ -123,6 +130,7 @@ class Repository:
             fn(data)
             cfg.save(self.root, data)
 
+    @locked
     @contextlib.contextmanager
     def global_config(self) -> Iterator[None]:
         """Config changes inside this block go to the global file (ML-Git's ``--global``)."""
@@ -153,6 +161,7 @@ class Repository:
 
         return remote_del(self, entity_type(entity_type_))
 
+    @locked
     def storage_add(
         self,
         name: str,
@@ -194,6 +203,7 @@ class Repository:
 
         self._update_config(apply)
 
+    @locked
     def storage_del(self, name: str, type: str | None = None) -> None:
         def apply(data: dict[str, Any]) -> None:
             found = False
@@ -206,12 +216,14 @@ class Repository:
 
         self._update_config(apply)
 
+    @locked
     def set_config(self, key: str, value: Any) -> None:
         def apply(data: dict[str, Any]) -> None:
             data[key] = value
 
         self._update_config(apply)
 
+    @locked
     def entity_init(self, entity_type_: str, require_remote: bool = False) -> None:
         """Clone the type's metadata remote (without one: a local repository, unless ``require_remote``)."""
         et = entity_type(entity_type_)
@@ -223,6 +235,7 @@ class Repository:
             )
         self.metadata(et).init(url)
 
+    @locked
     def create(
         self,
         entity_type_: str,
@@ -311,10 +324,15 @@ class Repository:
         return self.root / cfg.MLGIT_DIR / et
 
     def _objects(self, et: str) -> HashFS:
-        return HashFS(self._type_dir(et) / "objects")
+        return HashFS(self._shared_dir(et, "objects_path") or self._type_dir(et) / "objects")
 
     def _cache(self, et: str) -> HashFS:
-        return HashFS(self._type_dir(et) / "cache")
+        return HashFS(self._shared_dir(et, "cache_path") or self._type_dir(et) / "cache")
+
+    def _shared_dir(self, et: str, key: str) -> Path | None:
+        """ML-Git's centralized ``objects_path`` / ``cache_path`` of an entity type, when configured."""
+        value = (self.config.get(et) or {}).get(key)
+        return self.root / str(value) if value else None
 
     def _index_dir(self, et: str, name: str) -> Path:
         return self._type_dir(et) / "index" / "metadata" / name
@@ -429,6 +447,7 @@ class Repository:
         missing = sorted(r for r, e in index.items() if r not in files and e.status != idx.BARE)
         return StatusResult(et, name, new, modified, deleted, untracked, corrupted, missing)
 
+    @locked
     @disk_errors("add")
     def add(
         self,
@@ -593,6 +612,7 @@ class Repository:
             )
         return Link(*head)
 
+    @locked
     @disk_errors("commit")
     def commit(
         self,
@@ -678,6 +698,7 @@ class Repository:
         return max(versions, default=0) + 1
 
     # -- push / update ----------------------------------------------------------------------
+    @locked
     def push(
         self,
         entity_type_: str,
@@ -785,6 +806,7 @@ class Repository:
             size=sum(e.size for e in index.values()),
         )
 
+    @locked
     def update(self, entity_type_: str | None = None, require_remote: bool = False) -> None:
         types = [entity_type(entity_type_)] if entity_type_ else list(cfg.ENTITY_TYPES)
         for et in types:
@@ -823,6 +845,7 @@ class Repository:
         wanted = f"{ref} version {version}" if version is not None else ref
         raise TagNotFound(f"{et}: no version matches {wanted!r} in {md.path} (tags of {name}: {known})")
 
+    @locked
     @disk_errors("checkout")
     def checkout(
         self,
@@ -834,9 +857,14 @@ class Repository:
         progress: Progress | None = None,
         fail_limit: int | None = None,
         sample: Sample | Mapping[str, Any] | None = None,
+        fetch: bool = False,
     ) -> VersionResult:
-        """``sample`` checks out a subset, chosen as ML-Git does (``mlgit.sampling``)."""
+        """Materialize a version. ``sample`` checks out a subset, chosen as ML-Git does
+        (``mlgit.sampling``). ``fetch`` asks the remote first, so a name means the remote's latest
+        (ML-Git's own checkout, and the default here, resolves from the local clone's tags)."""
         et = entity_type(entity_type_)
+        if fetch:
+            self.metadata(et).fetch()
         link = ref if isinstance(ref, Link) else _link(ref)  # a link {tag, sha}: checked against its tag
         tag, name = self._resolve_ref(et, link.tag if link else str(ref), version)
         if link is not None:
@@ -920,6 +948,7 @@ class Repository:
         )
 
     # -- integrity ------------------------------------------------------------------------------
+    @locked
     def fsck(self, entity_type_: str, fix: bool = True) -> FsckResult:
         """Verify every local object, cached file and locked workspace file; repair what can be repaired."""
         from .fsck import fsck
@@ -931,6 +960,7 @@ class Repository:
             )
         return fsck(self, et, fix)
 
+    @locked
     def unlock(self, entity_type_: str, name: str, file: str) -> Path:
         """Make one file of a flexible entity editable (a private copy, no longer the cache's inode)."""
         et = entity_type(entity_type_)
@@ -966,13 +996,17 @@ class Repository:
         )
 
     def tags(self, entity_type_: str, name: str, fetch: bool = False) -> list[str]:
-        """Version tags of ``name``, oldest first; ``fetch`` asks the remote first (the branch and the
-        workspace do not move, unlike ``update``)."""
+        """Version tags of ``name``, oldest first. ``fetch``: the versions on the remote only (fetched,
+        so they can be read; the branch and the workspace do not move, unlike ``update``)."""
         et = entity_type(entity_type_)
         check_name(name)
-        if fetch:
-            self.metadata(et).fetch()
-        return self.metadata(et).tags(name)
+        md = self.metadata(et)
+        if fetch and md.remote_url():
+            with self.workspace_lock.hold("fetch"):
+                md.fetch()
+            remote = md.remote_tags()
+            return [t for t in md.tags(name) if t in remote]
+        return md.tags(name)
 
     def branch(self, entity_type_: str, name: str) -> tuple[str, str] | None:
         et = entity_type(entity_type_)
@@ -1043,6 +1077,7 @@ class Repository:
         )
 
     # -- ML-Git's other verbs (mlgit/verbs/) ---------------------------------------------------
+    @locked
     def fetch(
         self,
         entity_type_: str,
@@ -1056,12 +1091,14 @@ class Repository:
 
         return fetch(self, entity_type(entity_type_), ref, version, progress, sample)
 
+    @locked
     def reset(self, entity_type_: str, name: str, mode: str = "hard", reference: str = "head") -> str | None:
         """ML-Git's reset (soft/mixed/hard, head or head~1); returns the tag checked out afterwards."""
         from .verbs.reset import reset
 
         return reset(self, entity_type(entity_type_), name, mode, reference)
 
+    @locked
     def tag_add(self, entity_type_: str, name: str, tag: str) -> str:
         from .verbs.tag import tag_add
 
@@ -1081,12 +1118,14 @@ class Repository:
 
         return export(self, entity_type(entity_type_), tag, bucket, **options)
 
+    @locked
     def import_files(self, entity_type_: str, bucket: str, entity_dir: str, **options: Any) -> list[str]:
         """Copy plain files from a bucket into ``<type>/entity_dir``; returns the paths written."""
         from .verbs.importer import import_files
 
         return import_files(self, entity_type(entity_type_), bucket, entity_dir, **options)
 
+    @locked
     def remote_fsck(
         self, entity_type_: str, name: str, thorough: bool = False, fix: bool = True
     ) -> RemoteFsckResult:

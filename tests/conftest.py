@@ -30,6 +30,8 @@ def pytest_xdist_make_scheduler(config: pytest.Config, log: object) -> object | 
             parts = nodeid.split("/")
             if len(parts) > 2 and parts[0] == "tests" and parts[1] in XDIST_GROUPS:
                 return parts[1]
+            if len(parts) > 2 and parts[0] == "tests" and parts[1] == "distributed":
+                return "/".join(parts[:3]).split("::")[0]  # one module, one cluster, one worker
             return super()._split_scope(nodeid)
 
     return FolderGroups(config, log)  # type: ignore[arg-type]

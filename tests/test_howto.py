@@ -161,10 +161,13 @@ def test_howto_end_to_end(tmp_path: Path, cli: Cli, remotes: dict[str, str]) -> 
     cli("models checkout imagenet-model", cwd=ws2)
     assert _tree(ws2 / "models" / "imagenet-model") == _tree(model)
     lineage = cli("models lineage imagenet-model", cwd=ws2).output
-    assert "models computer-vision__images__imagenet-model__1" in lineage
-    assert "<- datasets computer-vision__images__imagenet8__2" in lineage
-    assert "<- labels computer-vision__captions__mscoco-captions__1" in lineage
-    assert "<- datasets computer-vision__images__mscoco__1" in lineage
+    lines = [line.split(" (")[0] for line in lineage.splitlines()]
+    assert lines == [  # a tree: the labels' dataset indented under the labels
+        "models computer-vision__images__imagenet-model__1",
+        "|-- datasets computer-vision__images__imagenet8__2",
+        "`-- labels computer-vision__captions__mscoco-captions__1",
+        "    `-- datasets computer-vision__images__mscoco__1",
+    ], lineage
 
     # 7. fsck finds a corrupted object and fixes it from the storage
     repo2 = Repository(ws2)

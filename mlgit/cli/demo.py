@@ -23,8 +23,10 @@ def demo(ctx: click.Context, folder: str) -> None:
             f"  pushed {v.entity_type:<8} {v.tag}  ({v.files} files, {v.size} bytes, {v.uploaded} objects uploaded)"
         )
     click.echo("\nLineage of the model:")
-    for depth, node in enumerate([res.lineage.root, *res.lineage.upstream]):
-        click.echo(f"  {'' if depth == 0 else '<- '}{node.entity_type} {node.tag} ({node.sha[:12]})")
+    from ..lineage import tree_lines
+
+    for line in tree_lines(res.lineage):
+        click.echo(f"  {line}")
     click.echo("\nMetrics of the model, per version:")
     for tag, metrics in res.metrics.items():
         click.echo(f"  {tag}: " + ", ".join(f"{k}={v:g}" for k, v in sorted(metrics.items())))

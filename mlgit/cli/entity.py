@@ -249,6 +249,11 @@ def _entity_group(et: str) -> click.Group:
         help="group: AMOUNT:GROUP_SIZE, range: START:STOP[:STEP], random: AMOUNT:FREQUENCY.",
     )
     @click.option("--seed", default="1", show_default=True, help="Seed of the group and random samples.")
+    @click.option(
+        "--fetch",
+        is_flag=True,
+        help="Ask the metadata remote first: a name means the remote's latest version.",
+    )
     @click.pass_context
     def checkout(
         ctx: click.Context,
@@ -264,6 +269,7 @@ def _entity_group(et: str) -> click.Group:
         sample_type: str | None,
         sampling: str,
         seed: str,
+        fetch: bool,
     ) -> None:
         if (with_dataset and et == "datasets") or (with_labels and et != "models"):
             raise click.UsageError(
@@ -281,6 +287,7 @@ def _entity_group(et: str) -> click.Group:
                 progress=progress,
                 fail_limit=fail_limit,
                 sample=sample,
+                fetch=fetch,
             )
         info("Metadata", f"Performing checkout in tag {res.tag}")
         if bare:
@@ -378,14 +385,10 @@ def _entity_group(et: str) -> click.Group:
     @click.pass_context
     def lineage(ctx: click.Context, ref: str) -> None:
         """The versions this version came from (dataset, labels), recursively."""
-        graph = _repo(ctx).lineage(et, ref)
-        for depth, node in enumerate([graph.root, *graph.upstream]):
-            metrics = ", ".join(f"{k}={v:g}" for k, v in sorted(node.metrics.items()))
-            lead = "" if depth == 0 else "  <- "
-            click.echo(
-                f"{lead}{node.entity_type} {node.tag} ({node.sha[:12]})"
-                + (f"  metrics: {metrics}" if metrics else "")
-            )
+        from ..lineage import tree_lines
+
+        for line in tree_lines(_repo(ctx).lineage(et, ref)):
+            click.echo(line)
 
     return grp
 

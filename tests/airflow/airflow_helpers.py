@@ -46,3 +46,10 @@ def workspace(path: Path, conn: dict[str, Any]) -> Repository:
     storage = conn["storage"]
     repo.storage_add(storage["bucket"], type="local", path=storage["storage_path"])
     return repo
+
+
+def run_folder(root: Path, dag_id: str, run_id: str) -> Path:
+    """The folder of one DAG run under a connection's workspace root."""
+    from mlgit import runs
+
+    return root.resolve() / "runs" / runs.run_key(dag_id, run_id)

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 from airflow_dagrun import load_dag, run_dag
-from airflow_helpers import TEST_DAGS, connection_json, workspace
+from airflow_helpers import TEST_DAGS, connection_json, run_folder, workspace
 from test_airflow_examples import asset_events, commit_message
 
 from mlgit import Repository
@@ -57,10 +57,11 @@ def test_templated_operators_metrics_file_alias_push_fsck_and_clear_failures(
     assert run.xcom("create") == {
         "entity_type": "models",
         "name": "ops-model-7",
-        "path": str(mlgit_conn["workspace"] / "models" / "ops-model-7"),
+        "path": str(run_folder(mlgit_conn["workspace"], run.dag_id, run.run_id) / "models" / "ops-model-7"),
         "version": 1,
         "storage": "local://mlgit-local",
         "created": True,
+        "checked_out": None,
     }
     add = run.xcom("add")
     assert add["metrics"] == {"accuracy": 0.91, "f1": 0.875} and add["files"] == 1 and add["size"] == 256 * 64
@@ -94,9 +95,16 @@ def test_templated_operators_metrics_file_alias_push_fsck_and_clear_failures(
 
 
 def test_fsck_repairs_a_corrupted_object_and_reports_it(airflow_db: Path, mlgit_conn: dict[str, Any]) -> None:
-    ws = workspace(mlgit_conn["workspace"], mlgit_conn)
+    from mlgit import Repository, runs
+
+    ws = workspace(mlgit_conn["workspace"].parent / "seed", mlgit_conn)
     publish(ws, mlgit_conn, "fsck-me", {"a.txt": "alpha\n" * 100, "b.txt": "beta\n" * 100})
-    hashfs = mlgit_conn["workspace"] / ".ml-git" / "datasets" / "objects"
+    # an earlier run on this worker left the objects in the host's shared store
+    earlier = runs.prepare(mlgit_conn["workspace"], "earlier-run", mlgit_conn["remotes"]).path
+    storage = mlgit_conn["storage"]
+    Repository(earlier).storage_add(storage["bucket"], type="local", path=storage["storage_path"])
+    Repository(earlier).checkout("datasets", "fsck-me")
+    hashfs = mlgit_conn["workspace"] / "objects" / "datasets"
     victim = sorted(p for p in hashfs.rglob("*") if p.is_file())[0]
     victim.chmod(0o644)
     victim.write_bytes(b"bit rot")
@@ -106,7 +114,7 @@ def test_fsck_repairs_a_corrupted_object_and_reports_it(airflow_db: Path, mlgit_
     assert result["corrupted_objects"] == [victim.name]
     assert result["fixed"] == [victim.name] and result["unfixable"] == [] and result["corrupted"] == 1
     assert victim.read_bytes() != b"bit rot"
-    assert ws.fsck("datasets").total == 0
+    assert Repository(earlier).fsck("datasets").total == 0
 
 
 def test_retried_commit_and_push_finish_without_duplicate_or_loss(
@@ -119,6 +127,16 @@ def test_retried_commit_and_push_finish_without_duplicate_or_loss(
     assert run.xcom("commit")["tag"] == tag and run.xcom("commit")["created"] is False
     assert run.xcom("push")["tag"] == tag
     assert remote_tags(mlgit_conn["remotes"]["datasets"]) == [tag]
+    # the crashed first push sent no event (the task failed); the retry sends the one event
+    assert [e["tag"] for e in asset_events("mlgit://datasets/retried")] == [tag]
+    # the DAG again (a rerun): the same files make the same version, no new version, no second event
+    again = run_dag(load_dag("mlgit_ops_retry", TEST_DAGS))
+    assert again.state == "success", again.task_states
+    assert again.xcom("create")["checked_out"] == tag  # the run folder starts from the latest version
+    assert (again.xcom("commit")["tag"], again.xcom("commit")["created"]) == (tag, False)
+    assert (again.xcom("push")["tag"], again.xcom("push")["created"]) == (tag, False)
+    assert remote_tags(mlgit_conn["remotes"]["datasets"]) == [tag]
+    assert [e["tag"] for e in asset_events("mlgit://datasets/retried")] == [tag]
     assert "Airflow-Try-Number: 1" in commit_message(mlgit_conn["remotes"]["datasets"], tag)
     # nothing lost: another worker gets every file back, verified
     other = workspace(tmp_path / "other", mlgit_conn)

@@ -153,7 +153,29 @@ def test_hook_reads_a_connection_given_as_env_json(monkeypatch: pytest.MonkeyPat
         "mlgit-datasets": {"aws_access_key_id": "AKIAEXAMPLE", "aws_secret_access_key": SECRET}
     }
     ok, message = MLGitHook(mlgit_conn_id="mlgit_envjson").test_connection()
-    assert ok and "mlgit-datasets" in message
+    assert not ok and "datasets metadata remote /g/d.git: cannot read it" in message  # it does not exist
+
+
+def test_test_connection_reaches_the_remotes_and_the_bucket(
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    git_remotes: dict[str, str],
+    local_storage: dict[str, str],
+) -> None:
+    from airflow_helpers import connection_json
+
+    monkeypatch.setenv(
+        "AIRFLOW_CONN_MLGIT_PROBE", connection_json(tmp_path / "ws", git_remotes, local_storage)
+    )
+    ok, message = MLGitHook(mlgit_conn_id="mlgit_probe").test_connection()
+    assert ok and "reached remotes ['datasets', 'labels', 'models'] and bucket mlgit-local" in message, (
+        message
+    )
+    gone = {**local_storage, "storage_path": str(tmp_path / "no-such-bucket")}
+    monkeypatch.setenv("AIRFLOW_CONN_MLGIT_PROBE", connection_json(tmp_path / "ws", git_remotes, gone))
+    ok, message = MLGitHook(mlgit_conn_id="mlgit_probe").test_connection()
+    assert not ok and "no-such-bucket" in message and "does not exist" in message
+    assert not (tmp_path / "ws").exists()  # a test changes nothing on the worker
 
 
 def test_missing_connection_fails_with_its_id() -> None:

@@ -63,3 +63,32 @@ def test_s3_push_and_checkout_with_connection_keys_and_the_secret_in_no_log(
     assert "mlgit: pushed ops__on-s3__1" in run.log_text
     assert s3_bucket.secret_key not in run.log_text
     assert s3_bucket.secret_key not in json.dumps(list(run.xcoms.values()))
+
+
+def test_test_connection_calls_the_s3_service(
+    s3_bucket: Any, git_remotes: dict[str, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A wrong secret, a missing bucket and a dead endpoint each fail the test, naming what failed."""
+    from mlgit_airflow import MLGitHook
+
+    good = json.loads(s3_connection(tmp_path / "ws", git_remotes, s3_bucket))
+    cases = {
+        "ok": good,
+        "wrong secret": {**good, "password": "wrong-" + s3_bucket.secret_key},
+        "missing bucket": {**good, "extra": {**good["extra"], "bucket": "no-such-bucket-x"}},
+        "dead endpoint": {**good, "extra": {**good["extra"], "endpoint_url": "http://127.0.0.1:9"}},
+    }
+    results = {}
+    for case, conn in cases.items():
+        monkeypatch.setenv("AIRFLOW_CONN_MLGIT_S3PROBE", json.dumps(conn))
+        if case == "wrong secret":  # moto accepts any key unless told to check: then it knows none
+            with s3server.moto_authentication(s3_bucket.server):
+                results[case] = MLGitHook(mlgit_conn_id="mlgit_s3probe").test_connection()
+        else:
+            results[case] = MLGitHook(mlgit_conn_id="mlgit_s3probe").test_connection()
+    assert results["ok"][0], results["ok"][1]
+    for case in ("wrong secret", "missing bucket", "dead endpoint"):
+        assert not results[case][0], case
+    assert "no-such-bucket-x" in results["missing bucket"][1]
+    assert "127.0.0.1:9" in results["dead endpoint"][1]
+    assert s3_bucket.secret_key not in " ".join(m for _, m in results.values())

@@ -143,8 +143,8 @@ def test_fsck_repairs_from_the_bucket_and_fails_when_it_cannot(
         examples: Callable[[str], ModuleType], sample: Path, local_block: str, tmp_path: Path) -> None:
     integrity_flow = examples("integrity_flow").integrity_flow
     run(examples("dataset_flow").dataset_flow, source=str(sample / "data"), repository=local_block)
-    objects = sorted(p for p in (tmp_path / "workspace" / ".ml-git" / "datasets" / "objects").rglob("*") if p.is_file())
-    assert objects, "the dataset's objects are in the workspace's local repository"
+    objects = sorted(p for p in (tmp_path / "workspace" / "objects" / "datasets").rglob("*") if p.is_file())
+    assert objects, "the dataset's objects are in the host's shared object store"
     victim = objects[0]
     victim.chmod(0o644)
     victim.write_bytes(b"bit rot")

@@ -7,7 +7,8 @@ test can check that all of them exist afterwards, whole and unchanged.
 
 Job keys: ``root`` (workspace), ``remotes`` ({type: url}), ``storage`` ({"type": "local", "path"} or
 {"type": "s3h", "bucket", "settings"}), ``name`` (entity), ``versions``, ``worker`` (an id),
-``auto_bump`` (take the next free version on a conflict), ``size`` (bytes per file), ``retries``.
+``auto_bump`` (take the next free version on a conflict), ``size`` (bytes per file), ``retries``;
+``mode: update`` with ``stop_file`` runs ``update`` in a loop until that file exists.
 """
 
 from __future__ import annotations
@@ -83,8 +84,25 @@ def one_version(repo: Repository, job: dict[str, Any], path: Path, n: int) -> di
             "rel": rel, "sha256": hashlib.sha256(data).hexdigest(), "files": files, "conflicts": conflicts}
 
 
+def keep_updating(repo: Repository, job: dict[str, Any]) -> dict[str, Any]:
+    """What a replayed push does to a shared workspace: ``update`` again and again until told to stop."""
+    out: dict[str, Any] = {"worker": job["worker"], "pushed": [], "errors": [], "updates": 0}
+    stop = Path(job["stop_file"])
+    while not stop.exists():
+        try:
+            repo.update("datasets")
+            out["updates"] += 1
+            if job.get("ready_file"):
+                Path(job["ready_file"]).touch()
+        except MetadataError as exc:
+            out["errors"].append(f"{type(exc).__name__}: {exc}")
+    return out
+
+
 def run(job: dict[str, Any]) -> dict[str, Any]:
     repo, bucket = setup(job)
+    if job.get("mode") == "update":
+        return keep_updating(repo, job)
     path = open_entity(repo, job, bucket)
     out: dict[str, Any] = {"worker": job["worker"], "pushed": [], "errors": []}
     for n in range(1, job["versions"] + 1):

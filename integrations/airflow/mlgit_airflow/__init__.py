@@ -17,6 +17,8 @@ __all__ = [
     "MLGitFsckOperator",
     "MLGitHook",
     "MLGitPushOperator",
+    "MLGitRemoteFsckOperator",
+    "MLGitUpdateOperator",
     "MLGitVersionSensor",
     "MLGitVersionTrigger",
     "get_provider_info",
@@ -31,6 +33,8 @@ _LAZY = {
     "MLGitCommitOperator": "mlgit_airflow.operators",
     "MLGitPushOperator": "mlgit_airflow.operators",
     "MLGitFsckOperator": "mlgit_airflow.operators",
+    "MLGitUpdateOperator": "mlgit_airflow.operators",
+    "MLGitRemoteFsckOperator": "mlgit_airflow.operators",
     "MLGitVersionSensor": "mlgit_airflow.sensors",
     "MLGitVersionTrigger": "mlgit_airflow.triggers",
     "mlgit_asset": "mlgit_airflow.assets",
@@ -46,6 +50,8 @@ if TYPE_CHECKING:
         MLGitCreateOperator,
         MLGitFsckOperator,
         MLGitPushOperator,
+        MLGitRemoteFsckOperator,
+        MLGitUpdateOperator,
     )
     from mlgit_airflow.sensors import MLGitVersionSensor
     from mlgit_airflow.triggers import MLGitVersionTrigger

@@ -35,3 +35,15 @@ def optional_int(value: object, what: str) -> int | None:
         return int(str(value).strip())
     except ValueError:
         raise MLGitInputError(f"{what}: expected a positive integer, found {value!r}") from None
+
+
+def flag(value: object, what: str) -> bool:
+    """A templated boolean argument: a bool, or rendered text such as ``True`` / ``false`` / ``1``."""
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in ("true", "1", "yes", "on"):
+        return True
+    if text in ("false", "0", "no", "off", "", "none"):
+        return False
+    raise MLGitInputError(f"{what}: expected true or false, found {value!r}")

@@ -37,6 +37,22 @@ CONN_FIELDS: dict[str, dict[str, Any]] = {
     "endpoint_url": {"label": "S3 endpoint URL (MinIO, ...)", "schema": {"type": ["string", "null"]}},
     "region": {"label": "S3 region", "schema": {"type": ["string", "null"], "default": "us-east-1"}},
     "profile": {"label": "AWS profile (instead of keys)", "schema": {"type": ["string", "null"]}},
+    "run_folders": {
+        "label": "A folder per DAG run under the workspace (true/false)",
+        "schema": {"type": ["boolean", "string", "null"], "default": True},
+    },
+    "keep_failed_runs_hours": {
+        "label": "Hours a failed run's folder is kept",
+        "schema": {"type": ["number", "string", "null"], "default": 72},
+    },
+    "git_author_name": {
+        "label": "git author name of metadata commits",
+        "schema": {"type": ["string", "null"]},
+    },
+    "git_author_email": {
+        "label": "git author email of metadata commits",
+        "schema": {"type": ["string", "null"]},
+    },
     "aws_session_token": {
         "label": "AWS session token (temporary keys)",
         "schema": {"type": ["string", "null"], "format": "password"},

@@ -7,6 +7,7 @@ The keys reach the core in memory only (``storage_credentials``); nothing is wri
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,12 +22,31 @@ if TYPE_CHECKING:
     from airflow.sdk import Connection
 
     from mlgit import Repository
+    from mlgit.runs import RunFolder
 
 STORAGE_TYPES = ("s3h", "local")
 
 
 class MLGitConnectionError(MLGitInputError):
     """An ``mlgit`` connection that lacks or misstates a field."""
+
+
+def _extra(conn: Connection, where: str) -> dict[str, Any]:
+    """The extra fields, parsed here rather than by ``conn.extra_dejson``: that one registers every
+    value as a secret (paths, URLs, bucket names vanish from logs; short ones such as ``s3h`` log
+    "Skipping masking for a secret as it's too short" on every read). Only the token is a secret."""
+    try:
+        extra = json.loads(conn.extra) if conn.extra else {}
+    except ValueError as exc:
+        raise MLGitConnectionError(f"{where}: extra is not valid JSON ({exc})") from None
+    if not isinstance(extra, dict):
+        raise MLGitConnectionError(f"{where}: extra must be a JSON object, found {type(extra).__name__}")
+    token = extra.get("aws_session_token") or extra.get("extra__mlgit__aws_session_token")
+    if token:
+        from airflow.sdk.log import mask_secret
+
+        mask_secret(str(token))
+    return extra
 
 
 @dataclass(frozen=True)
@@ -42,6 +62,10 @@ class MLGitConnectionSettings:
     endpoint_url: str | None = None
     region: str = "us-east-1"
     profile: str | None = None
+    run_folders: bool = True
+    keep_failed_runs_hours: float = 72.0
+    git_author_name: str | None = None
+    git_author_email: str | None = None
     access_key_id: str | None = field(default=None, repr=False)
     secret_access_key: str | None = field(default=None, repr=False)
     session_token: str | None = field(default=None, repr=False)
@@ -51,8 +75,8 @@ class MLGitConnectionSettings:
         cls, conn: Connection, workspace: str | Path | None = None
     ) -> MLGitConnectionSettings:
         prefix = "extra__mlgit__"  # forms of older Airflow versions stored extras with this prefix
-        extra: dict[str, Any] = {k.removeprefix(prefix): v for k, v in conn.extra_dejson.items()}
         where = f"connection {conn.conn_id!r}"
+        extra: dict[str, Any] = {k.removeprefix(prefix): v for k, v in _extra(conn, where).items()}
         if conn.conn_type and conn.conn_type != "mlgit":
             raise MLGitConnectionError(f"{where} has conn_type {conn.conn_type!r}; expected 'mlgit'")
         unknown = sorted(set(extra) - set(CONN_FIELDS))
@@ -83,7 +107,21 @@ class MLGitConnectionSettings:
             )
         if bool(conn.login) != bool(conn.password):
             raise MLGitConnectionError(f"{where} has only one of login / password; storage keys need both")
+        run_folders = extra.get("run_folders", True)
+        if isinstance(run_folders, str):
+            run_folders = run_folders.strip().lower() not in ("false", "0", "no", "off", "")
+        try:
+            keep_failed = float(extra.get("keep_failed_runs_hours") or 72)
+        except (TypeError, ValueError):
+            raise MLGitConnectionError(
+                f"{where}: keep_failed_runs_hours must be a number of hours, "
+                f"found {extra.get('keep_failed_runs_hours')!r}"
+            ) from None
         return cls(
+            run_folders=bool(run_folders),
+            keep_failed_runs_hours=keep_failed,
+            git_author_name=extra.get("git_author_name") or None,
+            git_author_email=extra.get("git_author_email") or None,
             conn_id=conn.conn_id,
             workspace=Path(folder).expanduser(),
             remotes=remotes,
@@ -108,14 +146,20 @@ class MLGitConnectionSettings:
         return {self.bucket: keys}
 
 
-def open_repository(settings: MLGitConnectionSettings) -> Repository:
-    """Initialize (first use) or open the workspace the settings describe. Every step is idempotent."""
-    from mlgit import Repository
+def open_repository(settings: MLGitConnectionSettings, run: Mapping[str, str] | None = None) -> Repository:
+    """Initialize (first use) or open the workspace the settings describe. Every step is idempotent.
+
+    With ``run`` (``{dag_id, run_id}``) and the connection's ``run_folders`` on, that is the DAG run's
+    own folder under the workspace root (``mlgit.runs``); finished runs' folders are swept on the way."""
+    from mlgit import Repository, runs
+    from mlgit_airflow.runs import dag_run_state, key_of
 
     settings.workspace.mkdir(parents=True, exist_ok=True)
-    repo = Repository.init(
-        settings.workspace, exist_ok=True, storage_credentials=settings.storage_credentials()
-    )
+    folder = settings.workspace
+    if run is not None and settings.run_folders:
+        folder = runs.prepare(settings.workspace, key_of(run), settings.remotes, run).path
+        runs.sweep(settings.workspace, dag_run_state, keep_failed=settings.keep_failed_runs_hours * 3600)
+    repo = Repository.init(folder, exist_ok=True, storage_credentials=settings.storage_credentials())
     for entity_type, url in settings.remotes.items():
         repo.remote_add(entity_type, url)
     if settings.storage_type and settings.bucket:
@@ -129,6 +173,13 @@ def open_repository(settings: MLGitConnectionSettings) -> Repository:
         )
     for entity_type in settings.remotes:
         repo.entity_init(entity_type)
+        md = repo.metadata(entity_type)
+        for key, value in (
+            ("user.name", settings.git_author_name),
+            ("user.email", settings.git_author_email),
+        ):
+            if value:
+                md.git("config", key, value)
     return repo
 
 
@@ -144,11 +195,18 @@ class MLGitHook(BaseHook):
     conn_type = "mlgit"
     hook_name = "mlgit (ML-Git)"
 
-    def __init__(self, mlgit_conn_id: str = default_conn_name, workspace: str | Path | None = None) -> None:
+    def __init__(
+        self,
+        mlgit_conn_id: str = default_conn_name,
+        workspace: str | Path | None = None,
+        run_folder: bool = True,
+    ) -> None:
         super().__init__()
         self.mlgit_conn_id = mlgit_conn_id
         self.workspace = workspace
+        self.use_run_folder = run_folder
         self._repository: Repository | None = None
+        self.run: dict[str, str] | None = None
 
     @classmethod
     def get_ui_field_behaviour(cls) -> dict[str, Any]:
@@ -163,10 +221,25 @@ class MLGitHook(BaseHook):
         )
 
     def get_repository(self) -> Repository:
-        """The workspace's repository, initialized (remotes, storage, metadata clones) on first use."""
+        """The repository of this DAG run's folder (inside a task), or of the workspace root (outside
+        one), initialized (remotes, storage, metadata clones) on first use."""
         if self._repository is None:
-            self._repository = open_repository(self.settings())
+            from mlgit_airflow.runs import current_run
+
+            settings = self.settings()
+            self.run = current_run() if self.use_run_folder and settings.run_folders else None
+            self._repository = open_repository(settings, self.run)
         return self._repository
+
+    def run_folder(self) -> RunFolder | None:
+        """Where this DAG run's records live (what it committed and pushed), None outside a run."""
+        from mlgit.runs import RunFolder
+        from mlgit_airflow.runs import key_of
+
+        self.get_repository()
+        if self.run is None:
+            return None
+        return RunFolder(self.settings().workspace.resolve(), key_of(self.run), self.run)
 
     def storage_args(self) -> dict[str, Any]:
         """``storage_type`` and ``bucket`` of the connection, as ``Repository.create`` takes them."""
@@ -177,11 +250,29 @@ class MLGitHook(BaseHook):
         return self.get_repository()
 
     def test_connection(self) -> tuple[bool, str]:
+        """Reach every metadata remote (``git ls-remote``) and the bucket (S3: HeadBucket, with the keys)."""
+        from mlgit.probe import check_all
+
         try:
             settings = self.settings()
+            storages: dict[str, Any] = {}
+            uri = None
+            if settings.storage_type and settings.bucket:
+                uri = f"{settings.storage_type}://{settings.bucket}"
+                if settings.storage_type == "local":
+                    section: dict[str, Any] = {"path": settings.storage_path}
+                else:
+                    section = {"aws-credentials": {"profile": settings.profile}, "region": settings.region}
+                    if settings.endpoint_url:
+                        section["endpoint-url"] = settings.endpoint_url
+                storages = {settings.storage_type: {settings.bucket: section}}
+            creds = (settings.storage_credentials() or {}).get(settings.bucket or "")
+            problems = check_all(settings.remotes, uri, storages, creds)
         except Exception as err:  # the UI shows the message; the type does not matter there
             return False, str(err)
+        if problems:
+            return False, "; ".join(problems)
         return (
             True,
-            f"workspace {settings.workspace}, remotes {sorted(settings.remotes)}, bucket {settings.bucket}",
+            f"reached remotes {sorted(settings.remotes)} and bucket {settings.bucket}; workspace root {settings.workspace}",
         )

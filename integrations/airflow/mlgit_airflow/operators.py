@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from airflow.sdk import AssetAlias, BaseOperator
 from airflow.sdk.exceptions import AirflowFailException, AirflowNotFoundException
 
-from mlgit_airflow._entities import MLGitInputError, optional_int, plural_entity_type
+from mlgit_airflow._entities import MLGitInputError, flag, optional_int, plural_entity_type
 from mlgit_airflow.assets import event_extra, mlgit_asset
 from mlgit_airflow.hooks import MLGitHook
 from mlgit_airflow.lineage import LineageRef, operator_lineage
@@ -48,11 +48,8 @@ def _fatal_errors() -> tuple[type[BaseException], ...]:
         mlgit.MutabilityError,
         mlgit.MissingExtra,
         mlgit.StorageAuthError,
+        mlgit.GitIdentityMissing,
     )
-
-
-def _is_templated(value: object) -> bool:
-    return isinstance(value, str) and ("{{" in value or "{%" in value)
 
 
 def _literal(value: object, what: str) -> Any:
@@ -124,9 +121,21 @@ class MLGitBaseOperator(BaseOperator):
         """The entity type in its plural form (``datasets``, ``labels``, ``models``)."""
         return plural_entity_type(self.entity_type)
 
+    @property
+    def hook(self) -> MLGitHook:
+        """One hook per task run: it knows the DAG run, hence the run folder."""
+        if getattr(self, "_hook", None) is None:
+            self._hook = MLGitHook(mlgit_conn_id=self.mlgit_conn_id, workspace=self.workspace or None)
+        return self._hook
+
     def repository(self) -> Repository:
-        hook = MLGitHook(mlgit_conn_id=self.mlgit_conn_id, workspace=self.workspace or None)
-        return hook.get_repository()
+        return self.hook.get_repository()
+
+    def fetch_first(self) -> bool:
+        """Whether a name must be resolved after asking the remote: not in a run folder, whose clones
+        were fetched when the run started (one fetch per run and type, the same "latest" for all tasks)."""
+        self.repository()
+        return self.hook.run is None
 
     def execute(self, context: Context) -> dict[str, Any]:
         try:
@@ -185,21 +194,17 @@ class MLGitCreateOperator(MLGitBaseOperator):
         self.exist_ok = exist_ok
 
     def run_verb(self, context: Context) -> dict[str, Any]:
-        from mlgit import EntityNotFound
+        from mlgit import InvalidName, runs
 
-        hook = MLGitHook(mlgit_conn_id=self.mlgit_conn_id, workspace=self.workspace or None)
-        repo = hook.get_repository()
-        et = self.entity_types
+        repo = self.repository()
+        defaults = self.hook.storage_args()
         try:
-            path = repo.entity_path(et, self.name)
-            created = False
-            if not self.exist_ok:
-                raise MLGitInputError(f"{et} {self.name} already exists at {path} (exist_ok=False)")
-        except EntityNotFound:
-            defaults = hook.storage_args()
-            path = repo.create(
-                et,
+            value = runs.create_or_reuse(
+                repo,
+                self.entity_types,
                 self.name,
+                exist_ok=self.exist_ok,
+                fetch=self.fetch_first(),
                 categories=self.categories,
                 mutability=self.mutability,
                 storage_type=self.storage_type or defaults["storage_type"],
@@ -207,17 +212,13 @@ class MLGitCreateOperator(MLGitBaseOperator):
                 entity_dir=self.entity_dir or "",
                 version=optional_int(self.version, "version") or 1,
             )
-            created = True
-        spec = repo.show(et, self.name)
-        self.log.info("mlgit: %s %s %s at %s", "created" if created else "found", et, self.name, path)
-        return {
-            "entity_type": et,
-            "name": self.name,
-            "path": str(path),
-            "version": int(spec.get("version", 1)),
-            "storage": str((spec.get("manifest") or {}).get("storage", "")),
-            "created": created,
-        }
+        except InvalidName as err:
+            raise MLGitInputError(str(err)) from err
+        how = "created" if value["created"] else "found"
+        if value["checked_out"]:
+            how = f"checked out its latest version {value['checked_out']} for"
+        self.log.info("mlgit: %s %s %s at %s", how, value["entity_type"], self.name, value["path"])
+        return value
 
 
 class MLGitCheckoutOperator(MLGitBaseOperator):
@@ -228,7 +229,13 @@ class MLGitCheckoutOperator(MLGitBaseOperator):
     ``{"random": "1:2", "seed": "7"}`` or ``{"range": "0:100:2"}`` (a dict, or template text holding one).
     """
 
-    template_fields: Sequence[str] = (*MLGitBaseOperator.template_fields, "ref", "version", "sample")
+    template_fields: Sequence[str] = (
+        *MLGitBaseOperator.template_fields,
+        "ref",
+        "version",
+        "force",
+        "sample",
+    )
 
     def __init__(
         self,
@@ -236,7 +243,7 @@ class MLGitCheckoutOperator(MLGitBaseOperator):
         ref: str,
         version: int | str | None = None,
         bare: bool = False,
-        force: bool = False,
+        force: bool | str = False,
         sample: Mapping[str, Any] | str | None = None,
         **kwargs: Any,
     ) -> None:
@@ -250,14 +257,17 @@ class MLGitCheckoutOperator(MLGitBaseOperator):
     def run_verb(self, context: Context) -> dict[str, Any]:
         sample = _literal(self.sample, "sample")
         if sample is not None and not isinstance(sample, Mapping):
-            raise MLGitInputError(f"sample: expected a mapping like {{'group': '1:3', 'seed': '1'}}, found {sample!r}")
+            raise MLGitInputError(
+                f"sample: expected a mapping like {{'group': '1:3', 'seed': '1'}}, found {sample!r}"
+            )
         repo = self.repository()
         result = repo.checkout(
             self.entity_types,
             str(self.ref),
             version=optional_int(self.version, "version"),
             bare=self.bare,
-            force=self.force,
+            force=flag(self.force, "force"),
+            fetch=self.fetch_first(),
             sample=sample,
         )
         self.log.info(
@@ -278,13 +288,19 @@ class MLGitAddOperator(MLGitBaseOperator):
     holding a JSON object or Python dict.
     """
 
-    template_fields: Sequence[str] = (*MLGitBaseOperator.template_fields, "name", "metrics", "metrics_file")
+    template_fields: Sequence[str] = (
+        *MLGitBaseOperator.template_fields,
+        "name",
+        "metrics",
+        "metrics_file",
+        "bumpversion",
+    )
 
     def __init__(
         self,
         *,
         name: str,
-        bumpversion: bool = False,
+        bumpversion: bool | str = False,
         metrics: Mapping[str, Any] | str | None = None,
         metrics_file: str | None = None,
         **kwargs: Any,
@@ -303,7 +319,7 @@ class MLGitAddOperator(MLGitBaseOperator):
         result = repo.add(
             self.entity_types,
             self.name,
-            bumpversion=self.bumpversion,
+            bumpversion=flag(self.bumpversion, "bumpversion"),
             metrics=metrics,
             metrics_file=Path(self.metrics_file) if self.metrics_file else None,
         )
@@ -333,6 +349,7 @@ class MLGitCommitOperator(MLGitBaseOperator):
         "version",
         "dataset",
         "labels",
+        "auto_bump",
     )
     template_fields_renderers: ClassVar[dict[str, str]] = {"message": "md"}
 
@@ -350,7 +367,7 @@ class MLGitCommitOperator(MLGitBaseOperator):
         dataset: str | Mapping[str, Any] | None = None,
         labels: str | Mapping[str, Any] | None = None,
         link_upstream: bool = True,
-        auto_bump: bool = False,
+        auto_bump: bool | str = False,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -421,15 +438,36 @@ class MLGitCommitOperator(MLGitBaseOperator):
             if labels is None and self.entity_types == "models":
                 labels = upstream.get("labels")
         repo = self.repository()
-        result = repo.commit(
-            self.entity_types,
-            self.name,
-            message=self.commit_message(context),
-            version=optional_int(self.version, "version"),
-            dataset=dataset,
-            labels=labels,
-            auto_bump=self.auto_bump,
-        )
+        run = self.hook.run_folder()
+        step = str(context["ti"].task_id)
+        # the latest record of this entity in this run: a push with auto_bump may have moved it on
+        made = run.recorded("commit", self.entity_types, self.name) if run else None
+        if made is not None:  # a retry, or a clear after the run went on: this run's own version
+            from mlgit import runs
+
+            result = runs.result_of(repo, self.entity_types, self.name, made["tag"], created=False)
+        else:
+            result = repo.commit(
+                self.entity_types,
+                self.name,
+                message=self.commit_message(context),
+                version=optional_int(self.version, "version"),
+                dataset=dataset,
+                labels=labels,
+                auto_bump=flag(self.auto_bump, "auto_bump"),
+            )
+            if run is not None:
+                run.remember(
+                    "commit",
+                    result.entity_type,
+                    result.name,
+                    step,
+                    tag=result.tag,
+                    sha=result.sha,
+                    created=result.created,
+                )
+        value = result.to_dict()
+        value["dropped"] = warn_dropped(self.log, repo, result)
         self.log.info(
             "mlgit: %s %s (sha %s)%s%s",
             "committed" if result.created else "already committed",
@@ -444,7 +482,25 @@ class MLGitCommitOperator(MLGitBaseOperator):
             if link is not None
         ]
         self._lineage_outputs = [LineageRef(result.entity_type, result.name, result.tag, result.sha)]
-        return result.to_dict()
+        return value
+
+
+def warn_dropped(logger: Any, repo: Repository, result: Any) -> list[str]:
+    """Files the previous version had and this one lacks, logged as a warning (usually a version built
+    on an empty folder instead of on the latest version)."""
+    from mlgit import runs
+
+    if not result.tag:
+        return []
+    dropped = runs.dropped_files(repo, result.entity_type, result.name, result.tag)
+    if dropped:
+        logger.warning(
+            "mlgit: %s drops %d file(s) of the version before it (first: %s)",
+            result.tag,
+            len(dropped),
+            dropped[0],
+        )
+    return dropped
 
 
 class MLGitPushOperator(MLGitBaseOperator):
@@ -456,35 +512,66 @@ class MLGitPushOperator(MLGitBaseOperator):
 
     template_fields: Sequence[str] = (*MLGitBaseOperator.template_fields, "name")
 
-    def __init__(self, *, name: str, **kwargs: Any) -> None:
-        entity_type = kwargs.get("entity_type", "")
+    template_fields: Sequence[str] = (*MLGitBaseOperator.template_fields, "name", "auto_bump")
+
+    def __init__(self, *, name: str, auto_bump: bool | str = False, **kwargs: Any) -> None:
         outlets = list(kwargs.pop("outlets", None) or [])
-        if _is_templated(name) or _is_templated(entity_type):
-            outlets.append(AssetAlias(PUSH_ALIAS))
-        else:
-            outlets.append(mlgit_asset(entity_type, name))
+        outlets.append(AssetAlias(PUSH_ALIAS))  # an event only when there is news (see run_verb)
         super().__init__(outlets=outlets, **kwargs)
         self.name = name
+        self.auto_bump = auto_bump
 
     def run_verb(self, context: Context) -> dict[str, Any]:
+        from mlgit import runs
+
         repo = self.repository()
-        result = repo.push(self.entity_types, self.name)
+        run = self.hook.run_folder()
+        step = str(context["ti"].task_id)
+        made = run.recorded("push", self.entity_types, self.name, step) if run else None
+        if made is not None:  # this run pushed already (a clear, a retry after the record): no news
+            result = runs.result_of(repo, self.entity_types, self.name, made["tag"], created=False)
+        else:
+            result = repo.push(self.entity_types, self.name, auto_bump=flag(self.auto_bump, "auto_bump"))
+        committed = run.recorded("commit", self.entity_types, self.name) if run else None
+        if committed is not None and made is None and result.created and committed["tag"] != result.tag:
+            # another run took our version number first; auto_bump published ours as the next one
+            run.remember(
+                "commit",
+                result.entity_type,
+                result.name,
+                "push",
+                tag=result.tag,
+                sha=result.sha,
+                created=True,
+            )
+            committed = run.recorded("commit", self.entity_types, self.name)
+        # news: a version this push made visible, or a version this run's commit created that a failed
+        # attempt pushed without its event (Airflow sends the event only when the task succeeds); a
+        # rerun whose commit found its version already there is no news
+        ours = committed is not None and committed["tag"] == result.tag and committed.get("created", True)
+        news = made is None and (result.created or ours)
+        self._pushed = (run, step, result) if run is not None and made is None else None
         self.log.info(
             "mlgit: pushed %s (%s objects uploaded, %s already there)%s",
             result.tag,
             result.uploaded,
             result.skipped,
-            "" if result.created else "; nothing new to push",
+            "" if news else "; nothing new to push: no Asset event",
         )
         value = result.to_dict()
-        asset = mlgit_asset(result.entity_type, result.name)
-        outlet_events = context["outlet_events"]
-        if any(getattr(outlet, "uri", None) == asset.uri for outlet in self.outlets):
-            outlet_events[asset].extra = event_extra(value)
-        else:
-            outlet_events[AssetAlias(PUSH_ALIAS)].add(asset, extra=event_extra(value))
+        if news:
+            asset = mlgit_asset(result.entity_type, result.name)
+            context["outlet_events"][AssetAlias(PUSH_ALIAS)].add(asset, extra=event_extra(value))
         self._lineage_outputs = [LineageRef(result.entity_type, result.name, result.tag, result.sha)]
         return value
+
+    def post_execute(self, context: Any, result: Any = None) -> None:
+        """The push is recorded once the task succeeded (its event is sent): a later clear sends none."""
+        super().post_execute(context, result)
+        pushed = getattr(self, "_pushed", None)
+        if pushed is not None:
+            run, step, res = pushed
+            run.remember("push", res.entity_type, res.name, step, tag=res.tag, sha=res.sha)
 
 
 class MLGitFsckOperator(MLGitBaseOperator):
@@ -514,5 +601,67 @@ class MLGitFsckOperator(MLGitBaseOperator):
             raise AirflowFailException(
                 f"fsck {result.entity_type}: {len(result.unfixable)} corrupted item(s) could not be repaired "
                 f"(first: {result.unfixable[0]})"
+            )
+        return value
+
+
+class MLGitUpdateOperator(MLGitBaseOperator):
+    """``ml-git <type> update``: bring the metadata clone to the remote's state (``git pull``).
+
+    In a run folder this moves the run's view of "latest" to the remote's newest version; later
+    checkouts by name in the same run take it. Returns ``{entity_type, tags}`` (the remote's versions).
+    """
+
+    def run_verb(self, context: Context) -> dict[str, Any]:
+        repo = self.repository()
+        repo.update(self.entity_types)
+        tags = repo.metadata(self.entity_types).tags()
+        self.log.info("mlgit: %s metadata updated (%d version tags)", self.entity_types, len(tags))
+        return {"entity_type": self.entity_types, "tags": tags}
+
+
+class MLGitRemoteFsckOperator(MLGitBaseOperator):
+    """``ml-git <type> remote-fsck``: check the storage holds every object of every version of
+    ``name`` (``thorough``: and that each matches its CID); re-upload what it lacks from this worker.
+
+    Fails when something stays missing or corrupted, unless ``fail_on_unfixable=False``.
+    """
+
+    template_fields: Sequence[str] = (*MLGitBaseOperator.template_fields, "name", "thorough")
+
+    def __init__(
+        self,
+        *,
+        name: str,
+        thorough: bool | str = False,
+        fix: bool = True,
+        fail_on_unfixable: bool = True,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.name = name
+        self.thorough = thorough
+        self.fix = fix
+        self.fail_on_unfixable = fail_on_unfixable
+
+    def run_verb(self, context: Context) -> dict[str, Any]:
+        result = self.repository().remote_fsck(
+            self.entity_types, self.name, thorough=flag(self.thorough, "thorough"), fix=self.fix
+        )
+        value = {**result.to_dict(), "total": result.total}
+        self.log.info(
+            "mlgit: remote fsck %s %s: %s objects checked in %s version(s), %s missing, %s corrupted, %s fixed",
+            result.entity_type,
+            result.name,
+            result.objects_checked,
+            len(result.versions),
+            len(result.missing),
+            len(result.corrupted),
+            len(result.fixed),
+        )
+        if self.fail_on_unfixable and result.unfixable:
+            raise AirflowFailException(
+                f"remote fsck {result.entity_type} {result.name}: {len(result.unfixable)} object(s) missing or "
+                f"corrupted in the storage and not on this worker (first: {result.unfixable[0]})"
             )
         return value

@@ -50,7 +50,8 @@ class MLGitVersionSensor(BaseSensorOperator):
 
     def _check(self) -> tuple[int, dict[str, Any] | None]:
         """(the first version that counts as new, the version found or None)."""
-        repo = MLGitHook(mlgit_conn_id=self.mlgit_conn_id, workspace=self.workspace or None).get_repository()
+        hook = MLGitHook(mlgit_conn_id=self.mlgit_conn_id, workspace=self.workspace or None, run_folder=False)
+        repo = hook.get_repository()  # watching needs no run folder: the workspace root, as the trigger
         et = plural_entity_type(self.entity_type)
         if self._threshold is None:
             self._threshold = wanted_version(

@@ -7,15 +7,15 @@ document. They reach ``mlgit.Repository`` in memory only, never its config file.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from prefect.blocks.core import Block
 from pydantic import Field, SecretStr
 
-from mlgit import ConfigError, Repository
+from mlgit import ConfigError, Repository, runs
 
 ENTITY_TYPES = ("datasets", "labels", "models")
 _PLURAL = {"dataset": "datasets", "label": "labels", "model": "models"}
@@ -93,6 +93,16 @@ class MLGitRepository(Block):
         default=None, description="AWS profile written to the config when no credentials block is given."
     )
     credentials: MLGitCredentials | None = Field(default=None, description="Keys for the buckets (SecretStr).")
+    run_folders: bool = Field(
+        default=True,
+        description="Inside a flow run, work in <workspace>/runs/<flow run>/ (cache, objects and git objects "
+        "shared per host); off: every run shares the workspace folder itself.",
+    )
+    keep_failed_runs_hours: float = Field(
+        default=72.0, description="How long the folder of a failed flow run is kept for inspection."
+    )
+    git_author_name: str | None = Field(default=None, description="git author/committer name of metadata commits.")
+    git_author_email: str | None = Field(default=None, description="git author/committer email of metadata commits.")
 
     def bucket_for(self, entity_type: str) -> str:
         return self.buckets.get(plural_entity_type(entity_type), self.bucket)
@@ -105,10 +115,27 @@ class MLGitRepository(Block):
         keys = self.credentials.storage_credentials() if self.credentials is not None else {}
         creds = {bucket: keys for bucket in self.all_buckets()} if keys else None
         root = Path(self.workspace).expanduser()
+        run = self.run_folder()
+        if run is not None:
+            root = runs.prepare(root, run.key, self.remotes(), run.info).path
+            runs.sweep(self.workspace, flow_run_state, keep_failed=self.keep_failed_runs_hours * 3600)
         with _setup_lock(root):
             repo = Repository.init(root, storage_credentials=creds)
             self._configure(repo)
         return repo
+
+    def remotes(self) -> dict[str, str]:
+        return {et: str(getattr(self, f"{et}_remote")) for et in ENTITY_TYPES if getattr(self, f"{et}_remote")}
+
+    def run_folder(self) -> runs.RunFolder | None:
+        """The running flow run's folder (its key is the flow run id), None outside a flow run."""
+        from prefect import runtime
+
+        flow_run_id = runtime.flow_run.id
+        if not self.run_folders or not flow_run_id:
+            return None
+        root = Path(self.workspace).expanduser().resolve()
+        return runs.RunFolder(root, runs.run_key("flow-run", str(flow_run_id)), {"flow_run_id": str(flow_run_id)})
 
     def _configure(self, repo: Repository) -> None:
         config = repo.config
@@ -131,6 +158,33 @@ class MLGitRepository(Block):
         for et in ENTITY_TYPES:
             if getattr(self, f"{et}_remote"):
                 repo.entity_init(et)
+                md = repo.metadata(et)
+                for key, value in (("user.name", self.git_author_name), ("user.email", self.git_author_email)):
+                    if value:
+                        md.git("config", key, value)
+
+
+def flow_run_state(info: Mapping[str, Any]) -> str | None:
+    """The state of the flow run a run folder belongs to, from the Prefect API; None when unknown."""
+    if not info.get("flow_run_id"):
+        return None
+    from uuid import UUID
+
+    from prefect import get_client
+
+    try:
+        with get_client(sync_client=True) as client:
+            state = client.read_flow_run(UUID(str(info["flow_run_id"]))).state
+    except Exception:  # a deleted run, an API that does not answer: unknown
+        return None
+    if state is None:
+        return None
+    kind = str(state.type.value).upper()
+    if kind == "COMPLETED":
+        return "success"
+    if kind in ("FAILED", "CRASHED", "CANCELLED"):
+        return "failed"
+    return "running"
 
 
 @contextmanager

@@ -42,7 +42,10 @@ def record_checkout(result: Mapping[str, Any]) -> None:
     """Leave the checked-out version on the flow run (a small table artifact, visible in the UI too)."""
     if runtime.flow_run.id is None:
         return
-    create_table_artifact([{k: result[k] for k in CHECKOUT_FIELDS}], description=CHECKOUT_DESCRIPTION)
+    from .artifacts import artifact_key
+
+    create_table_artifact([{k: result[k] for k in CHECKOUT_FIELDS}], description=CHECKOUT_DESCRIPTION,
+                          key=artifact_key("mlgit-checkout", str(result["entity_type"]), str(result["name"])))
 
 
 def checkouts_in_this_flow_run() -> list[dict[str, Any]]:

@@ -16,9 +16,7 @@ from prefect.cache_policies import NO_CACHE
 
 from mlgit import (
     CorruptObject,
-    EntityNotFound,
     GitIdentityMissing,
-    InvalidName,
     MetadataError,
     ObjectNotFound,
     Repository,
@@ -26,6 +24,7 @@ from mlgit import (
     StorageError,
     StorageNotFound,
     VersionResult,
+    runs,
 )
 
 from . import artifacts
@@ -60,12 +59,20 @@ def _repository(repository: RepositoryRef) -> Repository:
 
 def _progress(verb: str) -> Any:
     logger = get_run_logger()
+    said: set[tuple[str, int]] = set()
 
     def progress(phase: str, done: int, total: int) -> None:
-        if done == total:
+        if done == total and (phase, total) not in said:  # once per phase, not once per call
+            said.add((phase, total))
             logger.info("mlgit %s: %s %d/%d", verb, phase, done, total)
 
     return progress
+
+
+def _block_and_repository(repository: RepositoryRef) -> tuple[MLGitRepository, Repository, runs.RunFolder | None]:
+    block = load_repository_block(repository)
+    repo = block.get_repository()
+    return block, repo, block.run_folder()
 
 
 def _link(value: LinkRef) -> str | dict[str, str] | None:
@@ -79,23 +86,17 @@ def _link(value: LinkRef) -> str | dict[str, str] | None:
 def mlgit_create(repository: RepositoryRef, entity_type: str, name: str, categories: str | list[str],
                  mutability: str = "strict", bucket: str | None = None, entity_dir: str = "",
                  version: int = 1, exist_ok: bool = True) -> dict[str, Any]:
-    """Write the entity's spec (``ml-git <type> create``); with ``exist_ok`` a retry or rerun finds it there."""
-    block = load_repository_block(repository)
-    repo = block.get_repository()
+    """Write the entity's spec (``ml-git <type> create``), or reuse the entity: found in the run folder
+    as it is (a retry), or, when the remote has versions of it, its latest version checked out so that
+    the next version extends it (``checked_out`` in the result names it)."""
+    block, repo, run = _block_and_repository(repository)
     et = plural_entity_type(entity_type)
-    try:
-        path = repo.entity_path(et, name)
-        created = False
-        if not exist_ok:
-            raise InvalidName(f"{et} {name} already exists at {path} (exist_ok=False)")
-    except EntityNotFound:
-        path = repo.create(et, name, categories=categories, mutability=mutability,
-                           storage_type=block.storage_type, bucket=bucket or block.bucket_for(et),
-                           entity_dir=entity_dir, version=version)
-        created = True
-    spec = repo.show(et, name)
-    return {"entity_type": et, "name": name, "path": str(path), "version": int(spec.get("version", 1)),
-            "storage": str((spec.get("manifest") or {}).get("storage", "")), "created": created}
+    result = runs.create_or_reuse(repo, et, name, exist_ok=exist_ok, fetch=run is None, categories=categories,
+                                  mutability=mutability, storage_type=block.storage_type,
+                                  bucket=bucket or block.bucket_for(et), entity_dir=entity_dir, version=version)
+    if result["checked_out"]:
+        get_run_logger().info("mlgit create %s/%s: already versioned; checked out %s", et, name, result["checked_out"])
+    return result
 
 
 @task(name="mlgit_checkout", **_OPTIONS)
@@ -107,8 +108,8 @@ def mlgit_checkout(repository: RepositoryRef, entity_type: str, ref: str, versio
     ``sample`` checks out a subset chosen as ML-Git does: ``{"group": "1:3", "seed": "1"}``,
     ``{"random": "1:2", "seed": "7"}`` or ``{"range": "0:100:2"}``.
     """
-    repo = _repository(repository)
-    result = repo.checkout(entity_type, ref, version=version, bare=bare, force=force,
+    _, repo, run = _block_and_repository(repository)
+    result = repo.checkout(entity_type, ref, version=version, bare=bare, force=force, fetch=run is None,
                            progress=_progress("checkout"), sample=sample).to_dict()
     record_checkout(result)
     return result
@@ -168,21 +169,80 @@ def mlgit_commit(repository: RepositoryRef, entity_type: str, name: str, message
         if link is not None:
             get_run_logger().info("mlgit commit %s/%s: %s %s", plural, name, kind,
                                   link if isinstance(link, str) else link["tag"])
-    result = repo.commit(entity_type, name, message=commit_message(message, plural, name), version=version,
-                         dataset=links["dataset"], labels=links["labels"], auto_bump=auto_bump)
-    return result.to_dict()
+    run = load_repository_block(repository).run_folder()
+    made = run.recorded("commit", plural, name) if run else None
+    if made is not None:  # a retry, or a rerun of this flow run: the version it made, not another one
+        result = runs.result_of(repo, plural, name, made["tag"], created=False)
+    else:
+        result = repo.commit(entity_type, name, message=commit_message(message, plural, name), version=version,
+                             dataset=links["dataset"], labels=links["labels"], auto_bump=auto_bump)
+        if run is not None:
+            run.remember("commit", plural, name, tag=result.tag, sha=result.sha, created=result.created)
+    data = result.to_dict()
+    data["dropped"] = runs.dropped_files(repo, plural, name, str(result.tag)) if result.tag else []
+    if data["dropped"]:
+        get_run_logger().warning("mlgit commit %s: drops %d file(s) of the version before it (first: %s)",
+                                 result.tag, len(data["dropped"]), data["dropped"][0])
+    return data
 
 
 @task(name="mlgit_push", **_OPTIONS)
-def mlgit_push(repository: RepositoryRef, entity_type: str, name: str) -> dict[str, Any]:
-    """Upload the objects, push tag and branch; then the asset ``mlgit://<type>/<name>`` and two artifacts."""
-    repo = _repository(repository)
-    result = repo.push(entity_type, name, progress=_progress("push"))
-    data = result.to_dict()
-    artifacts.emit_asset(data)
-    artifacts.pushed_table(data)
-    artifacts.lineage_summary(repo.lineage(result.entity_type, str(result.tag)))
+def mlgit_push(repository: RepositoryRef, entity_type: str, name: str, auto_bump: bool = False) -> dict[str, Any]:
+    """Upload the objects, push tag and branch; then the asset ``mlgit://<type>/<name>`` and two artifacts.
+
+    ``auto_bump``: when another run pushed this version number first, publish ours as the next free one.
+    Only for news: a push that made nothing visible (a rerun, a retry after its artifacts) emits no
+    second materialization and no new artifact; ``news`` in the result says which it was.
+    """
+    _, repo, run = _block_and_repository(repository)
+    plural = plural_entity_type(entity_type)
+    made = run.recorded("push", plural, name) if run else None
+    if made is not None:
+        result = runs.result_of(repo, plural, name, made["tag"], created=False)
+    else:
+        result = repo.push(entity_type, name, progress=_progress("push"), auto_bump=auto_bump)
+    committed = run.recorded("commit", plural, name) if run else None
+    if run is not None and committed is not None and made is None and result.created and committed["tag"] != result.tag:
+        # another run took our version number first; auto_bump published ours as the next one
+        run.remember("commit", plural, name, tag=result.tag, sha=result.sha, created=True)
+        committed = run.recorded("commit", plural, name)
+    # news: a version this push made visible, or a version this run's commit created whose first push
+    # attempt failed before its asset and artifacts were made; a rerun that found its version is not
+    ours = committed is not None and committed["tag"] == result.tag and bool(committed.get("created", True))
+    news = made is None and (result.created or ours)
+    data = {**result.to_dict(), "news": news}
+    if news:
+        artifacts.emit_asset(data)
+        artifacts.pushed_table(data)
+        artifacts.lineage_summary(repo.lineage(result.entity_type, str(result.tag)))
+    else:
+        get_run_logger().info("mlgit push %s: nothing new; no asset event, no artifact", result.tag)
+    if run is not None and made is None:
+        run.remember("push", result.entity_type, result.name, tag=result.tag, sha=result.sha)
     return data
+
+
+@task(name="mlgit_update", **_OPTIONS)
+def mlgit_update(repository: RepositoryRef, entity_type: str) -> dict[str, Any]:
+    """Bring the metadata clone to the remote's state (``ml-git <type> update``): later checkouts by
+    name in this flow run take the remote's newest version. Returns ``{entity_type, tags}``."""
+    repo = _repository(repository)
+    plural = plural_entity_type(entity_type)
+    repo.update(plural)
+    return {"entity_type": plural, "tags": repo.metadata(plural).tags()}
+
+
+@task(name="mlgit_remote_fsck", **_OPTIONS)
+def mlgit_remote_fsck(repository: RepositoryRef, entity_type: str, name: str, thorough: bool = False,
+                      fix: bool = True, fail_on_unfixable: bool = True) -> dict[str, Any]:
+    """Check that the storage holds every object of every version of ``name`` (``thorough``: and that
+    each matches its CID); re-upload what it lacks from this worker; fail if something stays missing."""
+    result = _repository(repository).remote_fsck(entity_type, name, thorough=thorough, fix=fix)
+    if fail_on_unfixable and result.unfixable:
+        raise CorruptObject(f"remote fsck {result.entity_type} {result.name}: {len(result.unfixable)} object(s) "
+                            f"missing or corrupted in the storage and not on this worker "
+                            f"(first: {result.unfixable[0]})")
+    return {**result.to_dict(), "total": result.total}
 
 
 @task(name="mlgit_fsck", **_OPTIONS)
