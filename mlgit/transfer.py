@@ -1,17 +1,34 @@
 """Parallel, retried, verified object transfers between a local hashfs and a storage.
 
 Uploads skip what the storage already has (one ``missing()`` call, which backends answer with a
-listing); downloads are verified against their CID before they are stored; transient errors are
-retried with exponential backoff; after ``fail_limit`` failed objects the rest is cancelled.
+listing); downloads are verified against their CID before they are stored; after ``fail_limit``
+failed objects, or once the storage is unreachable, the rest is cancelled.
+
+Retries, timeouts and deadlines (one retry layer, this one):
+
+- ``s3h`` makes ONE attempt per request, whichever client serves: its own HTTP plane
+  (``storage/s3_http.py``; a kept-alive connection the server closed meanwhile is replaced once,
+  at once: connection reuse, not a retry), botocore with ``total_max_attempts=1``, the minio SDK's
+  urllib3 with retries off. Its only job is a bounded attempt: a connection within 5 s, and no
+  byte for 15 s means no answer (``S3Storage`` defaults).
+- ``_retry`` (here) retries every storage call of push, checkout and remote-fsck (the bucket check,
+  each listing, each object PUT/GET): at most ``ATTEMPTS`` attempts, pausing ``BACKOFF`` s before
+  the first retry, doubled each time (x0.5-1.5 jitter, at most ``MAX_PAUSE`` s), and no attempt
+  starts ``DEADLINE`` s after the first one began. Refused keys, a missing bucket or object and a
+  corrupted object are final: never retried.
+- ``run_pool`` stops the whole transfer on the first object given up as unreachable, and after
+  ``DOWN_AFTER`` failures in a row: a server killed mid-push fails in about 2 s (connection
+  refused), one that accepts but never answers in about ``DEADLINE`` s, each with one error.
 """
 
 from __future__ import annotations
 
 import logging
+import queue
 import random
+import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,6 +41,7 @@ from .errors import (
     ObjectNotFound,
     StorageAuthError,
     StorageNotFound,
+    StorageUnreachable,
     TransferError,
 )
 from .objects import HashFS
@@ -32,11 +50,19 @@ from .storage.base import Storage
 log = logging.getLogger(__name__)
 Progress = Callable[[str, int, int], None]
 T = TypeVar("T")
-RETRIES = 5
+#: attempts per storage call (the first one included)
+ATTEMPTS = 4
+#: seconds before the first retry; doubled for each next one, jittered, capped at MAX_PAUSE
+BACKOFF = 0.25
+MAX_PAUSE = 4.0
+#: seconds after a call's first attempt began: no attempt starts later
+DEADLINE = 30.0
 #: this many failed objects in a row (none done in between) means the storage is down: stop
 DOWN_AFTER = 16
 #: errors that retrying cannot fix
 FINAL = (ObjectNotFound, StorageAuthError, StorageNotFound, CorruptObject)
+#: errors after which no other object is tried: the storage as a whole cannot be used
+GIVE_UP = (StorageAuthError, StorageNotFound, StorageUnreachable)
 
 
 @dataclass
@@ -46,18 +72,25 @@ class TransferReport:
     failed: dict[str, str] = field(default_factory=dict)
 
 
-def _retry(fn: Callable[[], T], what: str, retries: int = RETRIES, base_delay: float = 0.2) -> T:
-    for attempt in range(retries + 1):
+def _retry(fn: Callable[[], T], what: str, attempts: int = ATTEMPTS, deadline: float = DEADLINE) -> T:
+    """``fn()``, retried on transient storage errors: the one retry layer (see the module's docstring)."""
+    started = time.monotonic()
+    for attempt in range(1, attempts + 1):
         try:
             return fn()
         except FINAL:
             raise
         except (MLGitError, OSError) as exc:
-            if attempt == retries:
+            pause = min(MAX_PAUSE, BACKOFF * (2 ** (attempt - 1))) * random.uniform(0.5, 1.5)
+            spent = time.monotonic() - started
+            if attempt == attempts or spent + pause >= deadline:
+                if isinstance(exc, StorageUnreachable):
+                    raise StorageUnreachable(
+                        f"{exc} (gave up after {attempt} attempts in {spent:.0f} s)"
+                    ) from exc
                 raise
-            delay = base_delay * (2**attempt) * random.uniform(0.5, 1.5)
-            log.debug("%s failed (%s); retry %d in %.2fs", what, exc, attempt + 1, delay)
-            time.sleep(delay)
+            log.debug("%s failed (%s); retry %d in %.2fs", what, exc, attempt, pause)
+            time.sleep(pause)
     raise AssertionError("unreachable")  # pragma: no cover
 
 
@@ -69,55 +102,78 @@ def run_pool(
     progress: Progress | None,
     fail_limit: int | None,
 ) -> TransferReport:
-    """Run ``one(key)`` for every key on ``threads`` workers, with progress and early stop."""
+    """Run ``one(key)`` for every key on ``threads`` workers, with progress and early stop.
+
+    Workers take keys from one shared iterator and report on one queue: no future per key, no
+    scan of pending work per completion (on 10,000 small objects that bookkeeping cost as much
+    CPU as the requests themselves). A worker that finds the storage unusable stops the others
+    from taking another key at once.
+    """
     report = TransferReport()
     total = len(keys)
     if progress:
         progress(phase, 0, total)
     if not keys:
         return report
-    with ThreadPoolExecutor(max_workers=max(1, threads), thread_name_prefix=f"mlgit-{phase}") as pool:
-        pending: dict[Future[None], str] = {}
-        it = iter(keys)
-        stop = False
-        in_a_row = 0
+    it = iter(keys)
+    lock = threading.Lock()
+    stop = threading.Event()
+    failures = {"total": 0, "in_a_row": 0}
+    results: queue.SimpleQueue[tuple[str | None, BaseException | None]] = queue.SimpleQueue()
 
-        def submit() -> None:
-            for key in it:
-                pending[pool.submit(one, key)] = key
-                if len(pending) >= threads * 4:
+    def failed(exc: BaseException) -> None:
+        """Decide, in the worker, whether the pool stops (so no worker takes a key in the meantime)."""
+        with lock:
+            failures["total"] += 1
+            failures["in_a_row"] += 1
+            if (
+                isinstance(exc, GIVE_UP)  # the storage as a whole cannot be used
+                or (failures["in_a_row"] >= max(DOWN_AFTER, 2 * threads) and not isinstance(exc, FINAL))
+                or (fail_limit is not None and failures["total"] >= fail_limit)
+            ):
+                stop.set()
+
+    def worker() -> None:
+        try:
+            while not stop.is_set():
+                with lock:
+                    key = next(it, None)
+                if key is None:
                     return
-
-        submit()
-        while pending:
-            finished, _ = wait(pending, return_when=FIRST_COMPLETED)
-            for fut in finished:
-                key = pending.pop(fut)
-                exc = fut.exception()
-                if exc is None:
-                    report.done.append(key)
-                    in_a_row = 0
+                try:
+                    one(key)
+                except Exception as exc:
+                    failed(exc)
+                    results.put((key, exc))
                 else:
-                    report.failed[key] = str(exc)
-                    in_a_row += 1
-                    if in_a_row >= max(DOWN_AFTER, 2 * threads) and not isinstance(exc, FINAL):
-                        stop = True
-                    if isinstance(exc, (StorageAuthError, StorageNotFound)):
-                        stop = True
-                    if fail_limit is not None and len(report.failed) >= fail_limit:
-                        stop = True
-                if progress:
-                    progress(phase, len(report.done) + len(report.failed), total)
-            if not stop:
-                submit()
-            elif pending:
-                for fut in pending:
-                    fut.cancel()
-                wait(pending)
-                for fut, key in pending.items():
-                    if not fut.cancelled() and fut.exception() is None:
-                        report.done.append(key)
-                pending.clear()
+                    failures["in_a_row"] = 0
+                    results.put((key, None))
+        finally:
+            results.put((None, None))  # this worker is done
+
+    workers = [
+        threading.Thread(target=worker, name=f"mlgit-{phase}-{i}", daemon=True)
+        for i in range(max(1, min(threads, total)))
+    ]
+    for t in workers:
+        t.start()
+    running = len(workers)
+    try:
+        while running:
+            key, exc = results.get()
+            if key is None:
+                running -= 1
+                continue
+            if exc is None:
+                report.done.append(key)
+            else:
+                report.failed[key] = str(exc)
+            if progress:
+                progress(phase, len(report.done) + len(report.failed), total)
+    finally:
+        stop.set()
+        for t in workers:
+            t.join()
     return report
 
 
@@ -127,7 +183,7 @@ def _raise_failed(report: TransferReport, phase: str, total: int, where: str) ->
     first_key, first_err = next(iter(report.failed.items()))
     not_done = total - len(report.done)
     raise TransferError(
-        f"{phase}: {not_done} of {total} objects not transferred to/from {where} "
+        f"{phase}: {not_done} of {total} objects not transferred {'to' if phase == 'push' else 'from'} {where} "
         f"(first: {first_key}: {first_err})",
         failed=list(report.failed),
     )
@@ -172,7 +228,8 @@ def upload(
     missing: list[str] = []
     if wanted:
         with _one_error("push", storage, wanted):
-            storage.check()  # refused credentials, missing bucket, endpoint down: one error, before any work
+            # refused credentials, missing bucket, endpoint down: one error, before any work
+            _retry(storage.check, f"open {storage.where()}")
             missing = sorted(_retry(lambda: storage.missing(wanted), "listing"))
 
     not_here = [k for k in missing if not store.exists(k)]
@@ -206,7 +263,7 @@ def download(
     missing = [c for c in wanted if not store.exists(c)]
     if missing:
         with _one_error("checkout", storage, missing):
-            storage.check()
+            _retry(storage.check, f"open {storage.where()}")
 
     def one(key: str) -> None:
         store.put(key, fetch_verified(storage, key))

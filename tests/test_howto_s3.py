@@ -1,5 +1,5 @@
-"""The how-to's flow on an S3 bucket (moto_server on loopback, or MLGIT_TEST_S3_ENDPOINT), and what
-ML-Git 2.9.9 pushed to S3 read back from a real S3 server."""
+"""The how-to's flow on an S3 bucket (moto_server and SeaweedFS on loopback, or MLGIT_TEST_S3_ENDPOINT),
+and what ML-Git 2.9.9 pushed to S3 read back from each of them."""
 
 from __future__ import annotations
 
@@ -12,7 +12,15 @@ from pathlib import Path
 import pytest
 import yaml
 from helpers import FIXTURE, Cli, make_remotes, serve_fixture, write
-from s3server import S3Bucket, drop_bucket, free_port, moto_authentication, s3_settings
+from s3server import (
+    S3Bucket,
+    drop_bucket,
+    free_port,
+    moto_authentication,
+    on_each_s3_server,
+    s3_bucket_on,
+    s3_settings,
+)
 
 from mlgit import Repository
 from mlgit.errors import StorageAuthError
@@ -41,13 +49,21 @@ def _workspace(cli: Cli, ws: Path, remotes: dict[str, str], kind: str, bucket: s
         cli(f"{et} init", cwd=ws)
 
 
-@pytest.mark.parametrize("kind", ["s3h", "local"])
+@pytest.mark.parametrize(
+    ("kind", "server"),
+    [
+        pytest.param("s3h", "moto", id="s3h-moto"),
+        pytest.param("s3h", "seaweedfs", id="s3h-seaweedfs"),
+        pytest.param("local", None, id="local"),
+    ],
+)
 def test_howto_flow_on_each_storage(
-    kind: str, tmp_path: Path, cli: Cli, request: pytest.FixtureRequest
+    kind: str, server: str | None, tmp_path: Path, cli: Cli, request: pytest.FixtureRequest
 ) -> None:
     remotes = make_remotes(tmp_path / "remotes")
     if kind == "s3h":
-        b: S3Bucket = request.getfixturevalue("s3_bucket")
+        assert server is not None
+        b: S3Bucket = s3_bucket_on(request, server)
         bucket, where = b.bucket, b.endpoint
     else:
         bucket, where = "mlgit-datasets", str(tmp_path / "bucket")
@@ -96,6 +112,7 @@ def test_howto_flow_on_each_storage(
     assert Repository(ws2).fsck("datasets").total == 0
 
 
+@on_each_s3_server
 def test_api_with_credentials_passed_by_code(
     s3_bucket: S3Bucket, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, remotes: dict[str, str]
 ) -> None:
@@ -137,6 +154,7 @@ def test_api_with_credentials_passed_by_code(
     assert s3_bucket.bucket in str(err.value) and s3_bucket.secret_key not in str(err.value)
 
 
+@on_each_s3_server
 def test_mlgit_299_bucket_on_s3_checks_out_byte_for_byte(
     s3_bucket: S3Bucket, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -188,6 +206,7 @@ def _pushable(cli: Cli, tmp_path: Path, b: S3Bucket) -> Path:
     return ws
 
 
+@on_each_s3_server
 def test_cli_push_to_a_down_endpoint_is_one_line_and_loses_nothing(
     s3_bucket: S3Bucket, tmp_path: Path, cli: Cli
 ) -> None:
@@ -210,6 +229,7 @@ def test_cli_push_to_a_down_endpoint_is_one_line_and_loses_nothing(
     assert listed == 60
 
 
+@on_each_s3_server
 def test_cli_wrong_keys_and_missing_bucket_are_one_line(
     s3_bucket: S3Bucket, tmp_path: Path, cli: Cli, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -93,3 +93,29 @@ def test_run_keys_are_safe_and_distinct() -> None:
         runs.run_key("dag", "manual__2026-01-01T00:00:00 00:00"),
     )
     assert a != b and "/" not in a and ":" not in a and ".." not in runs.run_key("..", "..")
+
+
+def test_another_host_finds_the_version_a_run_made_by_its_trailers(project: Project, tmp_path: Path) -> None:
+    """Run records are per host; a rerun on another host finds the run's version through the metadata."""
+    path = project.repo.create("datasets", "ds", "cv", "strict", "local", "bucket")
+    write(path / "a.bin", b"a" * 100)
+    project.repo.add("datasets", "ds")
+    mine = project.repo.commit("datasets", "ds", message="v1\n\nPrefect-Flow-Run: run-1\nPrefect-Task-Run: t-1")
+    project.repo.push("datasets", "ds")
+    write(path / "b.bin", b"b" * 100)
+    project.repo.add("datasets", "ds", bumpversion=True)
+    project.repo.commit("datasets", "ds", message="v2\n\nPrefect-Flow-Run: run-2")
+    project.repo.push("datasets", "ds")
+
+    host_b = tmp_path / "host-b"
+    repo = _open(host_b, "run-1", project)
+    repo.checkout("datasets", "ds", fetch=True)
+    run = runs.RunFolder(host_b, "run-1", {"flow_run_id": "run-1"})
+    assert runs.version_made_by(repo, "datasets", "ds", {"Prefect-Flow-Run": "run-1"}) == mine.tag
+    assert runs.version_made_by(repo, "datasets", "ds", {"Prefect-Flow-Run": "run-3"}) is None
+    assert run.push_made("datasets", "ds") is None
+    made = run.commit_made(repo, "datasets", "ds", {"Prefect-Flow-Run": "run-1"})
+    assert made is not None and (made["tag"], made["sha"], made["created"]) == (mine.tag, mine.sha, False)
+    pushed = run.push_made("datasets", "ds")  # pushed already, by the first host: nothing left to push
+    assert pushed is not None and pushed["tag"] == mine.tag
+    assert run.commit_made(repo, "datasets", "ds", {"Prefect-Flow-Run": "run-3"})["tag"] == mine.tag  # recorded

@@ -1,11 +1,13 @@
-"""``s3h://BUCKET``: AWS S3 and every S3-compatible server (MinIO) through ``endpoint-url``, on boto3.
+"""``s3h://BUCKET``: AWS S3 and every S3-compatible server (MinIO, SeaweedFS, Ceph) through ``endpoint-url``.
 
-One client per storage, shared by the transfer pool (boto3 clients are thread-safe); its HTTP pool
-is sized for that pool. botocore retries transient faults (timeouts, resets, 5xx, throttling) in
-``standard`` mode; what remains is translated once, in ``_boundary``, into ``mlgit.errors``.
-Credentials (keys passed by code, an AWS profile, or the default chain) stay in boto3's session:
-never stored on this object, never in a message.
-"""
+Which client moves the requests (``sdk``): on an ``endpoint-url``, our own HTTP data plane
+(``s3_http``: a third of a plain SDK loop's CPU per request); on AWS itself, boto3 (one client per
+storage, shared by the transfer pool, built on first use); ``minio`` keeps the minio SDK for
+PUT/GET. Each request is ONE attempt, bounded by a connect and a read timeout: the retries
+(timeouts, resets, 5xx, throttling) happen in one layer above, ``mlgit.transfer._retry`` (see its
+docstring for counts, backoff and deadline). Errors are translated once, in ``_boundary``, into
+``mlgit.errors``. Credentials (keys passed by code, an AWS profile, or the default chain) stay in
+botocore's session or a closure: never an attribute of this object, never in a message."""
 
 from __future__ import annotations
 
@@ -15,16 +17,27 @@ import logging
 import threading
 from collections.abc import Iterable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import boto3
 import botocore.exceptions as bexc
-from botocore.config import Config
 
-from ..errors import MLGitError, ObjectNotFound, StorageAuthError, StorageError, StorageNotFound
+from ..errors import (
+    MLGitError,
+    ObjectNotFound,
+    StorageAuthError,
+    StorageError,
+    StorageNotFound,
+    StorageUnreachable,
+)
+from . import s3_http
 from .base import Storage, read_object
 
+if TYPE_CHECKING:
+    import botocore.session
+
 log = logging.getLogger(__name__)
+#: which client moves the bytes: auto (http on an endpoint-url, boto3 on AWS), http, minio, boto3
+SDKS = ("auto", "http", "minio", "boto3")
 
 #: error codes that mean "these credentials are refused"
 _AUTH_CODES = frozenset(
@@ -44,7 +57,7 @@ _AUTH_CODES = frozenset(
 )
 _NO_BUCKET_CODES = frozenset({"NoSuchBucket"})
 _NO_KEY_CODES = frozenset({"NoSuchKey", "NotFound", "404"})
-#: connection-level faults left after botocore's retries: the endpoint is down or unreachable
+#: connection-level faults: the endpoint is down, unreachable, or does not answer
 _UNREACHABLE = (
     bexc.EndpointConnectionError,
     bexc.ConnectTimeoutError,
@@ -53,6 +66,10 @@ _UNREACHABLE = (
     bexc.ConnectionError,
     bexc.HTTPClientError,
 )
+
+#: seconds to open a connection, and to wait for the next byte of an answer (one attempt)
+CONNECT_TIMEOUT = 5.0
+READ_TIMEOUT = 15.0
 
 #: at most this many keys are asked one HEAD each; more are answered by listing
 HEAD_AT_MOST = 32
@@ -80,15 +97,14 @@ class S3Storage(Storage):
         profile: str | None = None,
         credentials: Mapping[str, Any] | None = None,
         max_pool_connections: int = 64,
-        max_attempts: int = 3,
-        connect_timeout: float = 5.0,
-        read_timeout: float = 60.0,
+        connect_timeout: float = CONNECT_TIMEOUT,
+        read_timeout: float = READ_TIMEOUT,
         sdk: str = "auto",
     ) -> None:
         self.bucket = bucket
         self.endpoint_url = endpoint_url or None
         self.region = region or "us-east-1"
-        self.max_attempts = max_attempts
+        self.connect_timeout, self.read_timeout = connect_timeout, read_timeout
         self._source = (
             "keys passed by code"
             if credentials
@@ -98,28 +114,64 @@ class S3Storage(Storage):
         self._lock = threading.Lock()
         self._checked = False
         self._data: Any = None  # the minio SDK's data plane, where it serves
+        self._http: s3_http.HttpData | None = None  # our own, where it serves
         self._data_errors: tuple[type[BaseException], ...] = ()
         self._data_unreachable: tuple[type[BaseException], ...] = ()
-        session = self._session(profile, credentials)
-        config = Config(
-            region_name=self.region,
-            max_pool_connections=max_pool_connections,
-            retries={"mode": "standard", "max_attempts": max_attempts},
-            connect_timeout=connect_timeout,
-            read_timeout=read_timeout,
-            tcp_keepalive=True,
-            # S3-compatible servers (MinIO, moto) are addressed by path; AWS picks for itself
-            s3={"addressing_style": "path" if self.endpoint_url else "auto"},
-            # CIDs verify every download; skip botocore's extra CRCs, which some S3-compatible servers reject
-            request_checksum_calculation="when_required",
-            response_checksum_validation="when_required",
+        self._client_obj: Any = None
+        self._pool = max_pool_connections
+        if sdk not in SDKS:
+            raise StorageError(f"storage {self.where()}: sdk must be one of {', '.join(SDKS)}, found {sdk!r}")
+        if credentials:
+            key_id, secret = credentials.get("aws_access_key_id"), credentials.get("aws_secret_access_key")
+            if not key_id or not secret:
+                raise StorageAuthError(
+                    f"credentials passed for {self.where()} need aws_access_key_id and aws_secret_access_key"
+                )
+        # the keys stay in closures, never in an attribute (vars() and reprs never show them)
+        self._make_session = lambda: self._session(profile, credentials)
+        self._code_credentials = (lambda: credentials) if credentials else None
+        # keys passed by code need no boto3 on the http data plane; a profile or the chain is resolved now,
+        # so that a missing profile is reported here
+        self._session_obj: botocore.session.Session | None = (
+            None if credentials and sdk in ("auto", "http") else self._session(profile, credentials)
         )
-        with self._boundary("connect to"):
-            self._client = session.client("s3", endpoint_url=self.endpoint_url, config=config)
-        if sdk not in ("auto", "boto3", "minio"):
-            raise StorageError(f"storage {self.where()}: sdk must be auto, boto3 or minio, found {sdk!r}")
-        if sdk != "boto3":
-            self._use_minio(session, sdk, max_pool_connections, connect_timeout, read_timeout)
+        if sdk in ("auto", "http"):
+            self._use_http(sdk)
+        elif sdk == "minio":
+            self._use_minio(sdk, max_pool_connections)
+        if self._http is None and self._session_obj is None:
+            self._session_obj = self._session(profile, credentials)
+        if self._http is None:
+            _ = self._client  # the bucket-level plane: built now, as it is used at once
+
+    @property
+    def _client(self) -> Any:
+        """The boto3 client: built on first use (the http data plane on an endpoint never needs it)."""
+        if self._client_obj is None:
+            from botocore.config import Config
+
+            config = Config(
+                region_name=self.region,
+                max_pool_connections=self._pool,
+                retries={"mode": "standard", "total_max_attempts": 1},  # mlgit.transfer retries
+                connect_timeout=self.connect_timeout,
+                read_timeout=self.read_timeout,
+                tcp_keepalive=True,
+                # S3-compatible servers (MinIO, moto) are addressed by path; AWS picks for itself
+                s3={"addressing_style": "path" if self.endpoint_url else "auto"},
+                # CIDs verify every download; skip botocore's extra CRCs, which some S3-compatible servers reject
+                request_checksum_calculation="when_required",
+                response_checksum_validation="when_required",
+            )
+            with self._lock:
+                if self._client_obj is None:
+                    if self._session_obj is None:
+                        self._session_obj = self._make_session()
+                    with self._boundary("connect to"):
+                        self._client_obj = self._session_obj.create_client(
+                            "s3", region_name=self.region, endpoint_url=self.endpoint_url, config=config
+                        )
+        return self._client_obj
 
     @classmethod
     def from_config(
@@ -131,8 +183,8 @@ class S3Storage(Storage):
     ) -> S3Storage:
         """Build from ``storages.s3h.BUCKET`` of ``.ml-git/config.yaml`` (ML-Git's keys).
 
-        One optional key of ours: ``sdk: auto|boto3|minio`` (auto: minio for PUT/GET on an
-        ``endpoint-url`` it can address, boto3 on AWS).
+        One optional key of ours: ``sdk: auto|http|minio|boto3`` (auto: our own HTTP data plane on an
+        ``endpoint-url`` it can address, boto3 on AWS; minio: the minio SDK for PUT/GET).
         """
         aws = settings.get("aws-credentials") or {}
         profile = aws.get("profile") if isinstance(aws, Mapping) else None
@@ -146,27 +198,56 @@ class S3Storage(Storage):
             **options,
         )
 
-    def _use_minio(
-        self, session: boto3.session.Session, sdk: str, pool: int, connect_timeout: float, read_timeout: float
-    ) -> None:
-        """PUT/GET through the minio SDK (measured faster) on S3-compatible endpoints it can address."""
+    def _use_http(self, sdk: str) -> None:
+        """Every request through ``s3_http`` on S3-compatible endpoints it can address (measured fastest)."""
+        if not s3_http.usable(self.endpoint_url):
+            if sdk == "http":
+                raise StorageError(
+                    f"storage {self.where()}: sdk http needs an endpoint-url http(s)://host:port (and no proxy)"
+                )
+            return
+        creds: s3_http.Credentials
+        if self._code_credentials:
+            c = self._code_credentials() or {}
+            frozen = (
+                str(c["aws_access_key_id"]),
+                str(c["aws_secret_access_key"]),
+                c.get("aws_session_token"),
+            )
+            creds = lambda: frozen  # noqa: E731 - the keys live in this closure only
+        else:
+            assert self._session_obj is not None
+            chain = self._session_obj.get_credentials()
+            if chain is None:
+                return  # boto3 will report the missing credentials, with the message of the error table
+
+            def creds() -> tuple[str, str, str | None]:
+                f = chain.get_frozen_credentials()  # refreshable credentials stay fresh
+                return f.access_key, f.secret_key, f.token or None
+
+        self._http = s3_http.HttpData(
+            str(self.endpoint_url), self.region, creds, self.connect_timeout, self.read_timeout
+        )
+        self._data_errors = (s3_http.HttpError, s3_http.Unreachable)
+        self._data_fields = _http_error_fields
+        self._data_unreachable = (s3_http.Unreachable,)
+
+    def _use_minio(self, sdk: str, pool: int) -> None:
+        """PUT/GET through the minio SDK on S3-compatible endpoints it can address."""
         try:
             from . import s3_minio
         except ImportError:
-            if sdk == "minio":
-                raise StorageError(f"storage {self.where()}: sdk minio needs: pip install minio") from None
-            return
+            raise StorageError(f"storage {self.where()}: sdk minio needs: pip install minio") from None
         if not s3_minio.usable(self.endpoint_url):
-            if sdk == "minio":
-                raise StorageError(
-                    f"storage {self.where()}: the minio SDK needs an endpoint-url http(s)://host:port"
-                )
-            return
-        creds = session.get_credentials()
+            raise StorageError(
+                f"storage {self.where()}: the minio SDK needs an endpoint-url http(s)://host:port"
+            )
+        assert self._session_obj is not None
+        creds = self._session_obj.get_credentials()
         if creds is None:
             return  # boto3 will report the missing credentials, with the message of the error table
         self._data = s3_minio.MinioData(
-            str(self.endpoint_url), self.region, creds, pool, self.max_attempts, connect_timeout, read_timeout
+            str(self.endpoint_url), self.region, creds, pool, self.connect_timeout, self.read_timeout
         )
         self._data_errors = s3_minio.ERRORS
         self._data_fields = s3_minio.error_fields
@@ -174,12 +255,19 @@ class S3Storage(Storage):
 
     @property
     def sdk(self) -> str:
-        """Which SDK moves the objects' bytes: ``minio`` or ``boto3``."""
-        return "minio" if self._data is not None else "boto3"
+        """Which client moves the objects' bytes: ``http`` (ours), ``minio`` or ``boto3``."""
+        return "http" if self._http is not None else ("minio" if self._data is not None else "boto3")
 
     # -- credentials -------------------------------------------------------------------------
 
-    def _session(self, profile: str | None, credentials: Mapping[str, Any] | None) -> boto3.session.Session:
+    def _session(
+        self, profile: str | None, credentials: Mapping[str, Any] | None
+    ) -> botocore.session.Session:
+        """A botocore session (boto3's own costs a second more of imports, for nothing we use)."""
+        import botocore.session
+
+        session = botocore.session.Session(profile=None if credentials else profile)
+        session.set_config_variable("region", self.region)
         if credentials:
             key_id = credentials.get("aws_access_key_id")
             secret = credentials.get("aws_secret_access_key")
@@ -187,17 +275,15 @@ class S3Storage(Storage):
                 raise StorageAuthError(
                     f"credentials passed for {self.where()} need aws_access_key_id and aws_secret_access_key"
                 )
-            return boto3.session.Session(
-                aws_access_key_id=str(key_id),
-                aws_secret_access_key=str(secret),
-                aws_session_token=credentials.get("aws_session_token") or None,
-                region_name=self.region,
-            )
+            session.set_credentials(str(key_id), str(secret), credentials.get("aws_session_token") or None)
+            return session
         if profile:
             try:
-                return boto3.session.Session(profile_name=profile, region_name=self.region)
+                session.get_credentials()  # a missing profile is found here
+                return session
             except bexc.ProfileNotFound:
-                fallback = boto3.session.Session(region_name=self.region)
+                fallback = botocore.session.Session()
+                fallback.set_config_variable("region", self.region)
                 if fallback.get_credentials() is None:
                     raise StorageAuthError(
                         f"AWS profile {profile!r} (aws-credentials.profile of {self.where()}) is not in the AWS "
@@ -213,7 +299,7 @@ class S3Storage(Storage):
                 )
                 self._source = "the AWS credential chain"
                 return fallback
-        return boto3.session.Session(region_name=self.region)
+        return session
 
     # -- the one error boundary --------------------------------------------------------------
 
@@ -235,13 +321,28 @@ class S3Storage(Storage):
                 f"AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, or pass credentials"
             )
         if isinstance(exc, _UNREACHABLE) or (self._data_errors and isinstance(exc, self._data_unreachable)):
-            return StorageError(
-                f"cannot reach {self._endpoint()} for bucket {self.bucket} after {self.max_attempts} attempts "
-                f"({type(exc).__name__}); is the server up and endpoint-url right?"
+            return StorageUnreachable(
+                f"cannot reach {self._endpoint()} for bucket {self.bucket}: {self._why_unreachable(exc)}; "
+                f"is the server up and endpoint-url right?"
             )
         if self._data_errors and isinstance(exc, self._data_errors):
             return self._by_code(*self._data_fields(exc), action, key)
         return StorageError(f"{action} {key or ''} on {self.where()} failed: {type(exc).__name__}: {exc}")
+
+    def _why_unreachable(self, exc: BaseException) -> str:
+        if isinstance(exc, s3_http.Unreachable):
+            return str(exc)
+        cause = (getattr(exc, "kwargs", None) or {}).get("error")  # botocore keeps the socket's error there
+        text = f"{type(exc).__name__} {exc} {cause!r}".lower()
+        if "read timed out" in text or "readtimeout" in text:
+            return f"no answer within {self.read_timeout:g} s"
+        if "connecttimeout" in text or "connect timeout" in text:
+            return f"no connection within {self.connect_timeout:g} s"
+        if "refused" in text:
+            return "connection refused"
+        if "reset" in text or "aborted" in text or "closed" in text or "remotedisconnected" in text:
+            return "connection dropped"
+        return type(exc).__name__
 
     def _by_code(self, code: str, status: int, message: str, action: str, key: str | None) -> MLGitError:
         where = self.where()
@@ -278,12 +379,17 @@ class S3Storage(Storage):
         if self._checked:
             return
         with self._boundary("open bucket"):
-            self._client.head_bucket(Bucket=self.bucket)
+            if self._http is not None:
+                self._http.head_bucket(self.bucket)
+            else:
+                self._client.head_bucket(Bucket=self.bucket)
         self._checked = True
 
     def put(self, key: str, data: bytes) -> None:
         with self._boundary("upload", key):
-            if self._data is not None:
+            if self._http is not None:
+                self._http.put(self.bucket, key, data)
+            elif self._data is not None:
                 self._data.put(self.bucket, key, data)
             else:
                 self._client.put_object(Bucket=self.bucket, Key=key, Body=data)
@@ -292,6 +398,8 @@ class S3Storage(Storage):
 
     def get(self, key: str) -> bytes:
         with self._boundary("download", key):
+            if self._http is not None:
+                return self._http.get(self.bucket, key)
             if self._data is not None:
                 return bytes(self._data.get(self.bucket, key))
             obj = self._client.get_object(Bucket=self.bucket, Key=key)
@@ -305,12 +413,24 @@ class S3Storage(Storage):
     def exists(self, key: str) -> bool:
         try:
             with self._boundary("look up", key):
-                self._client.head_object(Bucket=self.bucket, Key=key)
+                if self._http is not None:
+                    self._http.head(self.bucket, key)
+                else:
+                    self._client.head_object(Bucket=self.bucket, Key=key)
         except ObjectNotFound:
             return False
         return True
 
     def list_keys(self, prefix: str = "") -> Iterator[str]:
+        if self._http is not None:
+            token: str | None = ""
+            while token is not None:
+                with self._boundary("list"):
+                    keys, token = self._http.list_page(
+                        self.bucket, prefix, token=token, max_keys=self.page_size
+                    )
+                yield from keys
+            return
         paginator = self._client.get_paginator("list_objects_v2")
         with self._boundary("list"):
             for page in paginator.paginate(Bucket=self.bucket, Prefix=prefix):
@@ -319,7 +439,10 @@ class S3Storage(Storage):
 
     def delete(self, key: str) -> None:
         with self._boundary("delete", key):
-            self._client.delete_object(Bucket=self.bucket, Key=key)
+            if self._http is not None:
+                self._http.delete(self.bucket, key)
+            else:
+                self._client.delete_object(Bucket=self.bucket, Key=key)
         with self._lock:
             self._known.discard(key)
 
@@ -363,12 +486,19 @@ class S3Storage(Storage):
         start = wanted[0][:-1]  # a proper prefix sorts just before the key: the page starts at wanted[0]
         while True:
             with self._boundary("list"):
-                page = self._client.list_objects_v2(
-                    Bucket=self.bucket, StartAfter=start, MaxKeys=self.page_size
-                )
-            listed = [str(o["Key"]) for o in page.get("Contents", ())]
+                if self._http is not None:
+                    listed, token = self._http.list_page(
+                        self.bucket, start_after=start, max_keys=self.page_size
+                    )
+                    truncated = token is not None
+                else:
+                    page = self._client.list_objects_v2(
+                        Bucket=self.bucket, StartAfter=start, MaxKeys=self.page_size
+                    )
+                    listed = [str(o["Key"]) for o in page.get("Contents", ())]
+                    truncated = bool(page.get("IsTruncated"))
             found.update(listed)
-            if not listed or not page.get("IsTruncated"):
+            if not listed or not truncated:
                 return found.intersection(wanted), []  # the listing reached the bucket's end
             before, i = i, bisect.bisect_right(wanted, listed[-1], lo=i)
             if i >= len(wanted):
@@ -378,11 +508,21 @@ class S3Storage(Storage):
             start = max(listed[-1], wanted[i][:-1])  # strictly grows: the loop ends
 
     def close(self) -> None:
-        with contextlib.suppress(Exception):
-            self._client.close()
+        if self._client_obj is not None:
+            with contextlib.suppress(Exception):
+                self._client_obj.close()
+        if self._http is not None:
+            self._http.close()
         if self._data is not None:
             with contextlib.suppress(Exception):
                 self._data.close()
 
 
-__all__ = ["S3Storage"]
+def _http_error_fields(exc: BaseException) -> tuple[str, int, str]:
+    """(code, HTTP status, message) of an ``s3_http`` error, as boto3's ``ClientError`` gives them."""
+    if isinstance(exc, s3_http.HttpError):
+        return exc.code, exc.status, exc.message
+    return "", 0, str(exc)
+
+
+__all__ = ["SDKS", "S3Storage"]

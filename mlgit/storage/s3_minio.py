@@ -20,7 +20,7 @@ from minio.error import InvalidResponseError, S3Error, ServerError
 
 from .base import read_object
 
-#: faults of the connection itself (after urllib3's retries): the endpoint is down or unreachable
+#: faults of the connection itself: the endpoint is down, unreachable or silent
 UNREACHABLE: tuple[type[BaseException], ...] = (
     urllib3.exceptions.MaxRetryError,
     urllib3.exceptions.ProtocolError,
@@ -51,7 +51,8 @@ def usable(endpoint_url: str | None) -> bool:
 
 
 class MinioData:
-    """PUT and GET of whole objects through one pooled, retrying minio client."""
+    """PUT and GET of whole objects through one pooled minio client: one attempt per request
+    (``mlgit.transfer`` retries), bounded by the connect and read timeouts."""
 
     def __init__(
         self,
@@ -59,7 +60,6 @@ class MinioData:
         region: str,
         boto_credentials: Any,
         max_pool_connections: int,
-        max_attempts: int,
         connect_timeout: float,
         read_timeout: float,
     ) -> None:
@@ -68,13 +68,7 @@ class MinioData:
             maxsize=max_pool_connections,
             block=False,
             timeout=urllib3.Timeout(connect=connect_timeout, read=read_timeout),
-            retries=urllib3.Retry(
-                total=max(0, max_attempts - 1),
-                backoff_factor=0.2,
-                status_forcelist=(500, 502, 503, 504),
-                allowed_methods=frozenset({"GET", "PUT", "HEAD"}),
-                raise_on_status=False,
-            ),
+            retries=False,  # one attempt: no hidden retries, no "Retrying" warnings
         )
         self._client = Minio(
             url.netloc,

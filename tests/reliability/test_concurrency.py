@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 from helpers import Project, make_project, write
 from reliability_helpers import check_nothing_lost, remote_tags, run_workers
+from s3server import s3_bucket_on
 
 from mlgit import VersionConflict
 
@@ -19,7 +20,7 @@ def _storage(kind: str, tmp_path: Path, request: pytest.FixtureRequest) -> dict[
     if kind == "local":
         (tmp_path / "bucket").mkdir(exist_ok=True)
         return {"type": "local", "path": str(tmp_path / "bucket")}
-    s3 = request.getfixturevalue("s3_bucket")
+    s3 = s3_bucket_on(request, kind.removeprefix("s3-"))
     return {"type": "s3h", "bucket": s3.bucket, "settings": s3.settings()}
 
 
@@ -53,7 +54,8 @@ def _trial(tmp_path: Path, remotes: dict[str, str], request: pytest.FixtureReque
 @pytest.mark.parametrize(("kind", "workers"), [
     pytest.param("local", 3, id="local-3"),
     pytest.param("local", 8, id="local-8", marks=pytest.mark.slow),
-    pytest.param("s3", 8, id="s3-8", marks=pytest.mark.slow),
+    pytest.param("s3-moto", 8, id="s3-8", marks=pytest.mark.slow),
+    pytest.param("s3-seaweedfs", 8, id="seaweedfs-8", marks=pytest.mark.slow),
 ])
 def test_workers_version_different_entities(tmp_path: Path, remotes: dict[str, str],
                                             request: pytest.FixtureRequest, kind: str, workers: int) -> None:
@@ -137,9 +139,11 @@ def test_rejected_push_is_replayed_on_the_remote_branch(project: Project, second
 @pytest.mark.slow
 @pytest.mark.parametrize(("kind", "workers", "versions", "same", "auto_bump"), [
     pytest.param("local", 10, 6, False, True, id="local-10x6-different"),
-    pytest.param("s3", 10, 4, False, True, id="s3-10x4-different"),
+    pytest.param("s3-moto", 10, 4, False, True, id="s3-10x4-different"),
+    pytest.param("s3-seaweedfs", 10, 4, False, True, id="seaweedfs-10x4-different"),
     pytest.param("local", 10, 3, True, True, id="local-10x3-same-autobump"),
-    pytest.param("s3", 8, 3, True, True, id="s3-8x3-same-autobump"),
+    pytest.param("s3-moto", 8, 3, True, True, id="s3-8x3-same-autobump"),
+    pytest.param("s3-seaweedfs", 8, 3, True, True, id="seaweedfs-8x3-same-autobump"),
     pytest.param("local", 8, 3, True, False, id="local-8x3-same-conflicts"),
 ])
 def test_long_concurrency_trial(tmp_path: Path, remotes: dict[str, str], request: pytest.FixtureRequest,

@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 from helpers import Project, make_project, write
 from reliability_helpers import files_sha256, remote_tags
+from s3server import s3_bucket_on
 
 from mlgit.cid import cid_of, is_cid
 from mlgit.objects import HashFS
@@ -139,10 +140,10 @@ def _checkout_trials(tmp_path: Path, remotes: dict[str, str], trials: int, s3: A
     return {"trials": trials, "killed": killed}
 
 
-@pytest.mark.parametrize("kind", ["local", "s3"])
+@pytest.mark.parametrize("kind", ["local", "s3-moto", "s3-seaweedfs"])
 def test_push_killed_then_run_again(tmp_path: Path, remotes: dict[str, str], request: pytest.FixtureRequest,
                                     kind: str) -> None:
-    s3 = request.getfixturevalue("s3_bucket") if kind == "s3" else None
+    s3 = s3_bucket_on(request, kind.removeprefix("s3-")) if kind != "local" else None
     out = _push_trials(tmp_path, remotes, 3 if kind == "local" else 1, s3)
     assert out["trials"] >= 1
 
@@ -155,13 +156,15 @@ def test_checkout_killed_then_run_again(tmp_path: Path, remotes: dict[str, str])
 @pytest.mark.slow
 @pytest.mark.parametrize(("verb", "kind", "trials"), [
     pytest.param("push", "local", 25, id="push-local-25"),
-    pytest.param("push", "s3", 12, id="push-s3-12"),
+    pytest.param("push", "s3-moto", 12, id="push-s3-12"),
+    pytest.param("push", "s3-seaweedfs", 12, id="push-seaweedfs-12"),
     pytest.param("checkout", "local", 25, id="checkout-local-25"),
-    pytest.param("checkout", "s3", 10, id="checkout-s3-10"),
+    pytest.param("checkout", "s3-moto", 10, id="checkout-s3-10"),
+    pytest.param("checkout", "s3-seaweedfs", 10, id="checkout-seaweedfs-10"),
 ])
 def test_long_kill_trials(tmp_path: Path, remotes: dict[str, str], request: pytest.FixtureRequest,
                           verb: str, kind: str, trials: int) -> None:
-    s3 = request.getfixturevalue("s3_bucket") if kind == "s3" else None
+    s3 = s3_bucket_on(request, kind.removeprefix("s3-")) if kind != "local" else None
     run = _push_trials if verb == "push" else _checkout_trials
     out = run(tmp_path, remotes, trials, s3)
     print(f"FIGURE kill {verb} {kind}: {out}")  # collected into FIGURES.md (run with -s)

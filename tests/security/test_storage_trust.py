@@ -418,7 +418,7 @@ def test_azure_connection_string_is_not_in_config_show(
 
 
 @pytest.mark.timeout(120)
-@pytest.mark.parametrize("sdk", ["auto", "boto3", "minio"])
+@pytest.mark.parametrize("sdk", ["auto", "http", "boto3", "minio"])
 def test_s3_object_larger_than_any_object_is_not_read(
     s3_bucket: object, monkeypatch: pytest.MonkeyPatch, sdk: str
 ) -> None:

@@ -2,18 +2,15 @@
 
 from __future__ import annotations
 
-import os
 import shutil
 import subprocess
-import time
 import urllib.request
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
-from s3server import free_port
 
 from mlgit.storage.base import Storage
 from mlgit.storage.local import LocalStorage
@@ -34,8 +31,38 @@ class Backend:
     settings: dict[str, Any] | None = None
 
 
+def compose_command() -> tuple[list[str] | None, str]:
+    """The Compose v2 client (``docker compose`` or a v2 ``docker-compose``), or None and why not.
+
+    docker/docker-compose.yml uses Compose v2's format (top-level ``name``, ``up --wait``), which
+    Compose v1 (``docker-compose`` 1.x) rejects.
+    """
+    why = "no docker client on PATH"
+    for cmd in (["docker", "compose"], ["docker-compose"]):
+        if shutil.which(cmd[0]) is None:
+            continue
+        try:
+            out = subprocess.run([*cmd, "version", "--short"], capture_output=True, text=True, timeout=30)
+        except (OSError, subprocess.TimeoutExpired) as exc:
+            why = f"`{' '.join(cmd)} version` failed: {exc}"
+            continue
+        version = out.stdout.strip().lstrip("v")
+        if out.returncode == 0 and version[:1].isdigit() and int(version.split(".")[0]) >= 2:
+            return cmd, ""
+        why = (
+            f"`{' '.join(cmd)}` is Compose {version}: the file needs Compose v2"
+            if out.returncode == 0
+            else f"no Compose v2 client (`{' '.join(cmd)} version` failed)"
+        )
+    return None, why
+
+
 def docker_unavailable() -> str | None:
-    """Why MinIO-in-Docker tests cannot run here, or None when a Docker engine answers."""
+    """Why MinIO-in-Docker tests cannot run here, or None when a Docker engine and Compose v2 answer.
+
+    Checked before pytest-docker's ``docker_services`` is asked for: without an engine it errors
+    instead of skipping.
+    """
     if shutil.which("docker") is None:
         return "no docker client on PATH"
     try:
@@ -44,35 +71,30 @@ def docker_unavailable() -> str | None:
         return f"`docker info` failed: {exc}"
     if out.returncode != 0:
         lines = (out.stderr or out.stdout).strip().splitlines()
-        return f"`docker info` failed: {lines[-1] if lines else out.returncode}"
-    compose = subprocess.run(["docker", "compose", "version"], capture_output=True, text=True, timeout=15)
-    if compose.returncode != 0:
-        return "the docker compose plugin is missing (`docker compose version` failed)"
-    return None
+        return f"no Docker engine answers (`docker info`: {lines[-1] if lines else out.returncode})"
+    cmd, why = compose_command()
+    return why if cmd is None else None
+
+
+def _minio_live(endpoint: str) -> bool:
+    try:
+        urllib.request.urlopen(f"{endpoint}/minio/health/live", timeout=2).close()
+        return True
+    except OSError:
+        return False
 
 
 @pytest.fixture(scope="session")
-def minio_docker() -> Iterator[tuple[str, str, str]]:
-    """MinIO from docker/docker-compose.yml (endpoint, access key, secret key); skipped without Docker."""
+def minio_docker(request: pytest.FixtureRequest) -> tuple[str, str, str]:
+    """MinIO from docker/docker-compose.yml through pytest-docker's ``docker_services``
+    (endpoint, access key, secret key); skipped, with the reason, where no engine runs."""
     reason = docker_unavailable()
     if reason:
         pytest.skip(f"MinIO in Docker not tested: {reason}")
-    port = free_port()
-    env = {**os.environ, "MINIO_PORT": str(port), "COMPOSE_PROJECT_NAME": f"mlgit-test-{port}"}
-    compose = ["docker", "compose", "-f", str(COMPOSE)]
-    subprocess.run([*compose, "up", "-d", "--wait", "minio"], check=True, env=env, timeout=300)
-    endpoint = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            try:
-                urllib.request.urlopen(f"{endpoint}/minio/health/live", timeout=2).close()
-                break
-            except OSError:
-                time.sleep(0.5)
-        yield endpoint, "minioadmin", "minioadmin"
-    finally:
-        subprocess.run([*compose, "down", "-v"], env=env, timeout=120)
+    services = request.getfixturevalue("docker_services")
+    endpoint = f"http://127.0.0.1:{services.port_for('minio', 9000)}"
+    services.wait_until_responsive(lambda: _minio_live(endpoint), timeout=60, pause=0.5)
+    return endpoint, "minioadmin", "minioadmin"
 
 
 def local_backend(tmp_path: Path) -> Backend:

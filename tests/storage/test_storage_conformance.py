@@ -1,5 +1,5 @@
-"""One storage contract, every backend: a folder, S3 on moto_server (bytes moved by the minio SDK, the
-default on endpoints, and by boto3), MinIO in Docker where it runs."""
+"""One storage contract, every backend: a folder; S3 on moto_server and on SeaweedFS (bytes moved by the
+default data plane and by boto3); MinIO in Docker (pytest-docker) where an engine runs."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 from backends import Backend, azure_backend, local_backend, minio_docker, sftp_backend  # noqa: F401
+from s3server import s3_bucket_on
 
 from mlgit import transfer
 from mlgit.cid import cid_of
@@ -40,6 +41,8 @@ def _s3_backend(
         pytest.param("local", id="local"),
         pytest.param("s3h", id="s3h"),
         pytest.param("s3h-boto3", id="s3h-boto3"),
+        pytest.param("s3h-seaweedfs", id="s3h-seaweedfs"),
+        pytest.param("s3h-seaweedfs-boto3", id="s3h-seaweedfs-boto3"),
         pytest.param("s3h-minio-docker", id="s3h-minio-docker"),
         pytest.param("sftph", id="sftph"),
         pytest.param("azureblobh", id="azureblobh"),
@@ -58,16 +61,16 @@ def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Backend]
         yield be
         be.storage.close()
         return
-    if request.param in ("s3h", "s3h-boto3"):
-        b = request.getfixturevalue("s3_bucket")
-        sdk = "boto3" if request.param == "s3h-boto3" else "auto"
+    if request.param.startswith("s3h") and "docker" not in request.param:
+        b = s3_bucket_on(request, "seaweedfs" if "seaweedfs" in request.param else "moto")
+        sdk = "boto3" if request.param.endswith("-boto3") else "auto"
         be = _s3_backend(request.param, b.endpoint, b.bucket, b.access_key, b.secret_key, sdk)
-        assert be.storage.sdk == ("boto3" if sdk == "boto3" else "minio")  # type: ignore[attr-defined]
+        assert be.storage.sdk == ("boto3" if sdk == "boto3" else "http")  # type: ignore[attr-defined]
     else:
         endpoint, access, secret = request.getfixturevalue("minio_docker")
         from s3server import S3Server, drop_bucket, make_bucket
 
-        server = S3Server(endpoint, access, secret, moto=False)
+        server = S3Server(endpoint, access, secret, kind="external")
         name = make_bucket(server)
         request.addfinalizer(lambda: drop_bucket(server, name))
         be = _s3_backend("s3h-minio-docker", endpoint, name, access, secret)

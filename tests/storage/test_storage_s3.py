@@ -1,4 +1,5 @@
-"""s3h specifics against the loopback S3 server: credentials, faults, request counts, both SDKs."""
+"""s3h specifics against the loopback S3 servers (moto; SeaweedFS where marked): credentials, faults,
+request counts, every data plane."""
 
 from __future__ import annotations
 
@@ -8,8 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from backends import free_port
-from s3server import S3Bucket, moto_authentication
+from s3server import S3Bucket, free_port, moto_authentication, on_each_s3_server
 
 from mlgit import transfer
 from mlgit.cid import cid_of
@@ -24,7 +24,11 @@ def _blob(n: int = 100) -> tuple[str, bytes]:
 
 
 def _count_calls(st: S3Storage) -> dict[str, int]:
-    """Count the real requests the client sends, by operation (botocore's own event hooks)."""
+    """Count the real requests the storage sends, by operation (our data plane's count, or botocore's
+    own event hooks)."""
+    if st._http is not None:
+        st._http.calls.clear()
+        return st._http.calls
     calls: dict[str, int] = {}
 
     def hook(model: Any, **_: Any) -> None:
@@ -76,7 +80,8 @@ def test_no_credentials_at_all(s3_bucket: S3Bucket, monkeypatch: pytest.MonkeyPa
         st.check()
 
 
-@pytest.mark.parametrize("sdk", ["minio", "boto3"])
+@pytest.mark.parametrize("sdk", ["http", "minio", "boto3"])
+@on_each_s3_server
 def test_wrong_credentials_name_bucket_and_endpoint_never_the_secret(s3_bucket: S3Bucket, tmp_path: Path, sdk: str) -> None:
     secret = "wrong-secret-Zq8v3XbT5s"
     creds = {"aws_access_key_id": "AKIAWRONGWRONGWRONG1", "aws_secret_access_key": secret}
@@ -97,7 +102,7 @@ def test_wrong_credentials_name_bucket_and_endpoint_never_the_secret(s3_bucket: 
 
 
 @pytest.mark.timeout(120)  # bounded: a fixed number of attempts (asserted below), never a retry loop
-@pytest.mark.parametrize("sdk", ["minio", "boto3"])
+@pytest.mark.parametrize("sdk", ["http", "minio", "boto3"])
 def test_endpoint_down_is_one_error_in_bounded_time(s3_bucket: S3Bucket, tmp_path: Path, sdk: str) -> None:
     endpoint = f"http://127.0.0.1:{free_port()}"
     settings = {**s3_bucket.settings(), "endpoint-url": endpoint, "sdk": sdk}
@@ -112,13 +117,14 @@ def test_endpoint_down_is_one_error_in_bounded_time(s3_bucket: S3Bucket, tmp_pat
         transfer.upload(st, src, keys, threads=8)
     msg = str(err.value)
     assert f"50 of 50 objects not transferred to s3h://{s3_bucket.bucket} at {endpoint}" in msg
-    assert "cannot reach" in msg and "after 3 attempts" in msg
+    assert "cannot reach" in msg and "connection refused" in msg and f"gave up after {transfer.ATTEMPTS} attempts" in msg
     assert sorted(err.value.failed) == sorted(keys)
     with pytest.raises(StorageError, match="cannot reach"):
         st.get(keys[0])
 
 
-@pytest.mark.parametrize("sdk", ["minio", "boto3"])
+@pytest.mark.parametrize("sdk", ["http", "minio", "boto3"])
+@on_each_s3_server
 def test_missing_bucket_named_with_endpoint(s3_bucket: S3Bucket, sdk: str) -> None:
     st = S3Storage.from_config("no-such-bucket-here", {**s3_bucket.settings(), "sdk": sdk})
     with pytest.raises(StorageNotFound) as err:
@@ -180,7 +186,8 @@ def test_few_keys_use_head(s3_bucket: S3Bucket) -> None:
     assert calls == {"HeadObject": 3}
 
 
-@pytest.mark.parametrize("writer,reader", [("minio", "boto3"), ("boto3", "minio")])
+@pytest.mark.parametrize("writer,reader", [("minio", "boto3"), ("boto3", "minio"), ("http", "boto3"), ("boto3", "http"), ("http", "minio")])
+@on_each_s3_server
 def test_minio_sdk_and_boto3_read_each_other(s3_bucket: S3Bucket, writer: str, reader: str) -> None:
     w = S3Storage.from_config(s3_bucket.bucket, {**s3_bucket.settings(), "sdk": writer})
     r = S3Storage.from_config(s3_bucket.bucket, {**s3_bucket.settings(), "sdk": reader})
@@ -214,7 +221,8 @@ def test_plain_minio_client_reads_what_we_wrote(s3_bucket: S3Bucket) -> None:
 
 
 def test_sdk_choice(s3_bucket: S3Bucket) -> None:
-    assert S3Storage.from_config(s3_bucket.bucket, s3_bucket.settings()).sdk == "minio"
+    assert S3Storage.from_config(s3_bucket.bucket, s3_bucket.settings()).sdk == "http"
+    assert S3Storage.from_config(s3_bucket.bucket, {**s3_bucket.settings(), "sdk": "minio"}).sdk == "minio"
     assert S3Storage("b", region="eu-west-1").sdk == "boto3"  # AWS itself: boto3
-    with pytest.raises(StorageError, match="sdk must be auto, boto3 or minio"):
+    with pytest.raises(StorageError, match="sdk must be one of auto, http, minio, boto3"):
         S3Storage.from_config(s3_bucket.bucket, {**s3_bucket.settings(), "sdk": "curl"})

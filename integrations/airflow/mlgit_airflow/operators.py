@@ -441,7 +441,9 @@ class MLGitCommitOperator(MLGitBaseOperator):
         run = self.hook.run_folder()
         step = str(context["ti"].task_id)
         # the latest record of this entity in this run: a push with auto_bump may have moved it on
-        made = run.recorded("commit", self.entity_types, self.name) if run else None
+        ti = context["ti"]
+        trailers = {"Airflow-Dag-Id": str(ti.dag_id), "Airflow-Run-Id": str(ti.run_id)}
+        made = run.commit_made(repo, self.entity_types, self.name, trailers) if run else None
         if made is not None:  # a retry, or a clear after the run went on: this run's own version
             from mlgit import runs
 
@@ -527,7 +529,7 @@ class MLGitPushOperator(MLGitBaseOperator):
         repo = self.repository()
         run = self.hook.run_folder()
         step = str(context["ti"].task_id)
-        made = run.recorded("push", self.entity_types, self.name, step) if run else None
+        made = run.push_made(self.entity_types, self.name, step) if run else None
         if made is not None:  # this run pushed already (a clear, a retry after the record): no news
             result = runs.result_of(repo, self.entity_types, self.name, made["tag"], created=False)
         else:

@@ -29,7 +29,7 @@ from mlgit import (
 
 from . import artifacts
 from .blocks import MLGitRepository, load_repository_block, plural_entity_type
-from .runs import checkouts_in_this_flow_run, commit_message, link_from_checkouts, record_checkout
+from .runs import checkouts_in_this_flow_run, commit_message, link_from_checkouts, record_checkout, run_ids
 
 RepositoryRef = MLGitRepository | str
 LinkRef = str | Mapping[str, Any] | None
@@ -170,7 +170,9 @@ def mlgit_commit(repository: RepositoryRef, entity_type: str, name: str, message
             get_run_logger().info("mlgit commit %s/%s: %s %s", plural, name, kind,
                                   link if isinstance(link, str) else link["tag"])
     run = load_repository_block(repository).run_folder()
-    made = run.recorded("commit", plural, name) if run else None
+    flow_run_id, _ = run_ids()
+    trailers = {"Prefect-Flow-Run": flow_run_id} if flow_run_id else {}
+    made = run.commit_made(repo, plural, name, trailers) if run else None
     if made is not None:  # a retry, or a rerun of this flow run: the version it made, not another one
         result = runs.result_of(repo, plural, name, made["tag"], created=False)
     else:
@@ -196,7 +198,7 @@ def mlgit_push(repository: RepositoryRef, entity_type: str, name: str, auto_bump
     """
     _, repo, run = _block_and_repository(repository)
     plural = plural_entity_type(entity_type)
-    made = run.recorded("push", plural, name) if run else None
+    made = run.push_made(plural, name) if run else None
     if made is not None:
         result = runs.result_of(repo, plural, name, made["tag"], created=False)
     else:
