@@ -8,8 +8,8 @@ from typing import Any
 
 from ..errors import CorruptObject, StorageError
 
-#: the most bytes one object may hold (a chunk is far smaller; a descriptor of a huge file lists its
-#: chunks): a backend never reads more, whatever size the bucket declares
+#: the most bytes one object may hold: a backend never reads more, whatever size the bucket declares
+#: (no object of ML-Git's layout comes near it: a chunk is 256 KiB, the descriptor of a 1 TB file ~80 MB)
 MAX_OBJECT = 256 * 1024 * 1024
 
 
