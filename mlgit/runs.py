@@ -33,6 +33,7 @@ from typing import TYPE_CHECKING, Any
 from . import config as cfg
 from .atomic import atomic_write
 from .errors import MetadataError, TagNotFound
+from .gitsafe import check_remote_url, git_env, redact
 from .locking import LOCK_NAME, PathLock
 from .names import parse_tag
 from .results import version_result
@@ -149,11 +150,11 @@ def shared_dirs(root: Path, entity_type: str) -> dict[str, str]:
 
 
 def _git(*args: str, cwd: Path | None = None) -> str:
-    env = {**os.environ, "GIT_TERMINAL_PROMPT": "0"}
+    env = {**os.environ, "GIT_TERMINAL_PROMPT": "0", **git_env()}  # no code-running transport
     proc = subprocess.run(["git", *args], cwd=cwd, capture_output=True, text=True, env=env)
     if proc.returncode != 0:
         raise MetadataError(
-            f"git {args[0]} {' '.join(args[1:3])} failed: {' '.join(proc.stderr.split())[:400]}"
+            f"git {args[0]} {' '.join(args[1:3])} failed: {redact(' '.join(proc.stderr.split())[:400])}"
         )
     return proc.stdout
 
@@ -161,6 +162,7 @@ def _git(*args: str, cwd: Path | None = None) -> str:
 def update_mirror(root: Path, entity_type: str, url: str) -> Path:
     """The host's bare mirror of ``url``, created or fetched (one process at a time). Never pruned:
     run clones borrow its objects through alternates."""
+    check_remote_url(url, f"{entity_type} remote of the run folders in {root}")  # never an option or ext::
     mirror = root / "mirror" / f"{entity_type}.git"
     with PathLock(root / "mirror" / f"{entity_type}.lock", f"mirror {mirror}").hold("fetch"):
         if (mirror / "HEAD").is_file() and _git(

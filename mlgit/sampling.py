@@ -20,8 +20,10 @@ of a sample.
 
 from __future__ import annotations
 
+import os
 import random
 import re
+import stat
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,7 +32,7 @@ from typing import Any, Literal
 import yaml
 
 from .atomic import atomic_write
-from .errors import InvalidSample, MutabilityError
+from .errors import InvalidSample, MutabilityError, UnsafePath
 
 SampleType = Literal["group", "range", "random"]
 TYPES: tuple[str, ...] = ("group", "range", "random")
@@ -40,9 +42,11 @@ DEFAULT_SEED = "1"
 #: the flag file ML-Git leaves in ``.ml-git/<type>/index/metadata/<name>/`` after a sampled checkout
 FLAG = "sampling"
 
-_PAIR = re.compile(r"^(\d+):(\d+)$")
-_RANGE = re.compile(r"^(\d+):(all|-1|\d+)(?::(\d+))?$")
-_SEED = re.compile(r"^(\d+)$")
+# ASCII digits only, at most 18 of them (a seed 64), matched to the end: a 5,000-digit number or a
+# trailing newline is an InvalidSample, not a ValueError; every bound below is then <= the key count
+_PAIR = re.compile(r"([0-9]{1,18}):([0-9]{1,18})\Z")
+_RANGE = re.compile(r"([0-9]{1,18}):(all|-1|[0-9]{1,18})(?::([0-9]{1,18}))?\Z")
+_SEED = re.compile(r"([0-9]{1,64})\Z")
 
 
 @dataclass(frozen=True)
@@ -86,13 +90,20 @@ class Sample:
         return out
 
     def __str__(self) -> str:
-        seed = "" if self.type == "range" else f" --seed={self.seed}"
-        return f"--sample-type={self.type} --sampling={self.sampling}{seed}"
+        seed = "" if self.type == "range" else f" --seed={_shown(self.seed)}"
+        return f"--sample-type={self.type} --sampling={_shown(self.sampling)}{seed}"
+
+
+def _shown(value: object) -> str:
+    """A parameter as a message shows it: one line, at most 70 characters."""
+    return str(value)[:70].encode("unicode_escape").decode("ascii")
 
 
 def _seed(sample: Sample) -> int:
     if isinstance(sample.seed, bool) or not _SEED.match(str(sample.seed)):
-        raise InvalidSample(f"{sample}: the seed must be a non-negative integer, found {sample.seed!r}")
+        raise InvalidSample(
+            f"{sample}: the seed must be a non-negative integer of at most 64 digits, found {str(sample.seed)[:60]!r}"
+        )
     return int(sample.seed)
 
 
@@ -100,11 +111,12 @@ def select(sample: Sample, n: int) -> list[int]:
     """The positions (0..n-1) of the keys ML-Git's rule chooses from ``n`` keys, in its order."""
     if sample.type == "range":
         return _range(sample, n)
-    m = _PAIR.match(sample.sampling)
+    m = _PAIR.match(str(sample.sampling))
     if not m:
         what = "AMOUNT:GROUP_SIZE" if sample.type == "group" else "AMOUNT:FREQUENCY"
         raise InvalidSample(
-            f"{sample}: expected {what} as two non-negative integers, found {sample.sampling!r}"
+            f"{sample}: expected {what} as two non-negative integers (at most 18 digits), "
+            f"found {str(sample.sampling)[:60]!r}"
         )
     seed = _seed(sample)
     amount, size = int(m.group(1)), int(m.group(2))
@@ -114,10 +126,11 @@ def select(sample: Sample, n: int) -> list[int]:
 
 
 def _range(sample: Sample, n: int) -> list[int]:
-    m = _RANGE.match(sample.sampling)
+    m = _RANGE.match(str(sample.sampling))
     if not m:
         raise InvalidSample(
-            f"{sample}: expected START:STOP or START:STOP:STEP (STOP may be all or -1), found {sample.sampling!r}"
+            f"{sample}: expected START:STOP or START:STOP:STEP (STOP may be all or -1; numbers of at most "
+            f"18 digits), found {str(sample.sampling)[:60]!r}"
         )
     start = int(m.group(1))
     stop = n if m.group(2) in ("all", "-1") else int(m.group(2))
@@ -193,7 +206,7 @@ def apply(sample: Sample | Mapping[str, Any], manifest: Mapping[str, str], where
 
 def mark(index_dir: Path, sample: Sample | Mapping[str, Any] | None) -> None:
     """Leave (or clear, after a whole checkout) ML-Git's flag: this workspace holds a sample."""
-    flag = index_dir / FLAG
+    flag = _flag(index_dir)
     if sample is None:
         flag.unlink(missing_ok=True)
         return
@@ -201,8 +214,24 @@ def mark(index_dir: Path, sample: Sample | Mapping[str, Any] | None) -> None:
     atomic_write(flag, yaml.safe_dump(Sample.of(sample).to_dict(), default_flow_style=False).encode())
 
 
+def _flag(index_dir: Path) -> Path:
+    """The flag's path; a folder (or a FIFO, a device) in its place, planted by another task, is
+    refused by name instead of failing in unlink/rename with an internal error."""
+    flag = index_dir / FLAG
+    try:
+        mode = flag.lstat().st_mode
+    except FileNotFoundError:
+        return flag
+    if not (stat.S_ISREG(mode) or stat.S_ISLNK(mode)):
+        raise UnsafePath(
+            f"{flag}: expected ML-Git's sampling flag (a file) or nothing, found "
+            f"{'a folder' if stat.S_ISDIR(mode) else 'a special file'}; remove it"
+        )
+    return flag
+
+
 def is_sampled(index_dir: Path) -> bool:
-    return (index_dir / FLAG).exists()
+    return os.path.lexists(_flag(index_dir))
 
 
 def refuse_if_sampled(index_dir: Path, et: str, name: str, verb: str) -> None:

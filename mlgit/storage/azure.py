@@ -29,8 +29,14 @@ from azure.core import exceptions as aze
 from azure.core.pipeline.transport import RequestsTransport
 from azure.storage.blob import BlobServiceClient, LinearRetry
 
-from ..errors import MLGitError, ObjectNotFound, StorageAuthError, StorageError, StorageNotFound
-from .base import Storage
+from ..errors import (
+    MLGitError,
+    ObjectNotFound,
+    StorageAuthError,
+    StorageError,
+    StorageNotFound,
+)
+from .base import Storage, read_object
 
 ENV = "AZURE_STORAGE_CONNECTION_STRING"
 #: at most this many keys are asked one HEAD each; more are answered by listing
@@ -191,7 +197,10 @@ class AzureStorage(Storage):
     def get(self, key: str) -> bytes:
         try:
             with self._boundary("download", key):
-                return bytes(self._container.download_blob(self.safe_key(key), max_concurrency=1).readall())
+                # the first response (at most the SDK's single-get size, 32 MiB) says the blob's size:
+                # a blob larger than any object is refused before the rest is read
+                stream = self._container.download_blob(self.safe_key(key), max_concurrency=1)
+                return read_object(lambda _n: stream.readall(), stream.size, key, self.where())
         except ObjectNotFound:
             self._checked = False
             self.check()  # a missing container says so, not "object not found"

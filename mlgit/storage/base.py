@@ -3,9 +3,29 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
+from typing import Any
 
-from ..errors import StorageError
+from ..errors import CorruptObject, StorageError
+
+#: the most bytes one object may hold: a backend never reads more, whatever size the bucket declares
+#: (no object of ML-Git's layout comes near it: a chunk is 256 KiB, the descriptor of a 1 TB file ~80 MB)
+MAX_OBJECT = 256 * 1024 * 1024
+
+
+def read_object(read: Callable[[int], bytes], declared: Any, key: str, where: str) -> bytes:
+    """An object's bytes from ``read(n)`` (a response body), refused (``CorruptObject``) when the size
+    the server declares, or the bytes it sends, exceed ``MAX_OBJECT``: never more is read into memory."""
+    limit = MAX_OBJECT
+    size = int(declared) if declared not in (None, "") else None
+    if size is not None and size > limit:
+        raise CorruptObject(
+            f"object {key} in {where}: expected at most {limit} bytes, found {size}; not read"
+        )
+    data = bytes(read(limit + 1))
+    if len(data) > limit:
+        raise CorruptObject(f"object {key} in {where}: expected at most {limit} bytes, found more; not read")
+    return data
 
 
 class Storage(ABC):

@@ -10,10 +10,7 @@ from ..atomic import atomic_write
 from ..cid import require_cid
 from ..errors import ConfigError, CorruptObject, ObjectNotFound, StorageNotFound
 from ..safety import read_regular
-from .base import Storage
-
-#: no object of ML-Git's layout comes near this (a chunk is 256 KiB; the descriptor of a 1 TB file ~80 MB)
-MAX_OBJECT = 256 * 1024 * 1024
+from .base import MAX_OBJECT, Storage
 
 
 def check_bucket_folder(path: Path, workspace: Path, where: str) -> Path:

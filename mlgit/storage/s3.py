@@ -30,7 +30,7 @@ from ..errors import (
     StorageUnreachable,
 )
 from . import s3_http
-from .base import Storage
+from .base import Storage, read_object
 
 if TYPE_CHECKING:
     import botocore.session
@@ -402,9 +402,10 @@ class S3Storage(Storage):
                 return self._http.get(self.bucket, key)
             if self._data is not None:
                 return bytes(self._data.get(self.bucket, key))
-            body = self._client.get_object(Bucket=self.bucket, Key=key)["Body"]
-            try:
-                data: bytes = body.read()
+            obj = self._client.get_object(Bucket=self.bucket, Key=key)
+            body = obj["Body"]
+            try:  # bounded: a bucket writer may put 100 GiB under a key
+                data = read_object(body.read, obj.get("ContentLength"), key, self.where())
             finally:
                 body.close()
         return data

@@ -29,6 +29,8 @@ from urllib.parse import quote, urlparse
 from xml.etree import ElementTree
 
 from ..cid import _ALPHABET, is_cid
+from ..errors import CorruptObject
+from .base import read_object
 
 EMPTY_SHA256 = hashlib.sha256(b"").hexdigest()
 _NS = "{http://s3.amazonaws.com/doc/2006-03-01/}"
@@ -183,9 +185,17 @@ class HttpData:
                 self._all.remove(conn)
 
     def request(
-        self, op: str, method: str, path: str, query: str = "", body: bytes = b"", payload: str = EMPTY_SHA256
+        self,
+        op: str,
+        method: str,
+        path: str,
+        query: str = "",
+        body: bytes = b"",
+        payload: str = EMPTY_SHA256,
+        bounded: tuple[str, str] | None = None,
     ) -> tuple[int, bytes]:
-        """(status, body) of one signed request; ``HttpError`` for an S3 error, ``Unreachable`` for none."""
+        """(status, body) of one signed request; ``HttpError`` for an S3 error, ``Unreachable`` for none.
+        ``bounded`` (key, where): an object's body, refused (``CorruptObject``) past ``MAX_OBJECT``."""
         with self._lock:
             self.calls[op] = self.calls.get(op, 0) + 1
         headers = self.sign(method, path, query, payload)
@@ -197,7 +207,14 @@ class HttpData:
             try:
                 conn.request(method, target, body=body or None, headers=headers)
                 resp = conn.getresponse()
-                data = resp.read()
+                if bounded is not None and resp.status < 300:
+                    try:  # a bucket writer may put 100 GiB under a key
+                        data = read_object(resp.read, resp.getheader("content-length"), *bounded)
+                    except CorruptObject:
+                        self._drop(conn)  # the rest of the body is never read: the connection goes
+                        raise
+                else:
+                    data = resp.read()
             except (http.client.RemoteDisconnected, BrokenPipeError, ConnectionResetError) as exc:
                 self._drop(conn)
                 if fresh:
@@ -236,7 +253,7 @@ class HttpData:
         )
 
     def get(self, bucket: str, key: str) -> bytes:
-        return self.request("GetObject", "GET", self._path(bucket, key))[1]
+        return self.request("GetObject", "GET", self._path(bucket, key), bounded=(key, f"s3h://{bucket}"))[1]
 
     def head_bucket(self, bucket: str) -> None:
         self.request("HeadBucket", "HEAD", self._path(bucket))

@@ -18,6 +18,8 @@ from minio import Minio
 from minio.credentials import Credentials, Provider
 from minio.error import InvalidResponseError, S3Error, ServerError
 
+from .base import read_object
+
 #: faults of the connection itself: the endpoint is down, unreachable or silent
 UNREACHABLE: tuple[type[BaseException], ...] = (
     urllib3.exceptions.MaxRetryError,
@@ -82,8 +84,8 @@ class MinioData:
 
     def get(self, bucket: str, key: str) -> bytes:
         resp = self._client.get_object(bucket, key)
-        try:
-            return bytes(resp.read())
+        try:  # bounded: a bucket writer may put 100 GiB under a key
+            return read_object(resp.read, resp.headers.get("content-length"), key, f"s3h://{bucket}")
         finally:
             resp.close()
             resp.release_conn()

@@ -29,7 +29,16 @@ from typing import Any
 
 import paramiko
 
-from ..errors import MLGitError, ObjectNotFound, StorageAuthError, StorageError, StorageNotFound
+from ..errors import (
+    CorruptObject,
+    MLGitError,
+    ObjectNotFound,
+    StorageAuthError,
+    StorageError,
+    StorageNotFound,
+)
+from ..safety import read_regular
+from . import base
 from .base import Storage
 
 log = logging.getLogger(__name__)
@@ -37,6 +46,8 @@ log = logging.getLogger(__name__)
 #: at most this many keys are asked one ``stat`` each; more are answered by one listing
 STAT_AT_MOST = 32
 _TMP = ".tmp-"
+#: a private key or known_hosts file larger than this is not one (never read a FIFO or /dev/zero)
+KEY_FILE_MAX = 1 << 20
 
 
 def _load_key(private_key: str | None, key_data: str | None, passphrase: str | None, where: str) -> Any:
@@ -47,7 +58,8 @@ def _load_key(private_key: str | None, key_data: str | None, passphrase: str | N
         if key_data:
             return _key_from_text(key_data, passphrase)
         path = Path(os.path.expanduser(str(private_key)))
-        return paramiko.PKey.from_path(path, password=passphrase)
+        text = read_regular(path, KEY_FILE_MAX, lambda found: _not_a_key_file(private_key, where, found))
+        return _key_from_text(text.decode("utf-8", "replace"), passphrase)
     except FileNotFoundError:
         raise StorageAuthError(
             f"private-key {private_key} of {where} does not exist (expected an SSH private key file)"
@@ -57,9 +69,16 @@ def _load_key(private_key: str | None, key_data: str | None, passphrase: str | N
         raise StorageAuthError(f"{src} of {where} cannot be read: {exc}") from exc
 
 
+def _not_a_key_file(path: Any, where: str, found: str) -> StorageAuthError:
+    return StorageAuthError(
+        f"private-key {path} of {where}: expected an SSH private key file (a regular file of at most "
+        f"{KEY_FILE_MAX} bytes), found {found}"
+    )
+
+
 def _key_from_text(text: str, passphrase: str | None) -> Any:
     errors = []
-    for cls in (paramiko.Ed25519Key, paramiko.ECDSAKey, paramiko.RSAKey):
+    for cls in (paramiko.Ed25519Key, paramiko.ECDSAKey, paramiko.RSAKey):  # never quotes the key
         try:
             return cls.from_private_key(io.StringIO(text), password=passphrase)
         except paramiko.SSHException as exc:
@@ -68,7 +87,13 @@ def _key_from_text(text: str, passphrase: str | None) -> Any:
 
 
 class _Warn(paramiko.MissingHostKeyPolicy):
+    def __init__(self, password: bool) -> None:
+        self.password = password
+
     def missing_host_key(self, client: paramiko.SSHClient, hostname: str, key: Any) -> None:
+        if self.password:
+            # a password is a secret the host receives: never send it to a host nobody vouched for
+            raise paramiko.SSHException(f"Server {hostname!r} not found in known_hosts (password login)")
         log.warning(
             "SFTP host %s is not in known_hosts (key %s %s); accepted. Set known-hosts in the storage's "
             "config to refuse unknown hosts",
@@ -95,6 +120,7 @@ class SFTPStorage(Storage):
         known_hosts: str | None = None,
         max_connections: int = 8,
         connect_timeout: float = 10.0,
+        read_timeout: float = 30.0,
     ) -> None:
         self.bucket = bucket.strip("/")
         if not host:
@@ -108,9 +134,12 @@ class SFTPStorage(Storage):
         self.username = str(creds.get("username") or username or "") or None
         try:
             self.port = int(port or 22)
+            if isinstance(port, bool) or not 0 < self.port < 65536:
+                raise ValueError(port)
         except (TypeError, ValueError):
             raise StorageError(
-                f"storage sftph://{self.bucket} at {self.host}: port must be a number, found {port!r}"
+                f"storage sftph://{self.bucket} at {self.host}: port must be a number, "
+                f"found {str(port)[:40]!r} (expected 1..65535)"
             ) from None
         self._password = creds.get("password") or None
         self._pkey = _load_key(
@@ -119,6 +148,7 @@ class SFTPStorage(Storage):
         self.known_hosts = known_hosts
         self.max_connections = max(1, int(max_connections))
         self.connect_timeout = connect_timeout
+        self.read_timeout = read_timeout
         self._idle: queue.LifoQueue[tuple[paramiko.SSHClient, paramiko.SFTPClient]] = queue.LifoQueue()
         self._all: list[paramiko.SSHClient] = []
         self._slots = threading.BoundedSemaphore(self.max_connections)
@@ -161,15 +191,19 @@ class SFTPStorage(Storage):
     def _connect(self) -> tuple[paramiko.SSHClient, paramiko.SFTPClient]:
         client = paramiko.SSHClient()
         if self.known_hosts:
+            path = os.path.expanduser(self.known_hosts)
             try:
-                client.load_host_keys(os.path.expanduser(self.known_hosts))
+                read_regular(
+                    path, KEY_FILE_MAX, lambda found: OSError(f"expected a known_hosts file, found {found}")
+                )
+                client.load_host_keys(path)
             except OSError as exc:
                 raise StorageError(f"known-hosts {self.known_hosts} of {self.where()}: {exc}") from exc
             client.set_missing_host_key_policy(paramiko.RejectPolicy())
         else:
             with contextlib.suppress(OSError):
                 client.load_system_host_keys()
-            client.set_missing_host_key_policy(_Warn())
+            client.set_missing_host_key_policy(_Warn(self._password is not None))
         try:
             client.connect(
                 self.host,
@@ -183,7 +217,10 @@ class SFTPStorage(Storage):
                 allow_agent=self._pkey is None and self._password is None,
                 look_for_keys=self._pkey is None and self._password is None,
             )
-            return client, client.open_sftp()
+            sftp = client.open_sftp()
+            # a server that stops answering mid-transfer fails the transfer, it never hangs it
+            sftp.get_channel().settimeout(self.read_timeout)
+            return client, sftp
         except BaseException:
             client.close()
             raise
@@ -241,9 +278,11 @@ class SFTPStorage(Storage):
             ) from exc
         except paramiko.SSHException as exc:
             if "not found in known_hosts" in str(exc):
+                where = f"known-hosts {self.known_hosts}" if self.known_hosts else "known_hosts"
+                why = "" if self.known_hosts else " (a password is only sent to a known host)"
                 raise StorageAuthError(
-                    f"the SSH host {self._endpoint()} is not in known-hosts {self.known_hosts}: refused "
-                    f"(add its key: ssh-keyscan -p {self.port} {self.host} >> {self.known_hosts})"
+                    f"the SSH host {self._endpoint()} is not in {where}: refused{why} "
+                    f"(add its key: ssh-keyscan -p {self.port} {self.host} >> {self.known_hosts or '~/.ssh/known_hosts'})"
                 ) from exc
             raise StorageError(f"{action} {key or ''} on {self.where()} failed: SSH: {exc}") from exc
         except FileNotFoundError as exc:
@@ -255,7 +294,17 @@ class SFTPStorage(Storage):
                 f"{self._endpoint()} denied {action} {key or ''} in folder {self.bucket} of {self.where()} "
                 f"(permission denied for {self.username or 'the login user'})"
             ) from exc
-        except (TimeoutError, ConnectionError, socket.gaierror, EOFError) as exc:
+        except TimeoutError as exc:
+            if action == "connect to":
+                raise StorageError(
+                    f"cannot reach {self._endpoint()} for {self.where()} (no answer within "
+                    f"{self.connect_timeout:g}s); is the SSH server up and endpoint-url/port right?"
+                ) from exc
+            raise StorageError(
+                f"{action} {key or ''} on {self.where()} failed: the server sent nothing for "
+                f"{self.read_timeout:g}s (a stalled server or network)"
+            ) from exc
+        except (ConnectionError, socket.gaierror, EOFError) as exc:
             raise StorageError(
                 f"cannot reach {self._endpoint()} for {self.where()} ({type(exc).__name__}: {exc}); "
                 f"is the SSH server up and endpoint-url/port right?"
@@ -306,15 +355,39 @@ class SFTPStorage(Storage):
         path = self._path(key)
         try:
             with self._sftp("download", key) as sftp:
-                with sftp.open(path, "rb") as fh:
-                    size = fh.stat().st_size or 0
-                    if size:
-                        fh.prefetch(size)
-                    return bytes(fh.read())
+                return self._read_bounded(sftp, path, key)
         except ObjectNotFound:
             self._checked = False
             self.check()  # a missing folder says so, not "object not found"
             raise
+
+    def _read_bounded(self, sftp: paramiko.SFTPClient, path: str, key: str) -> bytes:
+        """The object's bytes: a regular file (not a symlink, FIFO or device the folder's writer planted)
+        of at most ``base.MAX_OBJECT`` bytes, whatever size the server declared."""
+        limit = base.MAX_OBJECT
+
+        def refuse(found: str) -> CorruptObject:
+            return CorruptObject(
+                f"object {key} in {self.where()}: expected a regular file of at most {limit} bytes, "
+                f"found {found}; not read"
+            )
+
+        st = sftp.lstat(path)
+        if st.st_mode is None or not stat.S_ISREG(st.st_mode):
+            kind = (
+                "a symlink" if st.st_mode is not None and stat.S_ISLNK(st.st_mode) else "not a regular file"
+            )
+            raise refuse(kind)
+        size = st.st_size or 0
+        if size > limit:
+            raise refuse(f"{size} bytes")
+        with sftp.open(path, "rb") as fh:
+            if size:
+                fh.prefetch(size)
+            data = bytes(fh.read(limit + 1))
+        if len(data) > limit:
+            raise refuse(f"more than {limit} bytes")
+        return data
 
     def exists(self, key: str) -> bool:
         path = self._path(key)

@@ -21,9 +21,11 @@ def tag_add(ctx: Context, et: str, name: str, usrtag: str) -> str:
     head = ctx.store.head(et, name)
     if head is None:
         raise NothingToCommit(f"No current tag for [{name}]. commit first.")
-    if not usrtag or any(c.isspace() for c in usrtag) or parse_tag(usrtag) is not None:
+    # a leading "-" would reach git as an option (``git tag -a -f ...``), never as a name
+    if not usrtag or usrtag[0] == "-" or any(c.isspace() for c in usrtag) or parse_tag(usrtag) is not None:
         raise InvalidName(
-            f"tag: expected a git tag name without spaces that is not a version tag (CATEGORY__NAME__N), "
+            f"tag: expected a git tag name without spaces, not starting with '-', that is not a version tag "
+            f"(CATEGORY__NAME__N), "
             f"found {usrtag!r}"
         )
     md = ctx.metadata(et)
