@@ -202,9 +202,7 @@ class Builder:
         cached = self.cache.path(file_cid)
         with self._file_lock(file_cid):  # one file listed under many names is built once
             if not cached.exists():
-                self._write(
-                    file_cid, str(cached), 0o444, temp_name(self.cache._folder(str(cached)), file_cid)
-                )
+                self._write(file_cid, str(cached), 0o444, temp_name(self.cache.folder(str(cached)), file_cid))
                 with self._lock:
                     self._built.add(file_cid)
         if target is None:

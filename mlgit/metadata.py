@@ -138,7 +138,7 @@ class MetadataRepo:
                     f"could not clone the {self.entity_type} metadata remote {gitsafe.redact(url)}: {text}"
                 ) from exc
             self._repo.git.update_environment(**gitsafe.git_env())
-            if not self._has_commits():
+            if not self.has_commits():
                 self.git("symbolic-ref", "HEAD", f"refs/heads/{DEFAULT_BRANCH}")
         else:
             self._repo = git.Repo.init(self.path, initial_branch=DEFAULT_BRANCH)
@@ -152,8 +152,8 @@ class MetadataRepo:
         except (OSError, ValueError, KeyError) as exc:
             raise MetadataError(f"{self.path}/.git/config: cannot be read ({exc})") from exc
 
-    def _has_commits(self) -> bool:
-        return self._ref_exists("HEAD")
+    def has_commits(self) -> bool:
+        return self.ref_exists("HEAD")
 
     @property
     def branch(self) -> str:
@@ -181,14 +181,14 @@ class MetadataRepo:
         if not self.fetch():
             return
         remote_ref = f"origin/{self.branch}"
-        if not self._ref_exists(remote_ref):
+        if not self.ref_exists(remote_ref):
             return
-        if not self._has_commits():
+        if not self.has_commits():
             self.git("reset", "--quiet", "--hard", remote_ref)
             return
         self._rebase_keeping_tags(remote_ref)
 
-    def _ref_exists(self, ref: str) -> bool:
+    def ref_exists(self, ref: str) -> bool:
         return self.probe("rev-parse", "--verify", "-q", ref) is not None
 
     def tags(self, name: str | None = None) -> list[str]:
@@ -209,7 +209,7 @@ class MetadataRepo:
         return sha.strip()
 
     def has_tag(self, tag: str) -> bool:
-        return self._ref_exists(f"refs/tags/{tag}")
+        return self.ref_exists(f"refs/tags/{tag}")
 
     def show(self, ref: str, path: str, limit: int = MAX_BLOB, label: str | None = None) -> bytes:
         """A regular file of the tree at ``ref`` (a symlink or submodule there is refused, never resolved);
@@ -229,7 +229,7 @@ class MetadataRepo:
     def files(self, ref: str = "HEAD") -> list[str]:
         if ref in self._trees:
             return list(self._trees[ref])
-        if ref == "HEAD" and not self._has_commits():
+        if ref == "HEAD" and not self.has_commits():
             return []
         return self.git("ls-tree", "-r", "--name-only", ref).splitlines()
 
@@ -242,7 +242,7 @@ class MetadataRepo:
         return None
 
     def log(self, path: str) -> str:
-        if not self._has_commits():
+        if not self.has_commits():
             return ""
         return self.git("log", "--format=%H %ad %an <%ae>%n%n%w(0,4,4)%B", "--date=iso", "--", path)
 
@@ -289,7 +289,7 @@ class MetadataRepo:
             return
         self.git("tag", "-d", tag)
         if self.git("rev-parse", "HEAD").strip() == commit:
-            if self._ref_exists("HEAD~1"):
+            if self.ref_exists("HEAD~1"):
                 self.git("reset", "--quiet", "--soft", "HEAD~1")
             else:
                 self.git("update-ref", "-d", "HEAD")

@@ -44,7 +44,8 @@ class HashFS:
     def exists(self, cid: str) -> bool:
         return os.path.exists(self._p(cid))
 
-    def _folder(self, target: str) -> str:
+    def folder(self, target: str) -> str:
+        """The folder of ``target`` (a path in this store), made once per store object."""
         folder = target.rpartition("/")[0]
         if folder not in self._dirs:
             os.makedirs(folder, exist_ok=True)
@@ -56,7 +57,7 @@ class HashFS:
         target = self._p(cid)
         if os.path.exists(target):
             return False
-        tmp = temp_name(self._folder(target), cid)
+        tmp = temp_name(self.folder(target), cid)
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
         try:
             view = memoryview(data)
@@ -88,7 +89,7 @@ class HashFS:
         target = self._p(cid)
         if os.path.exists(target):
             return Path(target)
-        folder = self._folder(target)
+        folder = self.folder(target)
         try:
             os.link(src, target)
         except FileExistsError:
@@ -110,7 +111,7 @@ class HashFS:
             if os.path.exists(target):
                 os.unlink(tmp)
             else:
-                self._folder(target)
+                self.folder(target)
                 os.replace(tmp, target)
         except BaseException:
             with contextlib.suppress(OSError):

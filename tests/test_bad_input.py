@@ -484,8 +484,8 @@ def test_push_with_auto_bump_takes_the_next_free_version(project: Project, secon
 def test_tags_fetch_sees_new_versions_without_moving_the_workspace(project: Project, second: Project) -> None:
     _dataset(project)
     _version(project)
-    head = second.repo.metadata("datasets").git("rev-parse", "HEAD") if second.repo.metadata("datasets")._has_commits() else ""
+    head = second.repo.metadata("datasets").git("rev-parse", "HEAD") if second.repo.metadata("datasets").has_commits() else ""
     assert second.repo.tags("datasets", "ds") == []
     assert second.repo.tags("datasets", "ds", fetch=True) == ["cv__img__ds__1"]
-    after = second.repo.metadata("datasets").git("rev-parse", "HEAD") if second.repo.metadata("datasets")._has_commits() else ""
+    after = second.repo.metadata("datasets").git("rev-parse", "HEAD") if second.repo.metadata("datasets").has_commits() else ""
     assert head == after

@@ -175,9 +175,9 @@ def unpublished_commits(ctx: Context, et: str) -> int:
     """Commits of the type's metadata branch its remote-tracking branch lacks (ML-Git's status count;
     local refs only, no network)."""
     md = ctx.metadata(et)
-    if not md.exists or not md._has_commits():
+    if not md.exists or not md.has_commits():
         return 0
     upstream = f"origin/{md.branch}"
-    if not md._ref_exists(upstream):
+    if not md.ref_exists(upstream):
         return int(md.git("rev-list", "--count", "HEAD").strip() or 0) if md.remote_url() else 0
     return int(md.git("rev-list", "--count", f"{upstream}..HEAD").strip() or 0)
