@@ -917,7 +917,8 @@ class Repository:
                     rep = download(storage, objects, need, threads, progress, fail_limit)  # descriptors
                     downloaded, skipped = len(rep.done), rep.skipped
                 pushed = is_pushed(self.metadata(et), sha)
-                builder = Builder(objects, cache, mutability, storage, self.root / TMP_DIR, pushed)
+                shared = self._shared_dir(et, "cache_path") is not None  # run folders: never linked writable
+                builder = Builder(objects, cache, mutability, storage, self.root / TMP_DIR, pushed, shared)
                 check_bounds(builder, tag, body, listed, jobs, dest)
                 dest.mkdir(parents=True, exist_ok=True)
                 stats = build_all(builder, jobs, threads, progress, fail_limit)
