@@ -94,7 +94,9 @@ def main() -> None:
         cp = []
         for n in range(args.runs):  # the floor: a plain `cp -r` of the same tree, same filesystem
             t0 = time.perf_counter()
-            subprocess.run(["cp", "-r", str(base / "publisher" / "datasets"), str(base / f"cp{n}")], check=True)
+            subprocess.run(
+                ["cp", "-r", str(base / "publisher" / "datasets"), str(base / f"cp{n}")], check=True
+            )
             cp.append(time.perf_counter() - t0)
     load = os.getloadavg()
     med = {k: statistics.median(r["total_s"] for r in rows) for k, rows in (("cold", cold), ("warm", warm))}

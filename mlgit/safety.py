@@ -68,7 +68,9 @@ def copy_fd(fin: int, fout: int, size: int) -> None:
             left -= len(data)
 
 
-def clone_or_copy(src: str | os.PathLike[str], dst: str | os.PathLike[str], mode: int = 0o644) -> os.stat_result:
+def clone_or_copy(
+    src: str | os.PathLike[str], dst: str | os.PathLike[str], mode: int = 0o644
+) -> os.stat_result:
     """``dst`` (a new file, created with ``mode``) becomes a copy of ``src`` with its own inode: a reflink
     when the filesystem can, else an in-kernel copy. Returns ``dst``'s stat; nothing left on failure."""
     cloexec = getattr(os, "O_CLOEXEC", 0)
