@@ -876,8 +876,9 @@ class Repository:
         folder = safe_relpath(folder, f"{tag}: entity folder")
         dest = self.root / et / folder
         _refuse_symlinked_parents(self.root, dest)
+        checked: set[Path] = set()  # each folder is looked at once, not once per file under it
         for rel in manifest:
-            _refuse_symlinked_parents(self.root, dest / rel)
+            _refuse_symlinked_parents(self.root, dest / rel, checked)
         current = find_entity(self.root / et, name)
         if current is not None and not force:
             st = self.status(et, name)
@@ -1154,11 +1155,16 @@ def _same_version(a: dict[str, Any], b: dict[str, Any]) -> bool:
     return all(a.get(k) == b.get(k) for k in keys)
 
 
-def _refuse_symlinked_parents(root: Path, target: Path) -> None:
-    """Refuse a destination reached through a symlink: nothing outside the workspace is written."""
+def _refuse_symlinked_parents(root: Path, target: Path, checked: set[Path] | None = None) -> None:
+    """Refuse a destination reached through a symlink: nothing outside the workspace is written.
+    Folders in ``checked`` were looked at already (one checkout); those looked at here are added."""
     current = root
     for part in target.relative_to(root).parts:
         current = current / part
+        if checked is not None and current in checked:
+            continue
+        if checked is not None and current != target:
+            checked.add(current)
         if current.is_symlink():
             raise UnsafePath(
                 f"{current} is a symlink; refusing to write through it (expected a folder inside {root})"
