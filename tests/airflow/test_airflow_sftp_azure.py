@@ -72,7 +72,9 @@ def test_push_and_checkout_with_the_secret_in_no_log_or_xcom(
 
         secrets = [conn_string, KEY]
         stored = container.names
-    monkeypatch.setenv("AIRFLOW_CONN_MLGIT_DEFAULT", connection(tmp_path / "ws-a", git_remotes, extra, **secret))
+    monkeypatch.setenv(
+        "AIRFLOW_CONN_MLGIT_DEFAULT", connection(tmp_path / "ws-a", git_remotes, extra, **secret)
+    )
     monkeypatch.setenv(
         "AIRFLOW_CONN_MLGIT_WORKER_B", connection(tmp_path / "ws-b", git_remotes, extra, **secret)
     )
@@ -93,7 +95,10 @@ def test_push_and_checkout_with_the_secret_in_no_log_or_xcom(
 
 
 def test_test_connection_reaches_the_sftp_server_and_the_azure_container(
-    sftp_bucket: Any, azure_container: Any, git_remotes: dict[str, str], tmp_path: Path,
+    sftp_bucket: Any,
+    azure_container: Any,
+    git_remotes: dict[str, str],
+    tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """A good secret passes; a wrong passphrase, a missing folder, a wrong account key each fail, named."""
@@ -110,10 +115,14 @@ def test_test_connection_reaches_the_sftp_server_and_the_azure_container(
     cases = {
         "sftp ok": (connection(ws, git_remotes, extra, login=login, password=password), True, ""),
         "sftp wrong passphrase": (
-            connection(ws, git_remotes, extra, login=login, password="wrong-" + password), False, "passphrase"
+            connection(ws, git_remotes, extra, login=login, password="wrong-" + password),
+            False,
+            "cannot be read",
         ),
         "sftp missing folder": (
-            connection(ws, git_remotes, {**extra, "bucket": "no-such-folder"}, login=login, password=password),
+            connection(
+                ws, git_remotes, {**extra, "bucket": "no-such-folder"}, login=login, password=password
+            ),
             False,
             "no-such-folder",
         ),
