@@ -35,7 +35,11 @@ def check_it_out(repository: str) -> dict[str, Any]:
 
 @pytest.mark.parametrize("kind", ["sftph", "azureblobh"])
 def test_push_and_checkout_elsewhere_with_the_secret_in_no_log_or_result(
-    kind: str, request: pytest.FixtureRequest, prefect_api: str, remotes: dict[str, str], tmp_path: Path,
+    kind: str,
+    request: pytest.FixtureRequest,
+    prefect_api: str,
+    remotes: dict[str, str],
+    tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     if kind == "sftph":
@@ -48,8 +52,14 @@ def test_push_and_checkout_elsewhere_with_the_secret_in_no_log_or_result(
         subprocess.run(["ssh-keygen", "-q", "-p", "-N", PASSPHRASE, "-f", str(key)], check=True)
         key_text = key.read_text()
         creds = MLGitCredentials(private_key=key_text, passphrase=PASSPHRASE)
-        storage: dict[str, Any] = {"storage_type": "sftph", "bucket": bucket.name, "endpoint_url": s.host,
-                                   "username": s.username, "port": s.port, "known_hosts": str(s.known_hosts)}
+        storage: dict[str, Any] = {
+            "storage_type": "sftph",
+            "bucket": bucket.name,
+            "endpoint_url": s.host,
+            "username": s.username,
+            "port": s.port,
+            "known_hosts": str(s.known_hosts),
+        }
         secrets = [PASSPHRASE, *[ln for ln in key_text.splitlines()[1:-1] if len(ln) > 8]]
 
         def stored() -> set[str]:
@@ -66,8 +76,12 @@ def test_push_and_checkout_elsewhere_with_the_secret_in_no_log_or_result(
     keys = f"keys-{uuid.uuid4().hex[:8]}"
     creds.save(keys)
     name = f"repo-{uuid.uuid4().hex[:8]}"
-    block = MLGitRepository(workspace=str(tmp_path / "ws-a"), datasets_remote=remotes["datasets"],
-                            credentials=MLGitCredentials.load(keys), **storage)
+    block = MLGitRepository(
+        workspace=str(tmp_path / "ws-a"),
+        datasets_remote=remotes["datasets"],
+        credentials=MLGitCredentials.load(keys),
+        **storage,
+    )
     block.save(name)
     other = f"{name}-b"
     block.model_copy(update={"workspace": str(tmp_path / "ws-b")}).save(other)
