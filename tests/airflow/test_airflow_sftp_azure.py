@@ -134,3 +134,35 @@ def test_test_connection_reaches_the_sftp_server_and_the_azure_container(
         passed, message = MLGitHook().test_connection()
         assert passed is ok and words in message, (case, message)
         assert password not in message and "AccountKey" not in message, (case, message)
+
+
+def test_a_misstated_sftp_connection_is_one_clear_error(tmp_path: Path) -> None:
+    from airflow.sdk import Connection
+    from mlgit_airflow.hooks import MLGitConnectionError, MLGitConnectionSettings
+
+    base = {"workspace": str(tmp_path), "storage_type": "sftph", "bucket": "objs", "endpoint_url": "h"}
+    cases = {
+        "needs 'endpoint_url'": {**base, "endpoint_url": ""},
+        "not both": {**base, "private_key": "KEY", "private_key_path": "/k"},
+        "port must be a number": {**base, "port": "twenty-two"},
+    }
+    for words, extra in cases.items():
+        conn = Connection(conn_id="c", conn_type="mlgit", login="u", extra=json.dumps(extra))
+        with pytest.raises(MLGitConnectionError, match=words):
+            MLGitConnectionSettings.from_connection(conn)
+    # a key file's passphrase goes as passphrase; without a key the secret is the SSH password
+    with_file = Connection(
+        conn_id="c",
+        conn_type="mlgit",
+        login="u",
+        password="pw",
+        extra=json.dumps({**base, "private_key_path": "/k"}),
+    )
+    assert MLGitConnectionSettings.from_connection(with_file).storage_credentials() == {
+        "objs": {"username": "u", "passphrase": "pw"}
+    }
+    no_key = Connection(conn_id="c", conn_type="mlgit", login="u", password="pw", extra=json.dumps(base))
+    assert MLGitConnectionSettings.from_connection(no_key).storage_credentials() == {
+        "objs": {"username": "u", "password": "pw"}
+    }
+    assert "pw" not in repr(MLGitConnectionSettings.from_connection(no_key))
