@@ -174,6 +174,7 @@ class Repository:
         username: str | None = None,
         private_key: str | None = None,
         port: int | None = None,
+        known_hosts: str | None = None,
     ) -> None:
         check_name(name, "storage name")
         if type == "local":
@@ -194,7 +195,7 @@ class Repository:
         elif type in ("sftph", "azureblobh"):
             from .storage.settings import storage_settings
 
-            settings = storage_settings(type, name, endpoint_url, username, private_key, port)
+            settings = storage_settings(type, name, endpoint_url, username, private_key, port, known_hosts)
         else:
             raise ConfigError(f"storage type: expected local, s3h, sftph or azureblobh, found {type!r}")
 
