@@ -91,6 +91,14 @@ def main() -> None:
         first = run_step("run", base, 0)
         cold = [run_step("cold", base, n) for n in range(args.runs)]
         warm = [run_step("run", base, n + 1) for n in range(args.runs)]
+        cp = []
+        for n in range(args.runs):  # the floor: a plain `cp -r` of the same tree, same filesystem
+            t0 = time.perf_counter()
+            subprocess.run(
+                ["cp", "-r", str(base / "publisher" / "datasets"), str(base / f"cp{n}")], check=True
+            )
+            cp.append(time.perf_counter() - t0)
+    load = os.getloadavg()
     med = {k: statistics.median(r["total_s"] for r in rows) for k, rows in (("cold", cold), ("warm", warm))}
     print(f"W1 cold checkout, plain workspace (clone + download): {med['cold']:.2f} s")
     print(f"W1 first run folder (fills the host root):            {first['total_s']:.2f} s")
@@ -99,7 +107,10 @@ def main() -> None:
         f"(prepare {statistics.median(r['setup_s'] for r in warm):.2f} s, "
         f"checkout {statistics.median(r['checkout_s'] for r in warm):.2f} s)"
     )
+    print(f"cp -r of the same tree:                               {statistics.median(cp):.2f} s")
     print(f"ratio warm run folder / cold plain workspace: {med['warm'] / med['cold']:.2f}")
+    print(f"ratio warm run folder / cp -r:                {med['warm'] / statistics.median(cp):.2f}")
+    print(f"euid {os.geteuid()}, load average {load[0]:.1f} {load[1]:.1f} {load[2]:.1f}")
 
 
 if __name__ == "__main__":

@@ -40,6 +40,10 @@ class Layout:
     def cache(self, et: str) -> HashFS:
         return HashFS(self._shared_dir(et, "cache_path") or self.type_dir(et) / "cache")
 
+    def shared_cache(self, et: str) -> bool:
+        """Whether the type's cache is a folder shared with other workspaces (``cache_path``)."""
+        return self._shared_dir(et, "cache_path") is not None
+
     def _shared_dir(self, et: str, key: str) -> Path | None:
         """ML-Git's centralized ``objects_path`` / ``cache_path`` of an entity type, when configured."""
         value = (self._config().get(et) or {}).get(key)

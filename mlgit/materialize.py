@@ -48,11 +48,13 @@ class Builder:
         storage: Storage | None = None,
         tmp_dir: Path | None = None,
         pushed: bool = False,
+        shared: bool = False,
     ) -> None:
         self.objects, self.cache, self.storage = objects, cache, storage
         self.locked = mutability != "mutable"
         self.tmp_dir = tmp_dir  # the workspace's .ml-git/tmp: temp files of workspace writes
         self.pushed = pushed  # the version's data is in the storage: the cache never holds the only copy
+        self.shared = shared  # the cache is shared with other workspaces (run folders): never linked writable
         self._dirs: set[str] = set()
         self._tmp_dirs: dict[str, str] = {}
         self._lock = threading.Lock()
@@ -184,6 +186,14 @@ class Builder:
         with self._lock:
             return self._file_locks.setdefault(file_cid, threading.Lock())
 
+    def _own_copy(self, file_cid: str, cached: Path) -> bool:
+        """True when the workspace file must not share the cached file's inode: this process can write
+        through a link (root: 0444 does not stop it) and the cache is shared with other workspaces, or
+        may hold the only copy of the data (not pushed, not built here from the storage)."""
+        if mode_protects(cached):
+            return False
+        return self.shared or (not self.pushed and file_cid not in self._built)
+
     def build(self, file_cid: str, target: Path | None) -> os.stat_result | None:
         """Put file ``file_cid`` at ``target`` (or only in the cache when ``target`` is None)."""
         if not self.locked:
@@ -196,8 +206,9 @@ class Builder:
                     self._write(file_cid, str(target), 0o644, tmp)
                     self._written[file_cid] = str(target)
                 else:
-                    clone_or_copy(first, tmp)
+                    st = clone_or_copy(first, tmp, 0o644)
                     os.replace(tmp, target)
+                    return st
             return os.stat(target)
         cached = self.cache.path(file_cid)
         with self._file_lock(file_cid):  # one file listed under many names is built once
@@ -209,17 +220,17 @@ class Builder:
             return None
         dest = str(target)
         tmp = self._tmp(dest)
-        if not self.pushed and file_cid not in self._built and not mode_protects(cached):
-            # the cache may hold the only copy (added here, not pushed) and 0444 does not stop us: copy
-            clone_or_copy(cached, tmp)
-        else:
-            try:
-                os.link(cached, tmp)
-            except FileExistsError:
-                os.unlink(tmp)
-                os.link(cached, tmp)
-            except OSError:
-                shutil.copyfile(cached, tmp)
+        if self._own_copy(file_cid, cached):
+            st = clone_or_copy(cached, tmp, 0o444)  # read-only from its creation: no chmod, no stat after
+            os.replace(tmp, dest)
+            return st
+        try:
+            os.link(cached, tmp)
+        except FileExistsError:
+            os.unlink(tmp)
+            os.link(cached, tmp)
+        except OSError:
+            shutil.copyfile(cached, tmp)
         os.replace(tmp, dest)
         make_read_only(dest)
         return os.stat(dest)

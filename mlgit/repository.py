@@ -115,12 +115,11 @@ class Repository:
         username: str | None = None,
         private_key: str | None = None,
         port: int | None = None,
+        known_hosts: str | None = None,
     ) -> None:
         """Add a storage (bucket) to the config; the settings a type needs (``verbs.setup``)."""
-        settings = dict(path=path, credentials=credentials, endpoint_url=endpoint_url, region=region)
-        _setup.storage_add(
-            self.context, name, type, **settings, username=username, private_key=private_key, port=port
-        )
+        where = (path, credentials, endpoint_url, region)
+        _setup.storage_add(self.context, name, type, *where, username, private_key, port, known_hosts)
 
     @locked
     def storage_del(self, name: str, type: str | None = None) -> None:

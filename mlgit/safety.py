@@ -1,10 +1,12 @@
-"""Keeping the only copy of unpushed data apart from the files a process may write.
+"""Keeping the only copy of unpushed data, and a shared cache, apart from the files a process may write.
 
 A strict/flexible file is kept in the cache and the workspace shows it read-only. Mode 0444 stops
 an ordinary user; it does not stop root (the norm in containers and Airflow workers). So where the
 mode does not protect a file, the cache gets its own copy (a reflink where the filesystem has one)
 instead of sharing the workspace file's inode: an in-place write then changes the workspace file
-only, and the committed version stays whole until it is pushed.
+only, and the committed version stays whole until it is pushed. A cache shared by many workspaces
+(run folders, ML-Git's centralized ``cache_path``) is never linked where the mode does not protect
+it, pushed or not: another task writing in place into its own file would change every later run's data.
 """
 
 from __future__ import annotations
@@ -13,7 +15,6 @@ import errno
 import fcntl
 import functools
 import os
-import shutil
 import stat
 from collections.abc import Callable
 from pathlib import Path
@@ -35,16 +36,63 @@ def mode_protects(path: str | os.PathLike[str]) -> bool:
     return not os.access(path, os.W_OK, effective_ids=effective)
 
 
-def clone_or_copy(src: str | os.PathLike[str], dst: str | os.PathLike[str]) -> None:
-    """``dst`` becomes a copy of ``src`` with its own inode: a reflink when the filesystem can, else bytes."""
-    with open(src, "rb") as fin, open(dst, "wb") as fout:
+#: errors of FICLONE / copy_file_range meaning "not here" (another filesystem, no support): fall back
+_NO_FAST_COPY = (errno.EOPNOTSUPP, errno.ENOTTY, errno.EXDEV, errno.EINVAL, errno.ENOSYS, errno.EBADF)
+
+
+def copy_fd(fin: int, fout: int, size: int) -> None:
+    """Copy ``size`` bytes from ``fin`` to ``fout`` (both at offset 0) in the kernel: a reflink where the
+    filesystem has one (FICLONE), else ``copy_file_range``, else ``sendfile``; no Python buffers."""
+    try:
+        fcntl.ioctl(fout, FICLONE, fin)
+        return
+    except OSError as exc:
+        if exc.errno not in _NO_FAST_COPY:
+            raise
+    left = size
+    for kernel_copy in (os.copy_file_range, lambda i, o, n: os.sendfile(o, i, None, n)):
         try:
-            fcntl.ioctl(fout.fileno(), FICLONE, fin.fileno())
-            return
-        except OSError as exc:
-            if exc.errno not in (errno.EOPNOTSUPP, errno.ENOTTY, errno.EXDEV, errno.EINVAL, errno.ENOSYS):
+            while left > 0:
+                done = kernel_copy(fin, fout, left)
+                if done == 0:
+                    break
+                left -= done
+            break
+        except OSError as exc:  # only when nothing was copied yet can the next way take over
+            if exc.errno not in _NO_FAST_COPY or left != size:
                 raise
-        shutil.copyfileobj(fin, fout, 1024 * 1024)
+    else:
+        while left > 0 and (data := os.read(fin, min(left, 1024 * 1024))):
+            view = memoryview(data)
+            while view:
+                view = view[os.write(fout, view) :]
+            left -= len(data)
+
+
+def clone_or_copy(
+    src: str | os.PathLike[str], dst: str | os.PathLike[str], mode: int = 0o644
+) -> os.stat_result:
+    """``dst`` (a new file, created with ``mode``) becomes a copy of ``src`` with its own inode: a reflink
+    when the filesystem can, else an in-kernel copy. Returns ``dst``'s stat; nothing left on failure."""
+    cloexec = getattr(os, "O_CLOEXEC", 0)
+    fin = os.open(src, os.O_RDONLY | cloexec)
+    try:
+        flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | cloexec
+        try:
+            fout = os.open(dst, flags, mode)
+        except FileExistsError:  # a leftover of this thread's earlier, failed write
+            os.unlink(dst)
+            fout = os.open(dst, flags, mode)
+        try:
+            copy_fd(fin, fout, os.fstat(fin).st_size)
+            return os.fstat(fout)
+        except BaseException:
+            os.unlink(dst)
+            raise
+        finally:
+            os.close(fout)
+    finally:
+        os.close(fin)
 
 
 def hash_copying(src: str, tmp: str) -> FileObjects:
@@ -124,11 +172,16 @@ def is_pushed(md: MetadataRepo, sha: str) -> bool:
     return True
 
 
-def refuse_symlinked_parents(root: Path, target: Path) -> None:
-    """Refuse a destination reached through a symlink: nothing outside the workspace is written."""
+def refuse_symlinked_parents(root: Path, target: Path, checked: set[Path] | None = None) -> None:
+    """Refuse a destination reached through a symlink: nothing outside the workspace is written.
+    Folders in ``checked`` were looked at already (one checkout); those looked at here are added."""
     current = root
     for part in target.relative_to(root).parts:
         current = current / part
+        if checked is not None and current in checked:
+            continue
+        if checked is not None and current != target:
+            checked.add(current)
         if current.is_symlink():
             raise UnsafePath(
                 f"{current} is a symlink; refusing to write through it (expected a folder inside {root})"

@@ -11,6 +11,8 @@ Retries, timeouts and deadlines (one retry layer, this one):
   at once: connection reuse, not a retry), botocore with ``total_max_attempts=1``, the minio SDK's
   urllib3 with retries off. Its only job is a bounded attempt: a connection within 5 s, and no
   byte for 15 s means no answer (``S3Storage`` defaults).
+- ``azureblobh`` makes ONE attempt per call too (the Azure SDK's retry policy with
+  ``retry_total=0``), bounded the same way: connect 5 s, read 15 s (``AzureStorage`` defaults).
 - ``retry`` (here) retries every storage call of push, checkout and remote-fsck (the bucket check,
   each listing, each object PUT/GET): at most ``ATTEMPTS`` attempts, pausing ``BACKOFF`` s before
   the first retry, doubled each time (x0.5-1.5 jitter, at most ``MAX_PAUSE`` s), and no attempt

@@ -35,3 +35,15 @@ def test_ci_runs_lint_then_the_readmes_test_command() -> None:
     steps = [line for line in lines if line.startswith("run ")]
     assert [s.split()[1] for s in steps] == ["ruff", "ruff", "mypy", "mypy"]
     assert not any("|| true" in line or "set +e" in line for line in lines)
+
+
+def test_test_and_helper_module_names_are_unique() -> None:
+    """Test folders are not packages: two modules of one name (or one named like an example's helper,
+    e.g. flows_examples/common.py) make the second import the first's module in a full run."""
+    seen: dict[str, Path] = {}
+    roots = [ROOT / "tests", ROOT / "flows_examples", ROOT / "dags_examples"]
+    for path in sorted(p for root in roots for p in root.rglob("*.py")):
+        if path.name in ("conftest.py", "__init__.py") or (path.parent / "__init__.py").exists():
+            continue
+        assert path.name not in seen, f"{path.relative_to(ROOT)} and {seen[path.name].relative_to(ROOT)}"
+        seen[path.name] = path

@@ -8,7 +8,9 @@ connection string, looked up as ML-Git does: ``AZURE_STORAGE_CONNECTION_STRING``
 The connection string is a secret: it is never in a message.
 
 One client per storage, shared by the transfer pool; its HTTP pool is sized for that pool. A blob
-upload is committed whole or not at all, so an object is never visible half-written.
+upload is committed whole or not at all, so an object is never visible half-written. Each request is
+ONE attempt (the SDK's retry policy is told to retry none), bounded by a connect and a read timeout as
+s3h's are: the retries happen in one layer above, ``mlgit.transfer._retry``.
 """
 
 from __future__ import annotations
@@ -43,6 +45,9 @@ ENV = "AZURE_STORAGE_CONNECTION_STRING"
 HEAD_AT_MOST = 32
 #: a listing stops once it has read this many names per wanted key (HEADs are then cheaper)
 LIST_PER_WANTED = 500
+#: seconds to open a connection, and between two reads of a response (s3h's values)
+CONNECT_TIMEOUT = 5.0
+READ_TIMEOUT = 15.0
 
 
 def _cli_config_string() -> tuple[str | None, str]:
@@ -93,12 +98,10 @@ class AzureStorage(Storage):
         connection_string: str,
         source: str = "the connection string",
         max_pool_connections: int = 64,
-        max_attempts: int = 3,
-        connect_timeout: float = 5.0,
-        read_timeout: float = 60.0,
+        connect_timeout: float = CONNECT_TIMEOUT,
+        read_timeout: float = READ_TIMEOUT,
     ) -> None:
         self.bucket = bucket
-        self.max_attempts = max_attempts
         self._source = source
         self._checked = False
         self._known: set[str] = set()
@@ -119,8 +122,9 @@ class AzureStorage(Storage):
             service = BlobServiceClient.from_connection_string(
                 connection_string,
                 transport=transport,
-                # the SDK's default waits 15s and more between attempts; the transfer layer retries too
-                retry_policy=LinearRetry(backoff=1, random_jitter_range=1, retry_total=max_attempts - 1),
+                # one attempt per call: mlgit.transfer is the only retry layer (the SDK's default
+                # retries 3 times, 15s and more apart, under it)
+                retry_policy=LinearRetry(retry_total=0, retry_to_secondary=False),
             )
         except (ValueError, TypeError) as exc:
             raise StorageAuthError(
@@ -165,7 +169,7 @@ class AzureStorage(Storage):
             return ObjectNotFound(f"object {key} not found in {self.where()}")
         if isinstance(exc, (aze.ServiceRequestError, aze.ServiceResponseError)):
             return StorageError(
-                f"cannot reach {self._endpoint} for container {self.bucket} after {self.max_attempts} attempts "
+                f"cannot reach {self._endpoint} for container {self.bucket} "
                 f"({type(exc).__name__}); is the service up and the connection string's endpoint right?"
             )
         what = " ".join(x for x in (action, key) if x)

@@ -64,8 +64,9 @@ def checkout(
     folder = safe_relpath(folder, f"{tag}: entity folder")
     dest = ctx.root / et / folder
     refuse_symlinked_parents(ctx.root, dest)
+    checked: set[Path] = set()  # each folder is looked at once, not once per file under it
     for rel in manifest:
-        refuse_symlinked_parents(ctx.root, dest / rel)
+        refuse_symlinked_parents(ctx.root, dest / rel, checked)
     current = find_entity(ctx.root / et, name)
     if current is not None and not force:
         st = status(ctx, et, name)
@@ -105,7 +106,8 @@ def checkout(
                 rep = download(storage, objects, need, threads, progress, fail_limit)  # descriptors
                 downloaded, skipped = len(rep.done), rep.skipped
             pushed = is_pushed(ctx.metadata(et), sha)
-            builder = Builder(objects, cache, mutability, storage, ctx.root / TMP_DIR, pushed)
+            shared = ctx.layout.shared_cache(et)  # run folders: a shared cache is never linked writable
+            builder = Builder(objects, cache, mutability, storage, ctx.root / TMP_DIR, pushed, shared)
             check_bounds(builder, tag, body, listed, jobs, dest)
             dest.mkdir(parents=True, exist_ok=True)
             stats = build_all(builder, jobs, threads, progress, fail_limit)

@@ -25,7 +25,6 @@ def storage_add(
     ctx: Context,
     name: str,
     type: str = "s3h",
-    *,
     path: str | None = None,
     credentials: str | None = None,
     endpoint_url: str | None = None,
@@ -33,6 +32,7 @@ def storage_add(
     username: str | None = None,
     private_key: str | None = None,
     port: int | None = None,
+    known_hosts: str | None = None,
 ) -> None:
     check_name(name, "storage name")
     if type == "local":
@@ -51,7 +51,7 @@ def storage_add(
     elif type in ("sftph", "azureblobh"):
         from ..storage.settings import storage_settings
 
-        settings = storage_settings(type, name, endpoint_url, username, private_key, port)
+        settings = storage_settings(type, name, endpoint_url, username, private_key, port, known_hosts)
     else:
         raise ConfigError(f"storage type: expected local, s3h, sftph or azureblobh, found {type!r}")
 

@@ -26,10 +26,12 @@ def test_providers_manager_registers_the_mlgit_connection_type() -> None:
     assert hook.connection_testable
     behaviour = pm.field_behaviours["mlgit"]
     assert behaviour["hidden_fields"] == ["host", "port", "schema"]
-    assert behaviour["relabeling"]["password"] == "Storage secret access key"
+    assert behaviour["relabeling"]["password"].startswith("Storage secret: S3 secret key")
     widgets = pm.connection_form_widgets
     assert "extra__mlgit__workspace" in widgets
     assert widgets["extra__mlgit__aws_session_token"].is_sensitive
+    assert widgets["extra__mlgit__private_key"].is_sensitive  # the SSH key itself: masked in the form
+    assert not widgets["extra__mlgit__known_hosts"].is_sensitive
 
 
 def test_get_ui_field_behaviour_matches_the_provider_info() -> None:

@@ -30,7 +30,7 @@ from mlgit import Repository
 
 HERE = Path(__file__).resolve().parent / "pipelines"
 sys.path.insert(0, str(HERE))
-from common import DATASET, MODEL, digest_of  # noqa: E402
+from pipeline_common import DATASET, MODEL, digest_of  # noqa: E402
 
 pytestmark = pytest.mark.skipif(
     not (importlib.util.find_spec("airflow") and importlib.util.find_spec("prefect")),

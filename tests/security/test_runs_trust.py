@@ -5,12 +5,13 @@ run a command, and a token in it is never shown."""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
-from helpers import Project
+from helpers import Project, write
 
-from mlgit import MetadataError, UnsafeRemote, runs
+from mlgit import MetadataError, Repository, UnsafeRemote, runs
 
 
 @pytest.mark.parametrize(
@@ -43,3 +44,39 @@ def test_run_folder_mirror_never_shows_a_token(tmp_path: Path) -> None:
 def test_run_folder_of_a_real_remote_still_works(project: Project, tmp_path: Path) -> None:
     run = runs.prepare(tmp_path / "host", "run-1", {"datasets": project.remotes["datasets"]})
     assert (run.path / ".ml-git" / "datasets" / "metadata" / ".git").exists()
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="as root 0444 does not stop a write: the case to test")
+def test_root_writing_in_place_into_a_run_file_changes_neither_the_shared_cache_nor_other_runs(
+    project: Project, tmp_path: Path
+) -> None:
+    """Another task on the worker (root, as in containers) opens its checked-out dataset file "r+" and
+    writes into it: the host's shared cache, another run's files and every later run keep the data."""
+    path = project.repo.create("datasets", "ds", "cv", "strict", "local", "bucket")
+    original = {f"f{i}.bin": f"file {i}".encode() * 100 for i in range(3)}
+    for rel, data in original.items():
+        write(path / rel, data)
+    project.repo.add("datasets", "ds")
+    project.repo.commit("datasets", "ds")
+    project.repo.push("datasets", "ds")
+    host = tmp_path / "host"
+
+    def checkout(key: str) -> Path:
+        run = runs.prepare(host, key, {"datasets": project.remotes["datasets"]}, {"flow_run_id": key})
+        repo = Repository(run.path)
+        repo.storage_add("bucket", "local", path=str(project.bucket))
+        return Path(repo.checkout("datasets", "ds", fetch=True).path)
+
+    first, second = checkout("a"), checkout("b")  # the first fills the shared cache, the second reuses it
+    cached = {os.stat(p).st_ino: p for p in (host / "cache").rglob("*") if p.is_file()}
+    assert cached, "the shared cache holds the files"
+    for run in (first, second):
+        for rel in original:
+            assert os.stat(run / rel).st_ino not in cached, f"{run / rel} shares an inode with the cache"
+    with open(second / "f0.bin", "r+b") as fh:  # as root, mode 0444 does not stop this
+        fh.write(b"EVIL")
+    assert (second / "f0.bin").read_bytes().startswith(b"EVIL")  # the write happened, to b's file only
+    assert all(b"EVIL" not in p.read_bytes() for p in cached.values())
+    assert {rel: (first / rel).read_bytes() for rel in original} == original
+    third = checkout("c")
+    assert {rel: (third / rel).read_bytes() for rel in original} == original

@@ -4,6 +4,8 @@ meets (service down, wrong key, missing container, no connection string)."""
 from __future__ import annotations
 
 import base64
+import socket
+import time
 from pathlib import Path
 
 import pytest
@@ -12,7 +14,7 @@ from helpers import Cli
 from howto_flow import howto_flow, one_line, pushable
 
 from mlgit.cid import cid_of
-from mlgit.errors import StorageAuthError
+from mlgit.errors import StorageAuthError, StorageError
 from mlgit.storage import azure as az
 from mlgit.storage.azure import AzureStorage
 
@@ -78,6 +80,23 @@ def test_service_down_is_one_line_and_loses_nothing(
     monkeypatch.setenv("AZURE_STORAGE_CONNECTION_STRING", c.server.connection_string)
     cli("datasets push birds", cwd=ws)
     assert len(c.names()) == 60
+
+
+def test_a_silent_endpoint_is_one_attempt_bounded_by_the_read_timeout() -> None:
+    """A port that takes connections and never answers (a hung service): the SDK does not retry under
+    mlgit.transfer, so one call fails after about one read timeout (its default retries took 45s+)."""
+    with socket.socket() as silent:
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(16)  # never accepted: the kernel completes the handshake, nobody answers
+        port = silent.getsockname()[1]
+        st = AzureStorage("c", connection_string=connection_string(port), read_timeout=0.5)
+        start = time.monotonic()
+        with pytest.raises(StorageError, match=f"cannot reach .*127.0.0.1:{port}") as err:
+            st.check()
+        took = time.monotonic() - start
+        st.close()
+    assert took < 3, f"{took:.1f}s: the SDK retried under the transfer layer"
+    assert KEY not in str(err.value)
 
 
 def test_wrong_key_and_missing_container_are_one_line(

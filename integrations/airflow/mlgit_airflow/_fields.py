@@ -9,12 +9,13 @@ from typing import Any
 UI_FIELD_BEHAVIOUR: dict[str, Any] = {
     "hidden_fields": ["host", "port", "schema"],
     "relabeling": {
-        "login": "Storage access key id",
-        "password": "Storage secret access key",
+        "login": "Storage user: S3 access key id (s3h) or SSH user (sftph)",
+        "password": "Storage secret: S3 secret key, SSH key passphrase or password, Azure connection string",
     },
     "placeholders": {
-        "login": "AKIA... (leave empty to use an AWS profile or the environment)",
-        "password": "secret key of the bucket",
+        "login": "AKIA... / sftp user (leave empty to use an AWS profile or the environment)",
+        "password": "s3h: secret key; sftph: passphrase of the private key, or the SSH password without one; "
+        "azureblobh: DefaultEndpointsProtocol=https;AccountName=...;AccountKey=...",
         "extra": '{"workspace": "/data/mlgit", "datasets_remote": "git@host:org/datasets.git", '
         '"storage_type": "s3h", "bucket": "mlgit-datasets", "endpoint_url": "http://minio:9000"}',
     },
@@ -29,12 +30,31 @@ CONN_FIELDS: dict[str, dict[str, Any]] = {
     "labels_remote": {"label": "Labels metadata git URL", "schema": {"type": ["string", "null"]}},
     "models_remote": {"label": "Models metadata git URL", "schema": {"type": ["string", "null"]}},
     "storage_type": {
-        "label": "Storage type (s3h or local)",
+        "label": "Storage type (s3h, local, sftph or azureblobh)",
         "schema": {"type": ["string", "null"], "default": "s3h"},
     },
-    "bucket": {"label": "Bucket (storage name)", "schema": {"type": ["string", "null"]}},
+    "bucket": {
+        "label": "Bucket (s3h), folder (sftph, local) or container (azureblobh)",
+        "schema": {"type": ["string", "null"]},
+    },
     "storage_path": {"label": "Folder of a local storage", "schema": {"type": ["string", "null"]}},
-    "endpoint_url": {"label": "S3 endpoint URL (MinIO, ...)", "schema": {"type": ["string", "null"]}},
+    "endpoint_url": {
+        "label": "S3 endpoint URL (MinIO, ...) or SFTP host",
+        "schema": {"type": ["string", "null"]},
+    },
+    "port": {"label": "SFTP port", "schema": {"type": ["integer", "string", "null"], "default": 22}},
+    "private_key": {
+        "label": "SFTP private key (the key itself, PEM/OpenSSH text)",
+        "schema": {"type": ["string", "null"], "format": "password"},
+    },
+    "private_key_path": {
+        "label": "SFTP private key file on the worker (instead of the key itself)",
+        "schema": {"type": ["string", "null"]},
+    },
+    "known_hosts": {
+        "label": "SFTP known_hosts file on the worker (a host not in it is refused)",
+        "schema": {"type": ["string", "null"]},
+    },
     "region": {"label": "S3 region", "schema": {"type": ["string", "null"], "default": "us-east-1"}},
     "profile": {"label": "AWS profile (instead of keys)", "schema": {"type": ["string", "null"]}},
     "run_folders": {

@@ -1,8 +1,10 @@
 """MLGitHook: an Airflow connection of type ``mlgit`` turned into a ``mlgit.Repository``.
 
 The connection holds where the workspace lives on the worker, the metadata remotes (one git URL
-per entity type), one storage (type, bucket, endpoint, region) and its keys (login / password).
-The keys reach the core in memory only (``storage_credentials``); nothing is written to disk.
+per entity type), one storage (type, bucket, endpoint, region) and its secret (login / password:
+S3 keys; SSH user and key passphrase or password; Azure connection string; extra ``private_key``:
+an SSH key itself). The secrets reach the core in memory only (``storage_credentials``), are masked
+in task logs, and nothing is written to disk.
 """
 
 from __future__ import annotations
@@ -24,7 +26,9 @@ if TYPE_CHECKING:
     from mlgit import Repository
     from mlgit.runs import RunFolder
 
-STORAGE_TYPES = ("s3h", "local")
+STORAGE_TYPES = ("s3h", "local", "sftph", "azureblobh")
+#: extra fields that hold a secret: masked in logs as soon as they are read
+SECRET_EXTRAS = ("aws_session_token", "private_key")
 
 
 class MLGitConnectionError(MLGitInputError):
@@ -34,19 +38,31 @@ class MLGitConnectionError(MLGitInputError):
 def _extra(conn: Connection, where: str) -> dict[str, Any]:
     """The extra fields, parsed here rather than by ``conn.extra_dejson``: that one registers every
     value as a secret (paths, URLs, bucket names vanish from logs; short ones such as ``s3h`` log
-    "Skipping masking for a secret as it's too short" on every read). Only the token is a secret."""
+    "Skipping masking for a secret as it's too short" on every read). Only SECRET_EXTRAS are secrets."""
     try:
         extra = json.loads(conn.extra) if conn.extra else {}
     except ValueError as exc:
         raise MLGitConnectionError(f"{where}: extra is not valid JSON ({exc})") from None
     if not isinstance(extra, dict):
         raise MLGitConnectionError(f"{where}: extra must be a JSON object, found {type(extra).__name__}")
-    token = extra.get("aws_session_token") or extra.get("extra__mlgit__aws_session_token")
-    if token:
-        from airflow.sdk.log import mask_secret
-
-        mask_secret(str(token))
+    for name in SECRET_EXTRAS:
+        _mask(extra.get(name) or extra.get(f"extra__mlgit__{name}"))
     return extra
+
+
+def _mask(secret: Any) -> None:
+    """Mask a secret in task logs; a multi-line one (an SSH key) line by line too, and the account key
+    of an Azure connection string on its own, as either may be printed apart from the rest."""
+    if not secret:
+        return
+    from airflow.sdk.log import mask_secret
+
+    text = str(secret)
+    mask_secret(text)
+    for part in [*text.splitlines(), *text.split(";")]:
+        part = part.strip()
+        if part and not part.startswith("-----"):
+            mask_secret(part.split("=", 1)[1] if part.startswith("AccountKey=") else part)
 
 
 @dataclass(frozen=True)
@@ -62,6 +78,9 @@ class MLGitConnectionSettings:
     endpoint_url: str | None = None
     region: str = "us-east-1"
     profile: str | None = None
+    port: int | None = None
+    private_key_path: str | None = None
+    known_hosts: str | None = None
     run_folders: bool = True
     keep_failed_runs_hours: float = 72.0
     git_author_name: str | None = None
@@ -69,6 +88,7 @@ class MLGitConnectionSettings:
     access_key_id: str | None = field(default=None, repr=False)
     secret_access_key: str | None = field(default=None, repr=False)
     session_token: str | None = field(default=None, repr=False)
+    private_key: str | None = field(default=None, repr=False)
 
     @classmethod
     def from_connection(
@@ -105,8 +125,20 @@ class MLGitConnectionSettings:
             raise MLGitConnectionError(
                 f"{where}: a local storage needs 'storage_path' (the folder used as bucket)"
             )
-        if bool(conn.login) != bool(conn.password):
+        _mask(conn.password)
+        if storage_type in (None, "s3h") and bool(conn.login) != bool(conn.password):
             raise MLGitConnectionError(f"{where} has only one of login / password; storage keys need both")
+        if storage_type == "sftph" and not extra.get("endpoint_url"):
+            raise MLGitConnectionError(f"{where}: an sftph storage needs 'endpoint_url' (the SSH host)")
+        if extra.get("private_key") and extra.get("private_key_path"):
+            raise MLGitConnectionError(
+                f"{where} has both 'private_key' and 'private_key_path'; give the key or its file, not both"
+            )
+        port = extra.get("port") or None
+        try:
+            port = int(port) if port is not None else None
+        except (TypeError, ValueError):
+            raise MLGitConnectionError(f"{where}: port must be a number (1..65535), found {port!r}") from None
         run_folders = extra.get("run_folders", True)
         if isinstance(run_folders, str):
             run_folders = run_folders.strip().lower() not in ("false", "0", "no", "off", "")
@@ -131,6 +163,10 @@ class MLGitConnectionSettings:
             endpoint_url=extra.get("endpoint_url") or None,
             region=extra.get("region") or "us-east-1",
             profile=extra.get("profile") or None,
+            port=port,
+            private_key_path=extra.get("private_key_path") or None,
+            known_hosts=extra.get("known_hosts") or None,
+            private_key=extra.get("private_key") or None,
             access_key_id=conn.login or None,
             secret_access_key=conn.password or None,
             session_token=extra.get("aws_session_token") or None,
@@ -138,6 +174,17 @@ class MLGitConnectionSettings:
 
     def storage_credentials(self) -> dict[str, dict[str, str]] | None:
         """The keys of the connection's bucket, in the shape ``mlgit.Repository`` takes them."""
+        if self.bucket and self.storage_type == "azureblobh":
+            secret = self.secret_access_key
+            return {self.bucket: {"connection_string": secret}} if secret else None
+        if self.bucket and self.storage_type == "sftph":
+            keys = {"username": self.access_key_id or ""}
+            if self.private_key:
+                keys["private_key"] = self.private_key
+            if self.secret_access_key:  # with a key, its passphrase; without, the SSH password
+                has_key = self.private_key or self.private_key_path
+                keys["passphrase" if has_key else "password"] = self.secret_access_key
+            return {self.bucket: {k: v for k, v in keys.items() if v}}
         if not (self.bucket and self.access_key_id and self.secret_access_key):
             return None
         keys = {"aws_access_key_id": self.access_key_id, "aws_secret_access_key": self.secret_access_key}
@@ -170,6 +217,10 @@ def open_repository(settings: MLGitConnectionSettings, run: Mapping[str, str] | 
             credentials=settings.profile,
             endpoint_url=settings.endpoint_url,
             region=settings.region,
+            username=settings.access_key_id if settings.storage_type == "sftph" else None,
+            private_key=settings.private_key_path,
+            port=settings.port,
+            known_hosts=settings.known_hosts,
         )
     for entity_type in settings.remotes:
         repo.entity_init(entity_type)
@@ -250,8 +301,10 @@ class MLGitHook(BaseHook):
         return self.get_repository()
 
     def test_connection(self) -> tuple[bool, str]:
-        """Reach every metadata remote (``git ls-remote``) and the bucket (S3: HeadBucket, with the keys)."""
+        """Reach every metadata remote (``git ls-remote``) and the storage with its secret (S3: HeadBucket;
+        SFTP: log in and stat the folder; Azure: the container's properties)."""
         from mlgit.probe import check_all
+        from mlgit.storage.settings import storage_settings
 
         try:
             settings = self.settings()
@@ -261,6 +314,16 @@ class MLGitHook(BaseHook):
                 uri = f"{settings.storage_type}://{settings.bucket}"
                 if settings.storage_type == "local":
                     section: dict[str, Any] = {"path": settings.storage_path}
+                elif settings.storage_type in ("sftph", "azureblobh"):
+                    section = storage_settings(
+                        settings.storage_type,
+                        settings.bucket,
+                        settings.endpoint_url,
+                        settings.access_key_id,
+                        settings.private_key_path,
+                        settings.port,
+                        settings.known_hosts,
+                    )
                 else:
                     section = {"aws-credentials": {"profile": settings.profile}, "region": settings.region}
                     if settings.endpoint_url:

@@ -30,11 +30,15 @@ class BlockNotFound(ConfigError):
 
 
 class MLGitCredentials(Block):
-    """S3 / MinIO keys for the buckets of an ``MLGitRepository``."""
+    """The storage secret of an ``MLGitRepository``: S3 / MinIO keys, an SSH key (or password) for an
+    SFTP storage, or an Azure connection string. Set the fields of the repository's storage type."""
 
     _block_type_name = "MLGit Credentials"
     _block_type_slug = "mlgit-credentials"
-    _description = "Access keys for the S3-compatible storage of an mlgit repository (kept apart from it)."
+    _description = (
+        "The storage secret of an mlgit repository (kept apart from it): S3 keys, an SSH private key "
+        "and its passphrase or an SSH password (sftph), or an Azure connection string (azureblobh)."
+    )
     _documentation_url = "https://github.com/HPInc/ml-git"  # type: ignore[assignment]
 
     aws_access_key_id: str | None = Field(default=None, title="Access key id")
@@ -42,12 +46,32 @@ class MLGitCredentials(Block):
     aws_session_token: SecretStr | None = Field(
         default=None, title="Session token", description="Only for temporary (STS) credentials."
     )
+    private_key: SecretStr | None = Field(
+        default=None, title="SSH private key (sftph)", description="The key itself (OpenSSH/PEM text)."
+    )
+    passphrase: SecretStr | None = Field(
+        default=None, title="SSH key passphrase (sftph)",
+        description="Of private_key, or of the repository's private_key_path.",
+    )
+    password: SecretStr | None = Field(
+        default=None, title="SSH password (sftph)", description="Only for a server without key login."
+    )
+    connection_string: SecretStr | None = Field(
+        default=None, title="Azure connection string (azureblobh)",
+        description="DefaultEndpointsProtocol=https;AccountName=...;AccountKey=...",
+    )
 
     def storage_credentials(self) -> dict[str, str]:
-        """The mapping ``Repository(storage_credentials={bucket: ...})`` expects; empty when unset."""
-        if not self.aws_access_key_id or self.aws_secret_access_key is None:
-            return {}
+        """The mapping ``Repository(storage_credentials={bucket: ...})`` expects; empty when unset.
+        Each storage reads its own keys (S3 the aws_ ones, SFTP the SSH ones, Azure the string)."""
         out = {
+            name: secret.get_secret_value()
+            for name in ("private_key", "passphrase", "password", "connection_string")
+            if (secret := getattr(self, name)) is not None
+        }
+        if not self.aws_access_key_id or self.aws_secret_access_key is None:
+            return out
+        out |= {
             "aws_access_key_id": self.aws_access_key_id,
             "aws_secret_access_key": self.aws_secret_access_key.get_secret_value(),
         }
@@ -63,7 +87,7 @@ class MLGitRepository(Block):
     _block_type_slug = "mlgit-repository"
     _description = (
         "An ML-Git compatible workspace: git remotes for dataset/labels/model metadata and the "
-        "bucket (S3, MinIO or a local folder) holding their content-addressed objects."
+        "bucket (S3, MinIO, an SFTP folder, an Azure container or a local folder) holding their content-addressed objects."
     )
     _documentation_url = "https://github.com/HPInc/ml-git"  # type: ignore[assignment]
 
@@ -74,8 +98,9 @@ class MLGitRepository(Block):
     datasets_remote: str | None = Field(default=None, description="git URL of the datasets metadata repository.")
     labels_remote: str | None = Field(default=None, description="git URL of the labels metadata repository.")
     models_remote: str | None = Field(default=None, description="git URL of the models metadata repository.")
-    storage_type: Literal["s3h", "local"] = Field(
-        default="s3h", description="s3h: AWS S3 or an S3-compatible server (MinIO); local: a folder used as bucket."
+    storage_type: Literal["s3h", "local", "sftph", "azureblobh"] = Field(
+        default="s3h", description="s3h: AWS S3 or an S3-compatible server (MinIO); local: a folder used as bucket; "
+        "sftph: a folder on an SSH server (SFTP); azureblobh: an Azure Blob container.",
     )
     bucket: str = Field(description="Bucket (s3h) or storage name (local) used by every entity type by default.")
     buckets: dict[str, str] = Field(
@@ -85,12 +110,24 @@ class MLGitRepository(Block):
     storage_path: str | None = Field(
         default=None, description="storage_type local: the folder holding one sub-folder per bucket name."
     )
-    endpoint_url: str | None = Field(default=None, description="S3 endpoint, e.g. a MinIO URL; empty for AWS.")
+    endpoint_url: str | None = Field(
+        default=None, description="s3h: the endpoint, e.g. a MinIO URL, empty for AWS; sftph: the SSH host."
+    )
+    username: str | None = Field(default=None, description="sftph: the SSH user.")
+    port: int | None = Field(default=None, ge=1, le=65535, description="sftph: the SSH port (22 when empty).")
+    private_key_path: str | None = Field(
+        default=None, description="sftph: a private key file on the worker (or put the key in the credentials)."
+    )
+    known_hosts: str | None = Field(
+        default=None, description="sftph: a known_hosts file on the worker; a host not in it is refused."
+    )
     region: str = Field(default="us-east-1")
     aws_profile: str | None = Field(
         default=None, description="AWS profile written to the config when no credentials block is given."
     )
-    credentials: MLGitCredentials | None = Field(default=None, description="Keys for the buckets (SecretStr).")
+    credentials: MLGitCredentials | None = Field(
+        default=None, description="The storage secret: S3 keys, SSH key/password, Azure connection string (SecretStr)."
+    )
     run_folders: bool = Field(
         default=True,
         description="Inside a flow run, work in <workspace>/runs/<flow run>/ (cache, objects and git objects "
@@ -150,6 +187,9 @@ class MLGitRepository(Block):
                         f"storage_path (the folder used as bucket {bucket!r}), found none"
                     )
                 repo.storage_add(bucket, "local", path=str(Path(self.storage_path).expanduser() / bucket))
+            elif self.storage_type in ("sftph", "azureblobh"):
+                repo.storage_add(bucket, self.storage_type, endpoint_url=self.endpoint_url, username=self.username,
+                                 private_key=self.private_key_path, port=self.port, known_hosts=self.known_hosts)
             else:
                 repo.storage_add(bucket, "s3h", credentials=self.aws_profile, endpoint_url=self.endpoint_url,
                                  region=self.region)

@@ -14,7 +14,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 
 def main(job: dict[str, Any]) -> dict[str, Any]:
-    from common import DATASET, MODEL, train
     from mlgit_prefect import (
         MLGitRepository,
         mlgit_add,
@@ -23,6 +22,7 @@ def main(job: dict[str, Any]) -> dict[str, Any]:
         mlgit_create,
         mlgit_push,
     )
+    from pipeline_common import DATASET, MODEL, train
     from prefect import flow, get_client, runtime, task
     from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterFlowRunId
 

@@ -18,7 +18,7 @@ from mlgit_airflow import (
 )
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from common import DATASET, MODEL, train  # noqa: E402
+from pipeline_common import DATASET, MODEL, train  # noqa: E402
 
 
 @dag(
