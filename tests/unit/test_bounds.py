@@ -65,4 +65,6 @@ def test_check_checkout(tmp_path: Path) -> None:
 
 
 def test_free_bytes_of_a_folder_not_made_yet(tmp_path: Path) -> None:
-    assert bounds.free_bytes(tmp_path / "a" / "b") == bounds.free_bytes(tmp_path) > 0
+    # the nearest existing parent's device; other processes write meanwhile: equal within 256 MiB
+    below, here = bounds.free_bytes(tmp_path / "a" / "b"), bounds.free_bytes(tmp_path)
+    assert below > 0 and here > 0 and abs(below - here) < 256 * 2**20
