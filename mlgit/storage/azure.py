@@ -22,7 +22,6 @@ import os
 import threading
 import tomllib
 from collections.abc import Iterable, Iterator, Mapping
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -38,7 +37,7 @@ from ..errors import (
     StorageError,
     StorageNotFound,
 )
-from .base import Storage, read_object
+from .base import Storage, existing, read_object
 
 ENV = "AZURE_STORAGE_CONNECTION_STRING"
 #: at most this many keys are asked one HEAD each; more are answered by listing
@@ -260,13 +259,7 @@ class AzureStorage(Storage):
                         break
             present.intersection_update(wanted)
             unanswered = [] if complete else wanted[bisect.bisect_right(wanted, last) :]
-        if unanswered:
-            with ThreadPoolExecutor(
-                max_workers=min(16, len(unanswered)), thread_name_prefix="mlgit-head"
-            ) as pool:
-                present.update(
-                    k for k, there in zip(unanswered, pool.map(self.exists, unanswered), strict=True) if there
-                )
+        present.update(existing(self.exists, unanswered))
         with self._lock:
             self._known.update(present)
         return set(wanted) - present

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from ..errors import CorruptObject, StorageError
@@ -78,3 +79,12 @@ class Storage(ABC):
 
     def close(self) -> None:  # noqa: B027 - optional: only backends with pools need it
         """Release clients and pools."""
+
+
+def existing(exists: Callable[[str], bool], keys: list[str], threads: int = 16) -> set[str]:
+    """The ``keys`` that ``exists`` answers True for, asked in parallel (one HEAD each): what a
+    listing left unanswered."""
+    if not keys:
+        return set()
+    with ThreadPoolExecutor(max_workers=min(threads, len(keys)), thread_name_prefix="mlgit-head") as pool:
+        return {k for k, there in zip(keys, pool.map(exists, keys), strict=True) if there}

@@ -30,7 +30,7 @@ from ..errors import (
     StorageUnreachable,
 )
 from . import s3_http
-from .base import Storage, read_object
+from .base import Storage, existing, read_object
 
 if TYPE_CHECKING:
     import botocore.session
@@ -468,13 +468,7 @@ class S3Storage(Storage):
                 answers = list(pool.map(self._list_segment, segments))
             present = set().union(*(found for found, _ in answers))
             unanswered = [k for _, rest in answers for k in rest]
-        if unanswered:
-            with ThreadPoolExecutor(
-                max_workers=min(16, len(unanswered)), thread_name_prefix="mlgit-head"
-            ) as pool:
-                present.update(
-                    k for k, there in zip(unanswered, pool.map(self.exists, unanswered), strict=True) if there
-                )
+        present.update(existing(self.exists, unanswered))
         with self._lock:
             self._known.update(present)
         return set(wanted) - present
