@@ -148,19 +148,22 @@ def _range(sample: Sample, n: int) -> list[int]:
     return list(range(start, stop, step))
 
 
+def _check_size(sample: Sample, amount: int, size: int, label: str, n: int) -> None:
+    """AMOUNT out of every ``size`` (GROUP_SIZE, FREQUENCY) files of ``n``: 0 < AMOUNT < size < n."""
+    if size <= 0:
+        raise InvalidSample(f"{sample}: {label} must be greater than zero")
+    if n == 0:
+        raise InvalidSample(f"{sample}: the version lists no file")
+    if amount >= size:
+        raise InvalidSample(f"{sample}: AMOUNT ({amount}) must be smaller than {label} ({size})")
+    if size >= n:
+        raise InvalidSample(f"{sample}: {label} ({size}) must be smaller than the number of files ({n})")
+
+
 def _group(sample: Sample, amount: int, group_size: int, seed: int, n: int) -> list[int]:
     if amount == 0:
         raise InvalidSample(f"{sample}: AMOUNT must be greater than zero")
-    if group_size <= 0:
-        raise InvalidSample(f"{sample}: GROUP_SIZE must be greater than zero")
-    if n == 0:
-        raise InvalidSample(f"{sample}: the version lists no file")
-    if amount >= group_size:
-        raise InvalidSample(f"{sample}: AMOUNT ({amount}) must be smaller than GROUP_SIZE ({group_size})")
-    if group_size >= n:
-        raise InvalidSample(
-            f"{sample}: GROUP_SIZE ({group_size}) must be smaller than the number of files ({n})"
-        )
+    _check_size(sample, amount, group_size, "GROUP_SIZE", n)
     rnd = random.Random(seed)
     chosen: list[int] = []
     end = group_size
@@ -178,16 +181,7 @@ def _group(sample: Sample, amount: int, group_size: int, seed: int, n: int) -> l
 
 
 def _random(sample: Sample, amount: int, frequency: int, seed: int, n: int) -> list[int]:
-    if frequency <= 0:
-        raise InvalidSample(f"{sample}: FREQUENCY must be greater than zero")
-    if n == 0:
-        raise InvalidSample(f"{sample}: the version lists no file")
-    if amount >= frequency:
-        raise InvalidSample(f"{sample}: AMOUNT ({amount}) must be smaller than FREQUENCY ({frequency})")
-    if frequency >= n:
-        raise InvalidSample(
-            f"{sample}: FREQUENCY ({frequency}) must be smaller than the number of files ({n})"
-        )
+    _check_size(sample, amount, frequency, "FREQUENCY", n)
     return random.Random(seed).sample(range(n), round(amount * n / frequency))
 
 
