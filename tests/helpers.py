@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
@@ -91,3 +92,15 @@ def sampling_files() -> dict[str, bytes]:
     files = {f"data/f{i:02}.txt": f"sample file {i}\n".encode() for i in range(40)}
     files.update({"dup/a/same.txt": b"same\n", "dup/b/same.txt": b"same\n"})
     return files
+
+
+def write_howto_v1(entity: Path) -> None:
+    """Version 1 of the how-to flows over a storage: a 3-chunk file, 20 small ones, an empty file and
+    two identical ones (4 + 20 x 2 + 1 + 2 = 47 objects in the bucket)."""
+    rnd = random.Random(7)
+    write(entity / "data" / "train" / "big", rnd.randbytes(600_000))  # three chunks
+    for i in range(20):
+        write(entity / "data" / "val" / f"{i:02}.bin", rnd.randbytes(1000 + i))
+    write(entity / "data" / "empty", b"")
+    write(entity / "data" / "dup-a", b"same")
+    write(entity / "data" / "dup-b", b"same")

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from helpers import FIXTURE, Cli, make_remotes, serve_fixture, write
+from helpers import FIXTURE, Cli, make_remotes, serve_fixture, write, write_howto_v1
 from s3server import (
     S3Bucket,
     drop_bucket,
@@ -79,13 +79,7 @@ def test_howto_flow_on_each_storage(
         cwd=ws,
     )
     entity = ws / "datasets" / "folderA" / "folderB" / "imagenet8"
-    rnd = random.Random(7)
-    write(entity / "data" / "train" / "big", rnd.randbytes(600_000))  # three chunks
-    for i in range(20):
-        write(entity / "data" / "val" / f"{i:02}.bin", rnd.randbytes(1000 + i))
-    write(entity / "data" / "empty", b"")
-    write(entity / "data" / "dup-a", b"same")
-    write(entity / "data" / "dup-b", b"same")
+    write_howto_v1(entity)
     cli("datasets add imagenet8", cwd=ws)
     cli("datasets commit imagenet8", cwd=ws)
     out = cli("datasets push imagenet8", cwd=ws).output

@@ -7,7 +7,7 @@ import random
 from collections.abc import Callable
 from pathlib import Path
 
-from helpers import Cli, make_remotes, write
+from helpers import Cli, make_remotes, write, write_howto_v1
 
 from mlgit import Repository
 
@@ -44,13 +44,7 @@ def howto_flow(
         cwd=ws,
     )
     entity = ws / "datasets" / "folderA" / "folderB" / "imagenet8"
-    rnd = random.Random(7)
-    write(entity / "data" / "train" / "big", rnd.randbytes(600_000))  # three chunks
-    for i in range(20):
-        write(entity / "data" / "val" / f"{i:02}.bin", rnd.randbytes(1000 + i))
-    write(entity / "data" / "empty", b"")
-    write(entity / "data" / "dup-a", b"same")
-    write(entity / "data" / "dup-b", b"same")
+    write_howto_v1(entity)
     cli("datasets add imagenet8", cwd=ws)
     cli("datasets commit imagenet8", cwd=ws)
     cli("datasets push imagenet8", cwd=ws)
