@@ -15,6 +15,7 @@ import json
 import logging
 import os
 import socket
+import stat
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -24,6 +25,7 @@ from typing import Any, TypeVar
 
 from filelock import FileLock, Timeout
 
+from .atomic import atomic_write
 from .errors import WorkspaceBusy
 
 log = logging.getLogger(__name__)
@@ -57,7 +59,7 @@ class PathLock:
     def holder(self) -> dict[str, Any]:
         """Who holds the lock, as the holder wrote it (empty when unknown)."""
         try:
-            data = json.loads(self._holder.read_text())
+            data = json.loads(_read_no_follow(self._holder))
         except (OSError, ValueError):
             return {}
         return data if isinstance(data, dict) else {}
@@ -94,7 +96,8 @@ class PathLock:
                 "verb": verb,
                 "since": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
             }
-            self._holder.write_text(json.dumps(record))
+            # a new file renamed into place: never written through a symlink or a hard link planted there
+            atomic_write(self._holder, json.dumps(record).encode(), beside=True)
             yield
         finally:
             self._depth.n = 0
@@ -124,3 +127,14 @@ def locked(method: F) -> F:
             return method(self, *args, **kwargs)
 
     return wrapper  # type: ignore[return-value]
+
+
+def _read_no_follow(path: Path, limit: int = 4096) -> bytes:
+    """The holder record: a small regular file, never read through a symlink nor from a FIFO."""
+    fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise OSError(f"{path}: not a regular file")
+        return os.read(fd, limit)
+    finally:
+        os.close(fd)

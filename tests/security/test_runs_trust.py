@@ -80,3 +80,30 @@ def test_root_writing_in_place_into_a_run_file_changes_neither_the_shared_cache_
     assert {rel: (first / rel).read_bytes() for rel in original} == original
     third = checkout("c")
     assert {rel: (third / rel).read_bytes() for rel in original} == original
+
+
+@pytest.mark.timeout(30)
+def test_the_lock_holder_record_is_never_written_or_read_through_a_planted_file(tmp_path: Path) -> None:
+    """Another task on the worker plants a symlink, a hard link or a FIFO where the workspace lock
+    records its holder: the victim's lock replaces the entry, never writes into what it points at."""
+    from mlgit.locking import PathLock
+
+    victim = tmp_path / "bashrc"
+    victim.write_text("user's file\n")
+    lock = PathLock(tmp_path / "ws" / "lock", "workspace")
+    holder = tmp_path / "ws" / "lock.holder"
+    holder.parent.mkdir()
+    for plant in ("symlink", "hardlink", "fifo"):
+        if holder.exists() or holder.is_symlink():
+            holder.unlink()
+        if plant == "symlink":
+            holder.symlink_to(victim)
+        elif plant == "hardlink":
+            os.link(victim, holder)
+        else:
+            os.mkfifo(holder)
+            assert lock.holder() == {}  # read: refused at once, no hang on the FIFO
+        with lock.hold("commit"):
+            assert lock.holder()["verb"] == "commit"
+        assert victim.read_text() == "user's file\n", plant
+        assert not holder.is_symlink() and holder.stat().st_ino != victim.stat().st_ino
