@@ -135,6 +135,16 @@ class Server:
 
         drop_bucket(S3Server(self.endpoint, self.access, self.secret, kind="external"), name)
 
+    def cpu(self) -> float | None:
+        """CPU seconds (user + sys) the server process has used so far; None for a server at a URL."""
+        if self.owned is None:
+            return None
+        try:
+            fields = Path(f"/proc/{self.owned.proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            return None
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
     def stop(self) -> None:
         if self.owned is not None:
             self.owned.stop()
@@ -143,13 +153,35 @@ class Server:
 # -- timed steps in child processes ---------------------------------------------------------------
 
 
+def compile_bytecode(dvc: Path | None) -> None:
+    """Every tool runs as installed code does on a user's machine: from cached bytecode. pip writes it
+    at install time and Python at first import; where PYTHONDONTWRITEBYTECODE is set (some sandboxes),
+    each process would compile its whole import tree again (mlgit with botocore and git ~1.5 s of CPU,
+    DVC more). So: compiled once here (skipped where up to date), and the steps run without that
+    variable."""
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+    import sysconfig
+
+    trees = [(sys.executable, [str(HERE.parent / "mlgit"), sysconfig.get_paths()["purelib"]])]
+    if dvc is not None:
+        python = dvc.parent / "python"
+        purelib = subprocess.run([str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+                                 capture_output=True, text=True, check=True).stdout.strip()
+        trees.append((str(python), [purelib]))
+    for python, dirs in trees:
+        subprocess.run([python, "-m", "compileall", "-q", "-j", "0", *dirs], env=env,
+                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+
 def _env(tmp: Path, server: Server) -> dict[str, str]:
     creds = tmp / "aws-credentials"
     creds.write_text(f"[default]\naws_access_key_id = {server.access}\naws_secret_access_key = {server.secret}\n")
     gitconfig = tmp / "gitconfig"
     gitconfig.write_text("[init]\n\tdefaultBranch = master\n[user]\n\tname = bench\n\temail = bench@mlgit.invalid\n")
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}  # see compile_bytecode
     return {
-        **os.environ,
+        **env,
         "AWS_ACCESS_KEY_ID": server.access, "AWS_SECRET_ACCESS_KEY": server.secret, "AWS_DEFAULT_REGION": REGION,
         "AWS_SHARED_CREDENTIALS_FILE": str(creds), "AWS_CONFIG_FILE": str(tmp / "aws-config"),
         "AWS_EC2_METADATA_DISABLED": "true", "GIT_CONFIG_GLOBAL": str(gitconfig), "GIT_CONFIG_NOSYSTEM": "1",
@@ -157,12 +189,25 @@ def _env(tmp: Path, server: Server) -> dict[str, str]:
     }
 
 
+#: which steps run: push always (a checkout needs it), checkout unless --steps push
+STEPS: set[str] = {"push", "checkout"}
+NAN = float("nan")
+#: the server of the run, whose CPU each timed step reads (set by main)
+SERVER: list[Server] = []
+#: server CPU seconds of each timed step, in order (a step's row takes its own)
+SERVER_CPU: list[float] = []
+
+
 def timed(cmd: list[str], env: dict[str, str], cwd: Path | None = None) -> tuple[float, float, float, str]:
-    """Run ``cmd`` (wrapped by ``peak``); (seconds, peak RSS MiB, CPU seconds of the client, stdout)."""
+    """Run ``cmd`` (wrapped by ``peak``); (seconds, peak RSS MiB, CPU seconds of the client, stdout).
+    The server's CPU seconds during the step go to ``SERVER_CPU``."""
+    cpu0 = SERVER[0].cpu() if SERVER else None
     started = time.perf_counter()
     proc = subprocess.Popen(cmd, env=env, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     out, err = proc.communicate()
     seconds = time.perf_counter() - started
+    cpu1 = SERVER[0].cpu() if SERVER else None
+    SERVER_CPU.append(cpu1 - cpu0 if cpu0 is not None and cpu1 is not None else float("nan"))
     if proc.returncode != 0:
         raise RuntimeError(f"{' '.join(cmd[:4])}... failed ({proc.returncode}):\n{err.decode()[-3000:]}")
     figures = dict(line.split("=", 1) for line in err.decode().splitlines() if line.startswith(("PEAK_RSS_KIB=", "CPU_S=")))
@@ -267,12 +312,15 @@ def mlgit_round(w: Workload, server: Server, tmp: Path, env: dict[str, str], thr
     push_s, push_mb, push_cpu, out = timed(peak(profiled([sys.executable, "-c", _MLGIT_STEP, "push", str(ws), *args],
                                                          f"{w.name}-push")), env)
     pushed = _last_json(out)
-    ws2 = tmp / "ws2"
-    co_s, co_mb, co_cpu, out = timed(peak(profiled([sys.executable, "-c", _MLGIT_STEP, "checkout", str(ws2), *args],
-                                                   f"{w.name}-checkout")), env)
-    got = _last_json(out)
-    if got["files"] != w.files:
-        raise RuntimeError(f"mlgit checkout gave {got['files']} files, expected {w.files}")
+    co_s = co_mb = co_cpu = NAN
+    got: dict[str, Any] = {"seconds": NAN, "phases": {}}
+    if "checkout" in STEPS:
+        ws2 = tmp / "ws2"
+        co_s, co_mb, co_cpu, out = timed(peak(profiled(
+            [sys.executable, "-c", _MLGIT_STEP, "checkout", str(ws2), *args], f"{w.name}-checkout")), env)
+        got = _last_json(out)
+        if got["files"] != w.files:
+            raise RuntimeError(f"mlgit checkout gave {got['files']} files, expected {w.files}")
     server.drop(bucket)
     return {"add+commit_s": add_s, "push_s": push_s, "push_mb": push_mb, "checkout_s": co_s, "checkout_mb": co_mb,
             "push_cpu_s": push_cpu, "checkout_cpu_s": co_cpu, "objects": pushed["uploaded"], "push_inner_s": pushed["seconds"], "checkout_inner_s": got["seconds"],
@@ -328,14 +376,16 @@ def dvc_round(w: Workload, server: Server, tmp: Path, env: dict[str, str], dvc: 
     run("add", "-q", "data")
     add_s = time.perf_counter() - t0
     push_s, push_mb, push_cpu, _ = timed(peak([str(dvc), "push", "-q"]), env, cwd=proj)
-    clone = tmp / "dvc-clone"
-    clone.mkdir()
-    shutil.copytree(proj / ".dvc", clone / ".dvc", ignore=shutil.ignore_patterns("cache", "tmp"))
-    shutil.copy(proj / "data.dvc", clone / "data.dvc")
-    pull_s, pull_mb, pull_cpu, _ = timed(peak([str(dvc), "pull", "-q"]), env, cwd=clone)
-    n = sum(1 for p in (clone / "data").rglob("*") if p.is_file())
-    if n != w.files:
-        raise RuntimeError(f"dvc pull gave {n} files, expected {w.files}")
+    pull_s = pull_mb = pull_cpu = NAN
+    if "checkout" in STEPS:
+        clone = tmp / "dvc-clone"
+        clone.mkdir()
+        shutil.copytree(proj / ".dvc", clone / ".dvc", ignore=shutil.ignore_patterns("cache", "tmp"))
+        shutil.copy(proj / "data.dvc", clone / "data.dvc")
+        pull_s, pull_mb, pull_cpu, _ = timed(peak([str(dvc), "pull", "-q"]), env, cwd=clone)
+        n = sum(1 for p in (clone / "data").rglob("*") if p.is_file())
+        if n != w.files:
+            raise RuntimeError(f"dvc pull gave {n} files, expected {w.files}")
     server.drop(bucket)
     return {"add+commit_s": add_s, "push_s": push_s, "push_mb": push_mb, "checkout_s": pull_s, "checkout_mb": pull_mb,
             "push_cpu_s": push_cpu, "checkout_cpu_s": pull_cpu, "objects": w.objects_dvc()}
@@ -391,8 +441,11 @@ def limit_round(w: Workload, server: Server, env: dict[str, str], threads: int) 
     args = [server.endpoint, server.access, server.secret, bucket, json.dumps(limit_sizes(w)), str(threads)]
     push_s, push_mb, push_cpu, out = timed(peak([sys.executable, "-c", _LIMIT_STEP, "push", *args]), env)
     pushed = _last_json(out)
-    co_s, co_mb, co_cpu, out = timed(peak([sys.executable, "-c", _LIMIT_STEP, "checkout", *args]), env)
-    got = _last_json(out)
+    co_s = co_mb = co_cpu = NAN
+    got: dict[str, Any] = {"seconds": NAN}
+    if "checkout" in STEPS:
+        co_s, co_mb, co_cpu, out = timed(peak([sys.executable, "-c", _LIMIT_STEP, "checkout", *args]), env)
+        got = _last_json(out)
     server.drop(bucket)
     return {"push_s": push_s, "push_mb": push_mb, "checkout_s": co_s, "checkout_mb": co_mb, "push_cpu_s": push_cpu,
             "checkout_cpu_s": co_cpu, "objects": pushed["objects"], "push_inner_s": pushed["seconds"],
@@ -403,20 +456,25 @@ def limit_round(w: Workload, server: Server, env: dict[str, str], threads: int) 
 
 
 def _median(rows: list[dict[str, Any]], key: str) -> float:
-    return float(statistics.median(r[key] for r in rows))
+    return float(statistics.median(r.get(key, NAN) for r in rows))
 
 
 def report(results: dict[str, dict[str, list[dict[str, Any]]]], workloads: list[Workload]) -> str:
-    lines = ["| workload | tool | push s | push obj/s | push peak MiB | push CPU s | checkout s | checkout obj/s "
-             "| checkout peak MiB | checkout CPU s | objects |",
-             "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    lines = ["| workload | tool | push s | push obj/s | push peak MiB | push CPU s | push server CPU s | checkout s "
+             "| checkout obj/s | checkout peak MiB | checkout CPU s | checkout server CPU s | objects |",
+             "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+
+    def f(x: float, digits: int = 1) -> str:
+        return "-" if x != x else f"{x:.{digits}f}"  # NaN: a step not run, or not measurable
+
     for w in workloads:
         for tool, rows in results.get(w.name, {}).items():
             objs = rows[0]["objects"] or (w.objects_mlgit() if tool.startswith("mlgit") else w.objects_dvc())
             p, c = _median(rows, "push_s"), _median(rows, "checkout_s")
             lines.append(f"| {w.name} | {tool} | {p:.1f} | {objs / p:.0f} | {_median(rows, 'push_mb'):.0f} | "
-                         f"{_median(rows, 'push_cpu_s'):.1f} | {c:.1f} | {objs / c:.0f} | "
-                         f"{_median(rows, 'checkout_mb'):.0f} | {_median(rows, 'checkout_cpu_s'):.1f} | {objs} |")
+                         f"{_median(rows, 'push_cpu_s'):.1f} | {f(_median(rows, 'push_server_cpu_s'))} | {f(c)} | "
+                         f"{f(objs / c, 0)} | {f(_median(rows, 'checkout_mb'), 0)} | "
+                         f"{f(_median(rows, 'checkout_cpu_s'))} | {f(_median(rows, 'checkout_server_cpu_s'))} | {objs} |")
     lines.append("")
     for w in workloads:
         r = results.get(w.name, {})
@@ -427,14 +485,14 @@ def report(results: dict[str, dict[str, list[dict[str, Any]]]], workloads: list[
         if "dvc" in r:
             d = r["dvc"]
             parts.append(f"faster than DVC: push {_median(d, 'push_s') / _median(m, 'push_s'):.2f}x, checkout "
-                         f"{_median(d, 'checkout_s') / _median(m, 'checkout_s'):.2f}x")
+                         f"{f(_median(d, 'checkout_s') / _median(m, 'checkout_s'), 2)}x")
         if "limit" in r:
             lim = r["limit"]
             parts.append(f"of the limit: push {_median(lim, 'push_s') / _median(m, 'push_s'):.2f}x, checkout "
-                         f"{_median(lim, 'checkout_s') / _median(m, 'checkout_s'):.2f}x")
+                         f"{f(_median(lim, 'checkout_s') / _median(m, 'checkout_s'), 2)}x")
         if "dvc" in r:
             parts.append(f"peak MiB mlgit/DVC push {_median(m, 'push_mb'):.0f}/{_median(r['dvc'], 'push_mb'):.0f}, "
-                         f"checkout {_median(m, 'checkout_mb'):.0f}/{_median(r['dvc'], 'checkout_mb'):.0f}")
+                         f"checkout {f(_median(m, 'checkout_mb'), 0)}/{f(_median(r['dvc'], 'checkout_mb'), 0)}")
         lines.append(f"{w.name} mlgit: " + "; ".join(parts))
     return "\n".join(lines)
 
@@ -454,6 +512,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--workloads", default="W1,W2")
     ap.add_argument("--tools", default="mlgit,dvc,limit",
                     help="any of mlgit (the default data plane), mlgit-boto3, dvc, limit (a plain SDK loop)")
+    ap.add_argument("--steps", default="push,checkout", help="push,checkout (default) or push alone")
     ap.add_argument("--rounds", type=int, default=1)
     ap.add_argument("--threads", type=int, default=10, help="push_threads_count for mlgit (ML-Git's default: 10)")
     ap.add_argument("--limit-threads", type=int, default=16, help="threads of the plain SDK loop")
@@ -468,13 +527,18 @@ def main(argv: list[str] | None = None) -> int:
     workloads = [WORKLOADS[n].scaled(args.scale) for n in args.workloads.split(",")]
     tools = args.tools.split(",")
     dvc = ensure_dvc() if "dvc" in tools else None
+    STEPS.clear()
+    STEPS.update({"push", *args.steps.split(",")})
+    compile_bytecode(dvc)
     server = Server(args.server)
+    SERVER.append(server)
     results: dict[str, dict[str, list[dict[str, Any]]]] = {}
     loads = [_load()]
     try:
         for w in workloads:
             for rnd in range(args.rounds):
                 for tool in tools:
+                    del SERVER_CPU[:]
                     with tempfile.TemporaryDirectory(prefix=f"bench-{tool}-{w.name}-") as d:
                         tmp = Path(d)
                         env = _env(tmp, server)
@@ -487,6 +551,8 @@ def main(argv: list[str] | None = None) -> int:
                         else:
                             assert dvc is not None
                             row = dvc_round(w, server, tmp, env, dvc)
+                    row["push_server_cpu_s"] = SERVER_CPU[0]
+                    row["checkout_server_cpu_s"] = SERVER_CPU[1] if len(SERVER_CPU) > 1 else NAN
                     row["load"] = _load()
                     loads.append(row["load"])
                     results.setdefault(w.name, {}).setdefault(tool, []).append(row)

@@ -26,7 +26,6 @@ Retries, timeouts and deadlines (one retry layer, this one):
 from __future__ import annotations
 
 import logging
-import queue
 import random
 import threading
 import time
@@ -61,6 +60,8 @@ MAX_PAUSE = 4.0
 DEADLINE = 30.0
 #: this many failed objects in a row (none done in between) means the storage is down: stop
 DOWN_AFTER = 16
+#: seconds between two progress reports of a transfer (the caller's callback runs in its own thread)
+PROGRESS_EVERY = 0.1
 #: errors that retrying cannot fix
 FINAL = (ObjectNotFound, StorageAuthError, StorageNotFound, CorruptObject)
 #: errors after which no other object is tried: the storage as a whole cannot be used
@@ -106,10 +107,13 @@ def run_pool(
 ) -> TransferReport:
     """Run ``one(key)`` for every key on ``threads`` workers, with progress and early stop.
 
-    Workers take keys from one shared iterator and report on one queue: no future per key, no
-    scan of pending work per completion (on 10,000 small objects that bookkeeping cost as much
-    CPU as the requests themselves). A worker that finds the storage unusable stops the others
-    from taking another key at once.
+    Workers take keys from one shared iterator and record each outcome under the same lock they
+    take the next key with: one lock round per object, no future, no queue, and no wake-up of the
+    caller's thread per object (on 10,000 small objects a queue hop per object to the caller cost
+    as much CPU as the requests themselves: each one a GIL hand-off between threads). The
+    caller's thread reports ``progress`` from the counts, at most every ``PROGRESS_EVERY`` s,
+    with the first call at 0 and the last at the final count. A worker that finds the storage
+    unusable stops the others from taking another key at once.
     """
     report = TransferReport()
     total = len(keys)
@@ -120,62 +124,65 @@ def run_pool(
     it = iter(keys)
     lock = threading.Lock()
     stop = threading.Event()
-    failures = {"total": 0, "in_a_row": 0}
-    results: queue.SimpleQueue[tuple[str | None, BaseException | None]] = queue.SimpleQueue()
+    finished = threading.Event()
+    state = {"total": 0, "in_a_row": 0, "running": 0}
 
-    def failed(exc: BaseException) -> None:
-        """Decide, in the worker, whether the pool stops (so no worker takes a key in the meantime)."""
-        with lock:
-            failures["total"] += 1
-            failures["in_a_row"] += 1
+    def record(key: str, exc: BaseException | None) -> str | None:
+        """The outcome of ``key`` (under ``lock``), then the next key, or None: stop."""
+        if exc is None:
+            report.done.append(key)
+            state["in_a_row"] = 0
+        else:
+            report.failed[key] = str(exc)
+            state["total"] += 1
+            state["in_a_row"] += 1
             if (
                 isinstance(exc, GIVE_UP)  # the storage as a whole cannot be used
-                or (failures["in_a_row"] >= max(DOWN_AFTER, 2 * threads) and not isinstance(exc, FINAL))
-                or (fail_limit is not None and failures["total"] >= fail_limit)
+                or (state["in_a_row"] >= max(DOWN_AFTER, 2 * threads) and not isinstance(exc, FINAL))
+                or (fail_limit is not None and state["total"] >= fail_limit)
             ):
                 stop.set()
+        return None if stop.is_set() else next(it, None)
 
     def worker() -> None:
         try:
-            while not stop.is_set():
-                with lock:
-                    key = next(it, None)
-                if key is None:
-                    return
+            with lock:
+                key = None if stop.is_set() else next(it, None)
+            while key is not None:
+                exc: BaseException | None = None
                 try:
                     one(key)
-                except Exception as exc:
-                    failed(exc)
-                    results.put((key, exc))
-                else:
-                    failures["in_a_row"] = 0
-                    results.put((key, None))
+                except Exception as e:  # recorded, counted, and raised by the caller as one error
+                    exc = e
+                with lock:
+                    key = record(key, exc)
         finally:
-            results.put((None, None))  # this worker is done
+            with lock:
+                state["running"] -= 1
+                if not state["running"]:
+                    finished.set()
 
     workers = [
         threading.Thread(target=worker, name=f"mlgit-{phase}-{i}", daemon=True)
         for i in range(max(1, min(threads, total)))
     ]
+    state["running"] = len(workers)
     for t in workers:
         t.start()
-    running = len(workers)
+    reported = 0
     try:
-        while running:
-            key, exc = results.get()
-            if key is None:
-                running -= 1
-                continue
-            if exc is None:
-                report.done.append(key)
-            else:
-                report.failed[key] = str(exc)
-            if progress:
-                progress(phase, len(report.done) + len(report.failed), total)
+        while not finished.wait(PROGRESS_EVERY if progress else None):
+            count = len(report.done) + len(report.failed)
+            if progress and count != reported:
+                reported = count
+                progress(phase, count, total)
     finally:
         stop.set()
         for t in workers:
             t.join()
+    count = len(report.done) + len(report.failed)
+    if progress and count != reported:
+        progress(phase, count, total)
     return report
 
 
