@@ -232,7 +232,8 @@ def upload(
     progress: Progress | None = None,
     fail_limit: int | None = None,
 ) -> TransferReport:
-    """Send the objects the storage lacks. A local object that does not match its CID is refused."""
+    """Send the objects the storage lacks. A local object that does not match its CID is refused.
+    ``threads`` workers, or the storage's ``concurrency`` where that is more."""
     wanted = sorted({require_cid(c, f"push to {storage.where()}") for c in cids})
     missing: list[str] = []
     if wanted:
@@ -253,7 +254,7 @@ def upload(
         data = store.get(key, verify=True)
         retry(lambda: storage.put(key, data), f"upload {key}")
 
-    report = run_pool("push", missing, one, threads, progress, fail_limit)
+    report = run_pool("push", missing, one, max(threads, storage.concurrency), progress, fail_limit)
     report.skipped = len(wanted) - len(missing)
     raise_failed(report, "push", len(missing), storage.where())
     return report

@@ -75,6 +75,11 @@ READ_TIMEOUT = 15.0
 HEAD_AT_MOST = 32
 #: keys per listing segment run in parallel by ``missing``
 SEGMENT = 2000
+#: uploads kept in flight on an S3-compatible endpoint (our HTTP data plane), whatever
+#: ``push_threads_count`` says when that is less: measured on SeaweedFS with 10,000 small objects,
+#: 32 requests in flight cost the server less CPU per PUT than 10 or 16 (it batches its internal
+#: hops), and the push took less wall time. ``concurrency: N`` in the storage's config sets it.
+CONCURRENCY = 32
 
 
 class S3Storage(Storage):
@@ -100,6 +105,7 @@ class S3Storage(Storage):
         connect_timeout: float = CONNECT_TIMEOUT,
         read_timeout: float = READ_TIMEOUT,
         sdk: str = "auto",
+        concurrency: int | None = None,
     ) -> None:
         self.bucket = bucket
         self.endpoint_url = endpoint_url or None
@@ -121,6 +127,11 @@ class S3Storage(Storage):
         self._pool = max_pool_connections
         if sdk not in SDKS:
             raise StorageError(f"storage {self.where()}: sdk must be one of {', '.join(SDKS)}, found {sdk!r}")
+        if concurrency is not None and (
+            isinstance(concurrency, bool) or not isinstance(concurrency, int) or not 1 <= concurrency <= 256
+        ):
+            raise StorageError(f"storage {self.where()}: concurrency must be 1..256, found {concurrency!r}")
+        self._concurrency = concurrency
         if credentials:
             key_id, secret = credentials.get("aws_access_key_id"), credentials.get("aws_secret_access_key")
             if not key_id or not secret:
@@ -183,8 +194,9 @@ class S3Storage(Storage):
     ) -> S3Storage:
         """Build from ``storages.s3h.BUCKET`` of ``.ml-git/config.yaml`` (ML-Git's keys).
 
-        One optional key of ours: ``sdk: auto|http|minio|boto3`` (auto: our own HTTP data plane on an
-        ``endpoint-url`` it can address, boto3 on AWS; minio: the minio SDK for PUT/GET).
+        Optional keys of ours: ``sdk: auto|http|minio|boto3`` (auto: our own HTTP data plane on an
+        ``endpoint-url`` it can address, boto3 on AWS; minio: the minio SDK for PUT/GET), and
+        ``concurrency: N``, the uploads our HTTP data plane keeps in flight (default ``CONCURRENCY``).
         """
         aws = settings.get("aws-credentials") or {}
         profile = aws.get("profile") if isinstance(aws, Mapping) else None
@@ -195,6 +207,7 @@ class S3Storage(Storage):
             profile=str(profile) if profile else None,
             credentials=credentials,
             sdk=str(settings.get("sdk") or "auto"),
+            concurrency=settings.get("concurrency"),
             **options,
         )
 
@@ -228,6 +241,7 @@ class S3Storage(Storage):
         self._http = s3_http.HttpData(
             str(self.endpoint_url), self.region, creds, self.connect_timeout, self.read_timeout
         )
+        self.concurrency = self._concurrency or CONCURRENCY
         self._data_errors = (s3_http.HttpError, s3_http.Unreachable)
         self._data_fields = _http_error_fields
         self._data_unreachable = (s3_http.Unreachable,)
