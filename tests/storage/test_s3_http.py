@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime
 import hashlib
 import os
+from pathlib import Path
 
 import pytest
 from botocore.auth import S3SigV4Auth
@@ -70,3 +71,132 @@ def test_connections_are_kept_and_reused(seaweedfs_bucket: S3Bucket) -> None:
     assert st._http.opened == 1 and len(st._http._all) == 1  # one thread, one connection, 60 requests
     st.close()
     assert st._http._all == []
+
+
+# -- the HTTP/1.1 answers our parser must read (a loopback socket server that answers canned bytes:
+#    S3 servers send chunked, close-delimited and 1xx answers only in corner cases we cannot cause) --
+
+
+def _canned_server(answers: list[bytes], close_after: set[int] | None = None) -> tuple[str, list[bytes]]:
+    """``http://127.0.0.1:PORT`` of a thread that answers each request with the next canned answer
+    (closing the connection after the answers whose index is in ``close_after``); the requests'
+    heads are collected."""
+    import socket
+    import threading
+
+    close_after = close_after or set()
+    srv = socket.create_server(("127.0.0.1", 0))
+    heads: list[bytes] = []
+
+    def serve() -> None:
+        i = 0
+        while i < len(answers):
+            conn, _ = srv.accept()
+            with conn:
+                buf = b""
+                while i < len(answers):
+                    while b"\r\n\r\n" not in buf:
+                        data = conn.recv(65536)
+                        if not data:
+                            break
+                        buf += data
+                    if b"\r\n\r\n" not in buf:
+                        break
+                    head, _, buf = buf.partition(b"\r\n\r\n")
+                    length = next((int(v) for k, _, v in (ln.partition(b":") for ln in head.split(b"\r\n"))
+                                   if k.strip().lower() == b"content-length"), 0)
+                    while len(buf) < length:
+                        buf += conn.recv(65536)
+                    buf = buf[length:]
+                    heads.append(head)
+                    conn.sendall(answers[i])
+                    i += 1
+                    if i - 1 in close_after:
+                        break
+        srv.close()
+
+    threading.Thread(target=serve, daemon=True).start()
+    return f"http://127.0.0.1:{srv.getsockname()[1]}", heads
+
+
+def test_answers_chunked_close_delimited_and_1xx_are_read_whole() -> None:
+    body = os.urandom(70_000)
+    chunked = b"".join(b"%x;ext=1\r\n%s\r\n" % (len(p), p) for p in (body[:1], body[1:65536], body[65536:]))
+    url, heads = _canned_server(
+        [
+            b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello",
+            b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n" + chunked + b"0\r\nX-Trailer: t\r\n\r\n",
+            b"HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\n",  # a HEAD answer: the length, no body
+            b"HTTP/1.1 200 OK\r\nConnection: close\r\n\r\n" + body,  # no length: the body ends with the connection
+        ],
+        close_after={3},
+    )
+    plane = HttpData(url, "us-east-1", lambda: ("AK", "SK", None), 5, 5)
+    assert plane.get("b", "one") == b"hello"
+    assert plane.get("b", "two") == body
+    plane.head("b", "three")
+    assert plane.get("b", "four") == body
+    assert plane.opened == 1  # one kept-alive connection served all four, then it was closed
+    assert plane._all == []
+    assert heads[0].startswith(b"GET /b/one HTTP/1.1\r\n") and b"\r\nauthorization: AWS4-HMAC-SHA256 " in heads[0]
+
+
+def test_a_kept_alive_connection_the_server_closed_is_replaced_once() -> None:
+    ok = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"
+    url, heads = _canned_server([ok, ok], close_after={0})  # the server drops the connection after one answer
+    plane = HttpData(url, "us-east-1", lambda: ("AK", "SK", None), 5, 5)
+    assert plane.get("b", "k1") == b"ok"
+    assert plane.get("b", "k2") == b"ok"  # sent on the dead connection, then once on a new one
+    assert plane.opened == 2 and len(heads) == 2
+
+
+def test_an_answer_that_is_not_http_is_unreachable_not_a_crash() -> None:
+    from mlgit.storage.s3_http import Unreachable
+
+    url, _ = _canned_server([b"SSH-2.0-OpenSSH_9.2\r\n\r\n"])
+    plane = HttpData(url, "us-east-1", lambda: ("AK", "SK", None), 5, 5)
+    with pytest.raises(Unreachable, match="not an HTTP/1.x status line"):
+        plane.get("b", "k")
+    assert plane._all == []  # the connection went with the answer
+
+
+def test_a_push_sends_one_put_per_object_and_nothing_else_per_object(
+    seaweedfs_bucket: S3Bucket, tmp_path: Path, remotes: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """What the server is asked to do: no HEAD before a PUT (a listing tells what the bucket lacks),
+    and 32 uploads in flight whatever push_threads_count says (SeaweedFS spends less CPU per PUT)."""
+    import threading
+
+    from mlgit import Repository
+    from mlgit.storage import s3_http
+
+    calls: dict[str, int] = {}
+    threads: set[str] = set()
+    lock = threading.Lock()
+    real = s3_http.HttpData.request
+
+    def counted(self: HttpData, op: str, *args: object, **kwargs: object) -> tuple[int, bytes]:
+        with lock:
+            calls[op] = calls.get(op, 0) + 1
+            if op == "PutObject":
+                threads.add(threading.current_thread().name)
+        return real(self, op, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(s3_http.HttpData, "request", counted)
+    s3_bucket = seaweedfs_bucket
+    repo = Repository.init(tmp_path / "ws")
+    repo.set_config("push_threads_count", 4)
+    repo.remote_add("datasets", remotes["datasets"])
+    repo.entity_init("datasets")
+    repo.storage_add(s3_bucket.bucket, "s3h", endpoint_url=s3_bucket.endpoint)
+    entity = repo.create("datasets", "many", categories=["zoo"], storage_type="s3h", bucket=s3_bucket.bucket)
+    for i in range(200):
+        (entity / "data" / f"{i:03d}.bin").parent.mkdir(parents=True, exist_ok=True)
+        (entity / "data" / f"{i:03d}.bin").write_bytes(os.urandom(100 + i))
+    repo.add("datasets", "many")
+    repo.commit("datasets", "many")
+    assert repo.push("datasets", "many").uploaded == 400  # a chunk and a descriptor per file
+    assert calls.get("PutObject") == 400
+    assert calls.get("HeadObject", 0) == 0 and calls.get("HeadBucket") == 1
+    assert 1 <= calls.get("ListObjectsV2", 0) <= 2
+    assert len(threads) > 4  # more workers than push_threads_count: the storage's concurrency (32)

@@ -226,3 +226,13 @@ def test_sdk_choice(s3_bucket: S3Bucket) -> None:
     assert S3Storage("b", region="eu-west-1").sdk == "boto3"  # AWS itself: boto3
     with pytest.raises(StorageError, match="sdk must be one of auto, http, minio, boto3"):
         S3Storage.from_config(s3_bucket.bucket, {**s3_bucket.settings(), "sdk": "curl"})
+
+
+def test_concurrency_of_the_http_plane_is_a_setting(s3_bucket: S3Bucket) -> None:
+    assert S3Storage.from_config(s3_bucket.bucket, s3_bucket.settings()).concurrency == 32
+    assert S3Storage.from_config(s3_bucket.bucket, {**s3_bucket.settings(), "concurrency": 12}).concurrency == 12
+    # the SDK planes keep push_threads_count as it is
+    assert S3Storage.from_config(s3_bucket.bucket, {**s3_bucket.settings(), "sdk": "boto3"}).concurrency == 0
+    for bad in (0, 1000, "many", True):
+        with pytest.raises(StorageError, match="concurrency must be 1..256"):
+            S3Storage.from_config(s3_bucket.bucket, {**s3_bucket.settings(), "concurrency": bad})

@@ -115,3 +115,31 @@ def test_storage_down_mid_transfer_stops_without_trying_everything(
         transfer.upload(flaky, objects, keys, threads=2)
     assert "500 of 500 objects not transferred" in str(err.value)
     assert len(flaky.attempts) < 100
+
+
+def test_a_storage_that_wants_more_uploads_in_flight_gets_them(tmp_path: Path, objects: HashFS) -> None:
+    """``Storage.concurrency`` (s3h on an endpoint: 32) sizes the push pool when push_threads_count is less:
+    eight uploads wait for each other here, which two workers could never do."""
+    import threading
+
+    class Wide(LocalStorage):
+        concurrency = 8
+        meet = threading.Barrier(8, timeout=20)
+
+        def put(self, key: str, data: bytes) -> None:
+            self.meet.wait()  # BrokenBarrierError (a failed object) unless 8 are in flight at once
+            super().put(key, data)
+
+    (tmp_path / "wide").mkdir()
+    keys = _objects(objects, 16)
+    rep = transfer.upload(Wide("wide", tmp_path / "wide"), objects, keys, threads=2)
+    assert sorted(rep.done) == sorted(keys) and not rep.failed
+
+
+def test_progress_reports_are_spaced_and_end_at_the_total(bucket: LocalStorage, objects: HashFS) -> None:
+    keys = _objects(objects, 300, size=64)
+    calls: list[tuple[str, int, int]] = []
+    transfer.upload(bucket, objects, keys, threads=4, progress=lambda *a: calls.append(a))
+    counts = [c[1] for c in calls]
+    assert counts[0] == 0 and counts[-1] == 300 and counts == sorted(set(counts))  # rising, no repeats
+    assert len(calls) < 300  # not one call per object: at most one per PROGRESS_EVERY
