@@ -200,7 +200,9 @@ SERVER_CPU: list[float] = []
 
 def timed(cmd: list[str], env: dict[str, str], cwd: Path | None = None) -> tuple[float, float, float, str]:
     """Run ``cmd`` (wrapped by ``peak``); (seconds, peak RSS MiB, CPU seconds of the client, stdout).
-    The server's CPU seconds during the step go to ``SERVER_CPU``."""
+    The server's CPU seconds during the step go to ``SERVER_CPU``. The files the setup wrote (a
+    tool's add, the workload) are flushed first: no step pays for the write-back of the one before."""
+    os.sync()
     cpu0 = SERVER[0].cpu() if SERVER else None
     started = time.perf_counter()
     proc = subprocess.Popen(cmd, env=env, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
