@@ -144,6 +144,7 @@ class _Connection:
         self._tls = tls
         self.sock: socket.socket | None = None
         self._buf = b""  # bytes read past what was consumed
+        self._rbuf = bytearray(65536)
 
     def connect(self) -> None:
         try:
@@ -171,8 +172,10 @@ class _Connection:
         if self.sock is None:
             self.connect()
         assert self.sock is not None
-        self.sock.sendall(head + body if len(body) <= 1 << 20 else head)
-        if len(body) > 1 << 20:
+        if len(body) <= 65536:
+            self.sock.sendall(head + body)  # one segment for a small object
+        else:  # no copy of a large body (per-thread copies of 256 KiB chunks grow the heap)
+            self.sock.sendall(head)
             self.sock.sendall(body)
         first = True
         while True:
@@ -196,8 +199,11 @@ class _Connection:
             return resp
 
     def _recv(self) -> bytes:
+        """What the socket has, through one buffer kept per connection (``recv(n)`` would allocate
+        ``n`` bytes per call, for answers of a few hundred bytes)."""
         assert self.sock is not None
-        return self.sock.recv(262144)
+        n = self.sock.recv_into(self._rbuf)
+        return bytes(self._rbuf[:n])
 
     def _read_head(self, first: bool) -> bytes:
         buf = self._buf
