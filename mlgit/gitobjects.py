@@ -18,6 +18,8 @@ from typing import Any, NamedTuple
 
 from git.exc import GitCommandError
 from gitdb import GitDB, IStream, LooseObjectDB
+from gitdb.db.base import CompoundDB
+from gitdb.db.pack import PackedDB
 from gitdb.exc import ODBError
 from gitdb.util import mman
 
@@ -83,6 +85,16 @@ def header(data: bytes, field: bytes) -> bytes | None:
     return None
 
 
+def _close_packs(db: Any) -> None:
+    """Release the maps of every pack ``db`` (and the databases it borrows from) opened."""
+    for sub in db.databases() if isinstance(db, CompoundDB) else ():
+        if isinstance(sub, PackedDB):
+            for entity in sub.entities():
+                entity.close()
+        else:
+            _close_packs(sub)
+
+
 class ObjectStore:
     """The object database of ``repo`` (a ``git.Repo``), used as ``with ObjectStore(repo) as store:``;
     leaving it unmaps the packs it read (a long-lived worker keeps no map of a pack gc deleted)."""
@@ -100,7 +112,9 @@ class ObjectStore:
     def __exit__(
         self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
-        self._db = None
+        if self._db is not None:
+            _close_packs(self._db)
+            self._db = None
         mman.collect()
 
     def read(self, sha: str, kind: str) -> bytes:
