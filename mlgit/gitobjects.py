@@ -10,6 +10,7 @@ file), so ``git fsck --strict`` accepts them and git computes the same ids for t
 
 from __future__ import annotations
 
+import re
 import zlib
 from io import BytesIO
 from pathlib import Path
@@ -47,21 +48,22 @@ def entry_type(mode: str) -> str:
     return {FOLDER: "tree", "160000": "commit"}.get(mode, "blob")
 
 
+_ENTRY = re.compile(rb"([0-7]{1,7}) ([^\0]+)\0(.{20})", re.DOTALL)
+
+
 def parse_tree(data: bytes, where: str) -> dict[bytes, TreeEntry]:
     """name -> entry of a tree object's bytes."""
     entries: dict[bytes, TreeEntry] = {}
+    modes: dict[bytes, str] = {}
     pos = 0
-    try:
-        while pos < len(data):
-            space = data.index(b" ", pos)
-            nul = data.index(b"\0", space)
-            sha = data[nul + 1 : nul + 21]
-            if len(sha) != 20:
-                raise ValueError("truncated entry")
-            entries[data[space + 1 : nul]] = TreeEntry(canonical_mode(data[pos:space]), sha.hex())
-            pos = nul + 21
-    except ValueError as exc:
-        raise MetadataError(f"{where}: a malformed tree object ({exc})") from exc
+    for m in _ENTRY.finditer(data):
+        if m.start() != pos:
+            break
+        mode = modes.get(m[1]) or modes.setdefault(m[1], canonical_mode(m[1]))
+        entries[m[2]] = TreeEntry(mode, m[3].hex())
+        pos = m.end()
+    if pos != len(data):
+        raise MetadataError(f"{where}: a malformed tree object (at byte {pos} of {len(data)})")
     return entries
 
 

@@ -2,10 +2,10 @@
 
 Anyone who can push to a metadata remote controls its trees and tags, and a project repository's
 ``.ml-git/config.yaml`` names the remotes. So: no remote helper that runs code (``ext::``) or reads
-file descriptors (``fd::``), for any git call; commits are built from blobs in a private index, never
-by writing through a work tree that may hold symlinks; a symlink or submodule where mlgit reads or
-writes a metadata file is refused, naming it; a version tag known here never moves on fetch; and the
-credentials of a git URL are never printed.
+file descriptors (``fd::``), for any git call; commits are built from objects written into the object
+database (gitobjects), never by writing through a work tree that may hold symlinks; a symlink or
+submodule where mlgit reads or writes a metadata file is refused, naming it; a version tag known here
+never moves on fetch; and the credentials of a git URL are never printed.
 """
 
 from __future__ import annotations
@@ -191,6 +191,9 @@ def commit_files(
     and creates the tag, or does neither when HEAD moved meanwhile or the tag exists (a concurrent commit
     in this clone). A commit that would not change the tree is refused. Returns (new commit, previous HEAD).
     """
+    for part in [*folder.split("/"), *files]:  # what git's update-index refuses (verify_path)
+        if part in ("", ".", "..") or part.lower() == ".git" or "/" in part or "\0" in part:
+            raise MetadataError(f"{where}: invalid path {folder}/{part!r}: git holds no such file name")
     try:  # read from the ref files, no git process; None on an unborn branch
         head: str | None = git.SymbolicReference.dereference_recursive(repo, "HEAD")
     except (ValueError, OSError):
@@ -205,7 +208,7 @@ def commit_files(
                 "manifest); nothing was committed or tagged"
             )
         commit = run("commit-tree", tree, *(["-p", head] if head else []), "-m", message).strip()
-        updates = [f"update HEAD {commit} {head or ZERO}\n"]
+        updates = [("update", "HEAD", commit, head or ZERO)]
         if tag is not None:
             tagger = store.commit_field(commit, "committer")  # what git tag -a writes: the committer
             body = b'object %s\ntype commit\ntag %s\ntagger %s\n\nAutomatic tag "%s"\n' % (
@@ -214,7 +217,7 @@ def commit_files(
                 tagger,
                 tag.encode(),
             )
-            updates.append(f"create refs/tags/{tag} {store.write('tag', body)}\n")
+            updates.append(("create", f"refs/tags/{tag}", store.write("tag", body)))
     update_refs(repo, run, updates, f"commit: {message.splitlines()[0] if message else ''}")
     return commit, head
 
@@ -256,14 +259,17 @@ def _tree_with(
     return store.write("tree", gitobjects.tree_bytes(entries))
 
 
-def update_refs(repo: Any, run: Run, lines: list[str], message: str | None = None) -> None:
-    """One ``git update-ref --stdin`` transaction: every line (``create``/``update``/``delete`` with
-    the expected old value) is applied, or none is."""
+def update_refs(repo: Any, run: Run, updates: list[tuple[str, ...]], message: str | None = None) -> None:
+    """One ``git update-ref --stdin -z`` transaction: every update (``("update", ref, new, old)``,
+    ``("create", ref, new)``, ``("delete", ref, old)``: the old value is checked) is applied, or none is.
+    NUL-separated, so a name holding a newline is one invalid ref name, never a second command."""
     listing = Path(repo.git_dir) / f"mlgit-refs-{os.getpid()}-{secrets.token_hex(4)}"
     try:
-        listing.write_text("".join(lines))
+        listing.write_bytes(
+            b"".join(b"%s %s\0" % (u[0].encode(), "\0".join(u[1:]).encode()) for u in updates)
+        )
         with open(listing, "rb") as fh:
-            run("update-ref", *(["-m", message] if message else []), "--stdin", istream=fh)
+            run("update-ref", *(["-m", message] if message else []), "--stdin", "-z", istream=fh)
     finally:
         listing.unlink(missing_ok=True)
 
@@ -311,12 +317,12 @@ def fetch_immutable_tags(repo: Any, run: Run, branch: str, where: str) -> set[st
     local = {k[len("tags/") :]: v for k, v in both.items() if k.startswith("tags/")}
     hidden = REMOTE_TAGS[len("refs/") :]
     remote = {k[len(hidden) :]: v for k, v in both.items() if k.startswith(hidden)}
-    new = []
+    new: list[tuple[str, ...]] = []
     moved = []
     for name, (obj, commit) in sorted(remote.items()):
         mine = local.get(name)
         if mine is None:
-            new.append(f"create refs/tags/{name} {obj}\n")
+            new.append(("create", f"refs/tags/{name}", obj))
         elif mine[1] != commit:
             moved.append(name)
     if moved:  # ours, not pushed yet (push reports those), or moved on the remote: refused

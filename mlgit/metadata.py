@@ -1,8 +1,9 @@
 """A metadata repository (``.ml-git/<type>/metadata``): a git clone of the entity type's remote.
 
-Everything goes through GitPython's ``Repo.git`` (the git CLI), with ``user.useConfigOnly`` so a
-missing identity fails instead of committing as ``root@host``. Reads at a tag use ``git show``,
-never a checkout, so reading an old version does not move the working tree.
+Git runs through one runner (``MetadataRepo.git``) with ``user.useConfigOnly`` so a missing identity
+fails instead of committing as ``root@host``. What needs no git process is done in this one: the ref
+files read, a commit's trees and its tag written (gitobjects). Reads at a tag use git objects, never a
+checkout, so reading an old version does not move the working tree.
 """
 
 from __future__ import annotations

@@ -125,7 +125,7 @@ def test_objects_read_as_what_they_are(tmp_path: Path) -> None:
             store.tree(tag)
         with pytest.raises(MetadataError, match="cannot be read"):
             store.read("1" * 40, "blob")
-        with pytest.raises(MetadataError, match="malformed tree"):
+        with pytest.raises(MetadataError, match="malformed tree object .at byte 0 of 17"):
             gitobjects.parse_tree(b"100644 name\0short", "w")
     assert (
         gitobjects.canonical_mode(b"100664") == "100644" and gitobjects.canonical_mode(b"40000") == "040000"
@@ -174,3 +174,23 @@ def test_a_tag_whose_tree_holds_other_files_is_taken_back(tmp_path: Path) -> Non
     assert md.tags() == ["c__d__1"] and md.git("rev-parse", "HEAD").strip() == one
     md.verify_tag("c__d__1", one, "c/d", {"d.spec": b"1"})  # what it holds: nothing taken back
     assert md.tags() == ["c__d__1"]
+
+
+@pytest.mark.parametrize(
+    ("folder", "name"), [("c/.git", "d.spec"), ("c//d", "d.spec"), ("c/../d", "d.spec"), ("c/d", "x/y")]
+)
+def test_a_path_git_cannot_hold_is_refused(tmp_path: Path, folder: str, name: str) -> None:
+    md = _md(tmp_path)
+    with pytest.raises(MetadataError, match="invalid path"):
+        gitsafe.commit_files(md.repo, md.git, folder, {name: b"x"}, "m", "w", "c__d__1")
+    assert md.tags() == [] and not md.has_commits()
+
+
+def test_a_tag_name_is_one_ref_name_in_the_transaction(tmp_path: Path) -> None:
+    """A newline in a tag name is an invalid ref name, not a second ref update (update-ref -z)."""
+    md = _md(tmp_path)
+    one = _commit(md, "c/d", {"d.spec": b"1"}, "c__d__1")
+    evil = f"c__d__2\ndelete refs/tags/c__d__1 {one}"
+    with pytest.raises(MetadataError, match="update-ref"):
+        gitsafe.commit_files(md.repo, md.git, "c/d", {"d.spec": b"2"}, "d2", "w", evil)
+    assert md.tags() == ["c__d__1"] and md.git("rev-parse", "HEAD").strip() == one
