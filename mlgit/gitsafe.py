@@ -208,7 +208,7 @@ def commit_files(
                 "manifest); nothing was committed or tagged"
             )
         commit = run("commit-tree", tree, *(["-p", head] if head else []), "-m", message).strip()
-        updates = [("update", "HEAD", commit, head or ZERO)]
+        updates: list[tuple[str, ...]] = [("update", "HEAD", commit, head or ZERO)]
         if tag is not None:
             tagger = store.commit_field(commit, "committer")  # what git tag -a writes: the committer
             body = b'object %s\ntype commit\ntag %s\ntagger %s\n\nAutomatic tag "%s"\n' % (
