@@ -59,7 +59,8 @@ def test_commit_and_push_of_one_version_start_few_git_processes(project: Project
     assert pushed.created and pushed.tag == "tests__counted__1"
     assert len(push) <= PUSH_MAX, "\n".join(push)
 
-    # the next version reads the last one (its spec and manifest) and changes HEAD's tree
+    # the next version changes HEAD's tree and reads the last one, which add --bumpversion read in this
+    # process already (a commit in a process of its own reads it with ls-tree and cat-file: 7)
     write(path / "data" / "b.csv", b"c,d\n3,4\n")
     repo.add("datasets", "counted", bumpversion=True)
     _count(git_log)
