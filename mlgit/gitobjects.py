@@ -11,6 +11,7 @@ file), so ``git fsck --strict`` accepts them and git computes the same ids for t
 from __future__ import annotations
 
 import re
+import threading
 import zlib
 from io import BytesIO
 from pathlib import Path
@@ -26,6 +27,9 @@ from gitdb.util import mman
 
 from .errors import MetadataError, UnsafeMetadata
 
+#: gitdb maps packs through one module-wide map manager (smmap), which is not thread-safe: a flow's
+#: tasks may commit from threads of one process
+_PACKS = threading.Lock()
 FOLDER = "040000"
 MAX_OBJECT = 256 << 20  # a tree, commit or tag larger than this is refused (as a blob read is)
 
@@ -114,10 +118,11 @@ class ObjectStore:
     def __exit__(
         self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
-        if self._db is not None:
-            _close_packs(self._db)
-            self._db = None
-        mman.collect()
+        with _PACKS:
+            if self._db is not None:
+                _close_packs(self._db)
+                self._db = None
+            mman.collect()
 
     def read(self, sha: str, kind: str) -> bytes:
         """The bytes of object ``sha``, which must be a ``kind`` (tree, commit, tag, blob)."""
@@ -130,14 +135,18 @@ class ObjectStore:
         """(type, bytes) of object ``sha``; one larger than MAX_OBJECT is refused unread."""
         binsha = bytes.fromhex(sha)
         try:
-            if self._db is None:
-                self._db = GitDB(self._path)
-            stream = self._db.stream(binsha)
+            with _PACKS:
+                if self._db is None:
+                    self._db = GitDB(self._path)
+                return self._take(sha, self._db.stream(binsha))
         except (ODBError, OSError, ValueError, zlib.error):  # what gitdb cannot read, git can
-            try:
-                stream = self.repo.odb.stream(binsha)
-            except (ODBError, OSError, ValueError, GitCommandError) as exc:
-                raise MetadataError(f"{self.where}: object {sha} cannot be read ({exc})") from exc
+            pass
+        try:
+            return self._take(sha, self.repo.odb.stream(binsha))
+        except (ODBError, OSError, ValueError, GitCommandError) as exc:
+            raise MetadataError(f"{self.where}: object {sha} cannot be read ({exc})") from exc
+
+    def _take(self, sha: str, stream: Any) -> tuple[str, bytes]:
         kind = stream.type.decode() if isinstance(stream.type, bytes) else str(stream.type)
         if stream.size > MAX_OBJECT:
             raise UnsafeMetadata(
