@@ -220,7 +220,8 @@ class MetadataRepo:
     def tag_sha(self, tag: str) -> str:
         """The commit of ``tag``: read from the ref files and objects in this process when the name is a
         plain one (a version tag), else asked of git (``rev-parse``, which checks the name)."""
-        sha = self._peeled(tag) if _PLAIN_TAG.fullmatch(tag) and ".." not in tag else None
+        plain = _PLAIN_TAG.fullmatch(tag) and ".." not in tag and not tag.endswith(".lock")
+        sha = self._peeled(tag) if plain else None
         sha = sha or self.probe("rev-parse", "--verify", "-q", f"refs/tags/{tag}^{{commit}}")
         if sha is None:
             raise TagNotFound(

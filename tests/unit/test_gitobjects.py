@@ -14,7 +14,7 @@ import pytest
 from gitdb.util import mman
 
 from mlgit import gitobjects, gitsafe
-from mlgit.errors import MetadataError
+from mlgit.errors import MetadataError, TagNotFound
 from mlgit.metadata import MetadataRepo
 
 FIXTURE = Path(__file__).resolve().parents[1] / "data" / "mlgit-2.9.9"
@@ -238,3 +238,17 @@ def test_commits_from_threads_of_one_process(tmp_path: Path) -> None:
     for md in repos:
         assert len(md.tags()) == 6
         _fsck(md)
+
+
+def test_tag_sha_read_from_loose_and_packed_refs(tmp_path: Path) -> None:
+    md = _md(tmp_path)
+    one = md.commit_entity("c/d", {"d.spec": b"1"}, "d1", "c__d__1")
+    _git(md.path, "tag", "c__light__1", one)  # a lightweight tag names the commit itself
+    _git(md.path, "tag", "-a", "-m", "a tree", "c__tree__1", md.git("rev-parse", "HEAD^{tree}"))
+    assert md.tag_sha("c__d__1") == one and md.tag_sha("c__light__1") == one
+    _git(md.path, "pack-refs", "--all")
+    assert not (md.path / ".git" / "refs" / "tags" / "c__d__1").exists()
+    assert md.tag_sha("c__d__1") == one
+    for absent in ("c__tree__1", "c__d__9", "../../HEAD__x__1"):  # a tree is no version; no escape
+        with pytest.raises(TagNotFound):
+            md.tag_sha(absent)
