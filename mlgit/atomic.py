@@ -38,7 +38,10 @@ def temp_folder_for(folder: str | os.PathLike[str], tmp_dir: str | os.PathLike[s
             return folder
     tmp_dir = os.fspath(tmp_dir)
     os.makedirs(tmp_dir, exist_ok=True)
-    if os.stat(tmp_dir).st_dev != os.stat(folder).st_dev:
+    existing = folder  # a folder not made yet will be made on its nearest existing parent's filesystem
+    while not os.path.isdir(existing) and os.path.dirname(existing) != existing:
+        existing = os.path.dirname(existing)
+    if os.stat(tmp_dir).st_dev != os.stat(existing).st_dev:
         return folder  # another filesystem (a mount inside the workspace): a rename cannot cross it
     return tmp_dir
 
