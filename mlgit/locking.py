@@ -25,7 +25,7 @@ from typing import Any, TypeVar
 
 from filelock import FileLock, Timeout
 
-from .atomic import atomic_write
+from .atomic import atomic_write, refuse_symlinked_state
 from .errors import WorkspaceBusy
 
 log = logging.getLogger(__name__)
@@ -74,6 +74,7 @@ class PathLock:
             finally:
                 self._depth.n -= 1
             return
+        refuse_symlinked_state(self.path)  # .ml-git swapped for a symlink: no lock file made elsewhere
         self.path.parent.mkdir(parents=True, exist_ok=True)
         started = time.monotonic()
         try:
@@ -105,6 +106,7 @@ class PathLock:
 
     def try_hold(self) -> bool:
         """Take the lock at once, or say False (used by the retention sweep: never wait for a live run)."""
+        refuse_symlinked_state(self.path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         try:
             self._lock.acquire(timeout=0)

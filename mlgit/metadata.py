@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import random
+import secrets
 import time
 from pathlib import Path
 from typing import Any
@@ -471,8 +472,10 @@ class MetadataRepo:
             where = f"replaying {commit[:12]} on the {self.entity_type} metadata remote's branch"
             gitsafe.refuse_links_for(self.git, onto, written, where)
             if lines:
-                listing = index.with_suffix(".info")
-                listing.write_bytes(("\0".join(lines) + "\0").encode())
+                # a name no other task can foresee, made anew: never written through a planted symlink
+                listing = index.with_suffix(f".{secrets.token_hex(8)}.info")
+                with open(listing, "xb") as out:
+                    out.write(("\0".join(lines) + "\0").encode())
                 with open(listing, "rb") as fh:
                     self.git("update-index", "-z", "--index-info", env=env, istream=fh)
                 listing.unlink()

@@ -13,7 +13,14 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from .atomic import TMP_DIR, atomic_write, remove_stale_temps, temp_folder_for, temp_name
+from .atomic import (
+    TMP_DIR,
+    atomic_write,
+    refuse_symlinked_state,
+    remove_stale_temps,
+    temp_folder_for,
+    temp_name,
+)
 from .cid import cid_of, is_cid, parse_descriptor, require_cid
 from .errors import CorruptObject
 
@@ -25,13 +32,16 @@ class HashFS:
     """A folder of objects keyed by CID, laid out as ML-Git lays out ``objects/`` and ``cache/``.
 
     Hot paths use plain strings and remember the folders they made: on 5,000 small files this
-    halves the syscalls of an add.
+    halves the syscalls of an add. Before its first write, a store under a workspace's ``.ml-git/``
+    refuses a symlink on its way there (a cache folder swapped for one by another task on the worker);
+    each folder it makes is checked as it is made.
     """
 
     def __init__(self, root: str | os.PathLike[str]) -> None:
         self.root = Path(root)
         self._base = os.path.join(str(root), "hashfs")
         self._dirs: set[str] = set()
+        self._checked: set[Path] = set()  # folders on the way to the store's objects, seen not to be symlinks
 
     def _p(self, cid: str) -> str:
         if not is_cid(cid):  # a key from a manifest, index or descriptor is never a path of its own
@@ -48,6 +58,7 @@ class HashFS:
         """The folder of ``target`` (a path in this store), made once per store object."""
         folder = target.rpartition("/")[0]
         if folder not in self._dirs:
+            refuse_symlinked_state(target, self._checked)
             os.makedirs(folder, exist_ok=True)
             self._dirs.add(folder)
         return folder
@@ -102,7 +113,7 @@ class HashFS:
 
     def adopt(self, write: Callable[[str], FileObjects]) -> FileObjects:
         """Keep the file that ``write(tmp)`` writes (and hashes) under its CID; a copy of its own."""
-        os.makedirs(self._base, exist_ok=True)
+        self.folder(f"{self._base}/adopt")
         tmp = temp_name(self._base, "adopt")
         try:
             fo = write(tmp)

@@ -67,8 +67,7 @@ def checkout(
     dest = ctx.root / et / folder
     refuse_symlinked_parents(ctx.root, dest)
     index_dir = ctx.layout.index_dir(et, name)
-    for state in (index_dir / "INDEX.yaml", ctx.layout.head_file(et, name)):  # written last: looked at first
-        refuse_symlinked_parents(ctx.root, state)
+    ctx.store.refuse_symlinked(et, name)  # the index and HEAD are written last: looked at first
     checked: set[Path] = set()  # each folder is looked at once, not once per file under it
     found = {rel: s for rel in manifest if (s := refuse_symlinked_parents(ctx.root, dest / rel, checked))}
     current = find_entity(ctx.root / et, name)
@@ -88,7 +87,7 @@ def checkout(
     old_index, _ = ctx.store.staged(et, name)
     stale = [rel for rel in old_index if rel not in manifest]
     for rel in stale:  # removed below: never through a folder swapped for a symlink
-        refuse_symlinked_parents(ctx.root, dest / rel, checked)
+        refuse_symlinked_parents(ctx.root, (dest / rel).parent, checked)
     mutability = body.get("mutability", "strict")
     objects, cache = ctx.layout.objects(et), ctx.layout.cache(et)
     for folder_ in (ctx.root / TMP_DIR, cache.root):  # what a checkout killed mid-way left behind
