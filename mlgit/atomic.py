@@ -27,7 +27,7 @@ def refuse_symlinked_state(path: str | os.PathLike[str], checked: set[Path] | No
     parts = Path(path).parts
     if MLGIT_DIR not in parts:
         return
-    at = parts.index(MLGIT_DIR)
+    at = len(parts) - 1 - parts[::-1].index(MLGIT_DIR)  # the workspace's own: the last one on the path
     refuse_symlinked_parents(Path(*parts[:at]) if at else Path("."), Path(*parts[:-1]), checked)
 
 
