@@ -89,7 +89,9 @@ def test_state_is_written_through_no_symlink_below_the_workspace(tmp_path: Path)
     atomic.atomic_write(ws / ".ml-git" / "datasets" / "index" / "INDEX.yaml", b"{}")
     os.symlink(outside / "x", ws / ".ml-git" / "datasets" / "index" / "HEAD")
     atomic.atomic_write(ws / ".ml-git" / "datasets" / "index" / "HEAD", b"v")
-    assert (ws / ".ml-git" / "datasets" / "index" / "HEAD").read_bytes() == b"v" and not (outside / "x").exists()
+    assert (ws / ".ml-git" / "datasets" / "index" / "HEAD").read_bytes() == b"v" and not (
+        outside / "x"
+    ).exists()
     with pytest.raises(UnsafePath, match=rf"^{ws}/.ml-git/datasets/refs/ds is a symlink \(to {outside}\)"):
         atomic.atomic_write(ws / ".ml-git" / "datasets" / "refs" / "ds" / "HEAD", b"tag: sha\n")
     with pytest.raises(UnsafePath, match="refs/ds is a symlink"):
