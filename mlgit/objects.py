@@ -91,8 +91,10 @@ class HashFS:
         return data
 
     def remove(self, cid: str) -> None:
+        path = self._p(cid)
+        refuse_symlinked_state(path, self._checked)  # a store folder swapped for a symlink: nothing deleted
         with contextlib.suppress(OSError):
-            os.unlink(self._p(cid))
+            os.unlink(path)
 
     def link_from(self, cid: str, src: str | os.PathLike[str]) -> Path:
         """Keep ``src`` (a whole file) under ``cid``: hardlinked when possible (a link appears

@@ -269,6 +269,40 @@ def test_state_folders_swapped_for_symlinks_are_never_written_through(tmp_path: 
         assert not (entity / "data" / "a.bin").exists()  # refused before any file was placed
 
 
+@pytest.mark.parametrize("verb", ["unlock", "fsck", "reset"])
+def test_entity_folder_swapped_for_a_symlink_is_never_written_through(tmp_path: Path, project: Project,
+                                                                      verb: str) -> None:
+    """A data folder of a checked-out entity swapped for a symlink to another's folder holding a file of the
+    same name: unlock (replaces the file), fsck (rebuilds it) and reset --hard (deletes it) leave it alone."""
+    if verb == "reset":  # ds's only version on top of another entity's: reset --hard HEAD~1 deletes its files
+        other = project.repo.create("datasets", "other", "cv", "flexible", "local", "bucket")
+        write(other / "o.bin", b"other")
+        project.repo.add("datasets", "other")
+        project.repo.commit("datasets", "other")
+    path = project.repo.create("datasets", "ds", "cv", "flexible", "local", "bucket")
+    write(path / "data" / "a.bin", b"genuine data\n")
+    project.repo.add("datasets", "ds")
+    project.repo.commit("datasets", "ds")
+    outside = write(tmp_path / "outside" / "a.bin", b"another's file\n").parent
+    if verb == "unlock":  # the same bytes: unlock would take it for the tracked file
+        (outside / "a.bin").write_bytes(b"genuine data\n")
+    (path / "data" / "a.bin").unlink()
+    (path / "data").rmdir()
+    os.symlink(outside, path / "data")
+    before = (outside / "a.bin").read_bytes(), (outside / "a.bin").stat().st_ino
+    if verb == "fsck":
+        res = project.repo.fsck("datasets")
+        assert res.unfixable == ["ds/data/a.bin"]
+    else:
+        with pytest.raises(UnsafePath, match=rf"{path / 'data'} is a symlink \(to {outside}\)"):
+            if verb == "unlock":
+                project.repo.unlock("datasets", "ds", "data/a.bin")
+            else:
+                project.repo.reset("datasets", "ds", "hard", "head~1")
+        assert project.repo.metadata("datasets").tags("ds") == ["cv__ds__1"]  # refused before the reset
+    assert ((outside / "a.bin").read_bytes(), (outside / "a.bin").stat().st_ino) == before
+
+
 # -- 2. YAML aliases ---------------------------------------------------------------------------------------
 _BOMB = "".join(
     f"  {c}: &{c} [{', '.join([f'*{p}'] * 9) if p else ', '.join(['lol'] * 9)}]\n"
