@@ -10,6 +10,7 @@ Re-entrant within one thread (``push`` commits again under ``auto_bump``).
 
 from __future__ import annotations
 
+import errno
 import functools
 import json
 import logging
@@ -26,7 +27,7 @@ from typing import Any, TypeVar
 from filelock import FileLock, Timeout
 
 from .atomic import atomic_write, refuse_symlinked_state
-from .errors import WorkspaceBusy
+from .errors import UnsafePath, WorkspaceBusy
 
 log = logging.getLogger(__name__)
 F = TypeVar("F", bound=Callable[..., Any])
@@ -86,6 +87,8 @@ class PathLock:
                 f"({h.get('verb', '?')} since {h.get('since', '?')}); waited {self.timeout:g}s for {verb} "
                 f"(lock file {self.path}; raise MLGIT_LOCK_TIMEOUT to wait longer)"
             ) from None
+        except OSError as exc:
+            raise self._refused(exc) from None
         waited = time.monotonic() - started
         if waited > 1:
             log.info("%s: waited %.1fs for another process's verb before %s", self.what, waited, verb)
@@ -112,8 +115,19 @@ class PathLock:
             self._lock.acquire(timeout=0)
         except Timeout:
             return False
+        except OSError as exc:
+            raise self._refused(exc) from None
         self._depth.n = 1
         return True
+
+    def _refused(self, exc: OSError) -> Exception:
+        """The lock file is a symlink (filelock opens it with O_NOFOLLOW) or cannot be opened: one error."""
+        if exc.errno == errno.ELOOP:
+            return UnsafePath(
+                f"lock file {self.path} is a symlink (to {os.readlink(self.path)}); expected a regular file "
+                "(mlgit never opens its files through a symlink)"
+            )
+        return exc
 
     def release(self) -> None:
         self._depth.n = 0
