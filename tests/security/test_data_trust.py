@@ -594,3 +594,24 @@ def test_a_fresh_checkout_never_overwrites_the_users_files_in_its_folder(
     assert not (second.root / "datasets" / "ds" / "ds.spec").exists()
     second.repo.checkout("datasets", "ds", force=True)
     assert own.read_bytes() == b"the version's data\n" and other.read_bytes() == b"another of the user's files\n"
+
+
+@pytest.mark.parametrize("clash", ["folder-where-a-file-goes", "file-where-a-folder-goes"])
+def test_a_checkout_that_could_not_finish_is_refused_before_it_writes(
+    project: Project, second: Project, clash: str
+) -> None:
+    """A folder of the user's where the version has a file, or a file of the user's where it has a folder:
+    refused, even with --force, before any file is written (a rename failing half-way would leave half a
+    version, and the user's file or folder is never removed)."""
+    publish(project)
+    folder = second.root / "datasets" / "ds"
+    if clash == "folder-where-a-file-goes":
+        write(folder / "data" / "a.bin" / "mine.txt", b"the user's")
+        match = r"would put a file where .*data/a.bin is a folder"
+    else:
+        write(folder / "data", b"the user's")
+        match = r"needs a folder where .*ds/data is a file"
+    before = {str(f): f.read_bytes() for f in folder.rglob("*") if f.is_file()}
+    with pytest.raises(LocalChanges, match=match):
+        second.repo.checkout("datasets", "ds", force=True)
+    assert {str(f): f.read_bytes() for f in folder.rglob("*") if f.is_file()} == before
