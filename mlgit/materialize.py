@@ -265,8 +265,12 @@ class Builder:
             os.link(cached, tmp)
         except OSError:
             shutil.copyfile(cached, tmp)
-        make_read_only(tmp)
-        return Placement(tmp, dest, os.stat(tmp))
+        try:
+            make_read_only(tmp)
+            return Placement(tmp, dest, os.stat(tmp))
+        except BaseException:
+            os.unlink(tmp)
+            raise
 
 
 class Staged:
