@@ -284,16 +284,31 @@ class Staged:
     def stats(self) -> dict[str, os.stat_result]:
         return {rel: p.st for rel, p in self.files.items()}
 
-    def place(self) -> None:
-        """Rename every staged file to its target (a rename does not change the file's stat)."""
+    def place(self, threads: int = 1) -> None:
+        """Rename every staged file to its target (a rename does not change the file's stat), on
+        ``threads`` workers each taking one slice (renames wait on the filesystem's journal: done one by
+        one they cost a large checkout seconds that the pool's workers used to overlap)."""
+        files = sorted(self.files.values(), key=lambda p: p.target)
         folder = self.builder._folder
-        for placed, p in enumerate(self.files.values()):
-            try:
-                folder(p.target)
-                os.replace(p.tmp, p.target)
-            except BaseException:
-                self.discard(list(self.files.values())[placed:])
-                raise
+
+        def run(part: list[Placement]) -> None:
+            for placed, p in enumerate(part):
+                try:
+                    folder(p.target)
+                    os.replace(p.tmp, p.target)
+                except BaseException:
+                    self.discard(part[placed:])
+                    raise
+
+        workers = max(1, min(threads, len(files) // 256))  # a small checkout: no threads to start
+        if workers == 1:
+            run(files)
+            return
+        size = -(-len(files) // workers)
+        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="mlgit-place") as pool:
+            done = [pool.submit(run, files[i : i + size]) for i in range(0, len(files), size)]
+        for fut in done:
+            fut.result()  # the first failure, after every slice ran (the others are placed or discarded)
 
     def discard(self, files: list[Placement] | None = None) -> None:
         """Remove the temp files (a refused checkout): the workspace keeps what it had."""

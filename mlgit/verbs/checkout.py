@@ -150,7 +150,7 @@ def checkout(
         if os.path.lexists(dest / rel):
             (dest / rel).unlink()
     if staged is not None:
-        staged.place()
+        staged.place(int(ctx.config["push_threads_count"]))
         for rel, st_ in staged.stats.items():
             new_index[rel] = idx.Entry.from_stat(jobs[rel][0], st_)
             if mutability != "mutable":

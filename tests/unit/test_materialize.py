@@ -121,6 +121,23 @@ def test_one_bad_object_stages_nothing_and_leaves_no_temp_file(
     assert not ws.exists() and list(tmp.iterdir()) == []  # no file, no folder, no temp file
 
 
+def test_many_staged_files_are_placed_by_several_workers(tmp_path: Path, stores: tuple) -> None:
+    objects, cache, _ = stores
+    data = {f"d{i % 7}/f{i}": os.urandom(20) for i in range(700)}
+    cids = {rel: _add(tmp_path, objects, b) for rel, b in data.items()}
+    (tmp_path / "tmp").mkdir()
+    ws = tmp_path / "ws"
+    staged = build_all(
+        Builder(objects, cache, "mutable", tmp_dir=tmp_path / "tmp"),
+        {rel: (cid, ws / rel) for rel, cid in cids.items()},
+        threads=4,
+    )
+    assert not ws.exists()
+    staged.place(threads=4)
+    assert {f.relative_to(ws).as_posix(): f.read_bytes() for f in ws.rglob("*") if f.is_file()} == data
+    assert list((tmp_path / "tmp").iterdir()) == []
+
+
 def test_check_bounds_refuses_before_any_write(tmp_path: Path, stores: tuple) -> None:
     objects, cache, _ = stores
     cid = _add(tmp_path, objects, b"x" * 100)
