@@ -58,10 +58,21 @@ class HashFS:
         """The folder of ``target`` (a path in this store), made once per store object."""
         folder = target.rpartition("/")[0]
         if folder not in self._dirs:
-            refuse_symlinked_state(target, self._checked)
-            os.makedirs(folder, exist_ok=True)
-            self._dirs.add(folder)
+            self._make(folder)
         return folder
+
+    def _make(self, folder: str) -> None:
+        """Make ``folder`` and its missing parents, each only once its parent was made here or looked at:
+        one that exists already is refused when it (or a folder above it, below the workspace) is a
+        symlink. A new folder costs one mkdir (``os.makedirs`` also stats its parent)."""
+        parent = folder.rpartition("/")[0]
+        if parent and parent not in self._dirs:
+            self._make(parent)
+        try:
+            os.mkdir(folder)
+        except FileExistsError:
+            refuse_symlinked_state(f"{folder}/-", self._checked)
+        self._dirs.add(folder)
 
     def put(self, cid: str, data: bytes) -> bool:
         """Store bytes under their CID (temp file + rename); False when the object was already there."""
