@@ -17,6 +17,7 @@ from unittest import mock
 
 import pytest
 from airflow.sdk import AssetAlias
+from airflow.sdk.bases.operator import ExecutorSafeguard
 from airflow.sdk.exceptions import AirflowException, AirflowFailException, TaskDeferred
 from airflow.sdk.execution_time.context import OutletEventAccessors
 from mlgit_airflow import operators, sensors
@@ -111,6 +112,8 @@ class Seam:
 @pytest.fixture
 def seam(monkeypatch: pytest.MonkeyPatch) -> Iterator[Seam]:
     s = Seam()
+    # Airflow's own switch for calling execute() outside its task runner (else: a warning per call)
+    monkeypatch.setattr(ExecutorSafeguard, "test_mode", True)
     monkeypatch.setattr(operators, "MLGitHook", s.factory)
     monkeypatch.setattr(sensors, "MLGitHook", s.factory)
     yield s

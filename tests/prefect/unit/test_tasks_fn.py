@@ -21,16 +21,30 @@ from mlgit import EntityNotFound, InvalidName, MetadataError, WorkspaceBusy
 from mlgit.config import MLGIT_DIR
 from mlgit.locking import LOCK_NAME, PathLock
 
-TASKS = [t.mlgit_create, t.mlgit_checkout, t.mlgit_add, t.mlgit_commit, t.mlgit_push, t.mlgit_update,
-         t.mlgit_remote_fsck, t.mlgit_fsck]
+TASKS = [
+    t.mlgit_create,
+    t.mlgit_checkout,
+    t.mlgit_add,
+    t.mlgit_commit,
+    t.mlgit_push,
+    t.mlgit_update,
+    t.mlgit_remote_fsck,
+    t.mlgit_fsck,
+]
 
 
 @pytest.fixture
 def block(tmp_path: Path) -> MLGitRepository:
     remote = tmp_path / "datasets.git"
     subprocess.run(["git", "init", "-q", "--bare", str(remote)], check=True)
-    return MLGitRepository(workspace=str(tmp_path / "ws"), datasets_remote=str(remote), storage_type="local",
-                           bucket="b", storage_path=str(tmp_path / "buckets"), run_folders=False)
+    return MLGitRepository(
+        workspace=str(tmp_path / "ws"),
+        datasets_remote=str(remote),
+        storage_type="local",
+        bucket="b",
+        storage_path=str(tmp_path / "buckets"),
+        run_folders=False,
+    )
 
 
 def prefect_retries(task: object, err: BaseException) -> bool:
