@@ -146,3 +146,18 @@ def test_two_processes_setting_up_one_workspace_at_once_write_its_config_once(
     assert [out.strip() for out, _ in outputs] == [wanted.remotes["datasets"]] * 2
     assert len(log.read_text().splitlines()) == 1  # one process wrote it; the other found it done
     assert cfg.load_local(ws)["datasets"]["git"] == wanted.remotes["datasets"]
+
+
+def test_a_cli_setting_repeated_unchanged_does_not_rewrite_the_config(
+    tmp_path: Path, wanted: WorkspaceSetup
+) -> None:
+    repo = Repository.init(tmp_path / "ws")
+    repo.remote_add("datasets", wanted.remotes["datasets"])
+    repo.storage_add("b2", "s3h", region="eu-west-1")
+    before = _stamp(cfg.config_path(repo.root))
+    time.sleep(0.01)
+    repo.remote_add("datasets", wanted.remotes["datasets"])
+    repo.storage_add("b2", "s3h", region="eu-west-1")
+    assert _stamp(cfg.config_path(repo.root)) == before
+    repo.storage_add("b2", "s3h", region="eu-west-2")
+    assert _stamp(cfg.config_path(repo.root)) != before
