@@ -6,6 +6,10 @@ one call of the hook's repository and its result into an XCom, an Asset event an
 failure). The repository behind it is an autospec of ``mlgit.Repository`` returning real result
 objects, so a wrong argument name or a result shape the operator misreads fails here. The verbs
 themselves are tested for real in tests/unit and, end to end, by the ``dag.test()`` modules.
+
+No metadata database (no ``airflow db migrate``), but a temporary ``AIRFLOW_HOME``: importing
+``airflow.sdk`` creates ``$AIRFLOW_HOME/logs`` (``~/airflow`` unset), so tests/airflow/conftest.py sets
+it before anything imports Airflow. About 15 s for this module, most of it that import.
 """
 
 from __future__ import annotations
