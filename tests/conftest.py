@@ -13,7 +13,8 @@ pytest_plugins = [p for p in ("s3server", "sftpserver", "azurite") if importlib.
 
 #: folders whose tests share an expensive session server (Airflow's migrated db, the ephemeral Prefect API,
 #: Azurite and sshd) or load the machine (the reliability races): under ``pytest -n`` each folder is one unit
-#: of work, run on one worker, so its server starts once and its races do not race each other
+#: of work, run on one worker, so its server starts once and its races do not race each other. Their ``unit/``
+#: subfolders (no server: the hook or the block is the seam) are spread like any other test.
 XDIST_GROUPS = ("airflow", "prefect", "reliability", "storage")
 
 
@@ -28,6 +29,8 @@ def pytest_xdist_make_scheduler(config: pytest.Config, log: object) -> object | 
     class FolderGroups(LoadGroupScheduling):
         def _split_scope(self, nodeid: str) -> str:
             parts = nodeid.split("/")
+            if len(parts) > 3 and parts[0] == "tests" and parts[1] in XDIST_GROUPS and parts[2] == "unit":
+                return super()._split_scope(nodeid)  # fast, no session server: any worker may take them
             if len(parts) > 2 and parts[0] == "tests" and parts[1] in XDIST_GROUPS:
                 return parts[1]
             if len(parts) > 2 and parts[0] == "tests" and parts[1] == "distributed":
