@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib.util
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from helpers import Cli, Project, make_project, make_remotes
@@ -15,6 +16,22 @@ pytest_plugins = [p for p in ("s3server", "sftpserver", "azurite") if importlib.
 #: Azurite and sshd) or load the machine (the reliability races): under ``pytest -n`` each folder is one unit
 #: of work, run on one worker, so its server starts once and its races do not race each other
 XDIST_GROUPS = ("airflow", "prefect", "reliability", "storage")
+#: modules of those folders that share no server with the rest of the folder and are a unit of their own
+#: (their tests still run one after the other on one worker): the S3 faults start, kill and freeze servers of
+#: their own and mostly wait out timeouts
+OWN_GROUP = ("tests/storage/test_s3_faults.py",)
+#: seconds each unit of work took on one worker (``pytest --durations=0``, 2 workers, 2026-11-27; a loaded
+#: machine, only their order matters). The units are handed out longest first, so that the short ones fill
+#: the gaps at the end (longest-processing-time-first); any other unit counts 1 s a test.
+UNIT_SECONDS = {
+    "tests/distributed/test_prefect_distributed.py": 309,
+    "prefect": 295,
+    "storage": 270,
+    "tests/distributed/test_airflow_distributed.py": 245,
+    "reliability": 217,
+    "airflow": 200,
+    "tests/storage/test_s3_faults.py": 135,
+}
 
 
 @pytest.hookimpl(tryfirst=True)
@@ -28,11 +45,24 @@ def pytest_xdist_make_scheduler(config: pytest.Config, log: object) -> object | 
     class FolderGroups(LoadGroupScheduling):
         def _split_scope(self, nodeid: str) -> str:
             parts = nodeid.split("/")
+            module = nodeid.split("::")[0]
+            if module in OWN_GROUP:
+                return module
             if len(parts) > 2 and parts[0] == "tests" and parts[1] in XDIST_GROUPS:
                 return parts[1]
             if len(parts) > 2 and parts[0] == "tests" and parts[1] == "distributed":
-                return "/".join(parts[:3]).split("::")[0]  # one module, one cluster, one worker
+                return module  # one module, one cluster, one worker
             return super()._split_scope(nodeid)
+
+        def _assign_work_unit(self, node: Any) -> None:
+            if not getattr(self, "_longest_first", False):  # the first assignment: the queue is complete
+                self._longest_first = True
+                units = sorted(
+                    self.workqueue.items(), key=lambda unit: -UNIT_SECONDS.get(unit[0], len(unit[1]))
+                )
+                self.workqueue.clear()
+                self.workqueue.update(units)
+            super()._assign_work_unit(node)
 
     return FolderGroups(config, log)  # type: ignore[arg-type]
 
