@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 import importlib.util
+import os
+import shutil
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from filelock import FileLock
 from helpers import Cli, Project, make_project, make_remotes
 
 pytest_plugins = [p for p in ("s3server", "sftpserver", "azurite") if importlib.util.find_spec(p)]
@@ -99,3 +104,41 @@ def second(tmp_path: Path, project: Project) -> Project:
 @pytest.fixture
 def cli(tmp_path: Path) -> Iterator[Cli]:
     yield Cli(tmp_path)
+
+
+@pytest.fixture(scope="session")
+def airflow_template_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """An Airflow metadata database (SQLite) that ``airflow db migrate`` made once per test session, for
+    every xdist worker (the first to ask migrates, under a lock; the others wait for it): copy it, do not
+    open it. Migrating takes 10-40 s; nothing in it depends on the DAG bundles or connections."""
+    if importlib.util.find_spec("airflow") is None:
+        pytest.skip("needs the airflow extra: pip install 'mlgit[airflow]'")
+    shared = tmp_path_factory.getbasetemp()
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        shared = shared.parent  # the workers' basetemps are folders of the session's
+    home = shared / "airflow-template"
+    db = home / "airflow.db"
+    with FileLock(str(shared / "airflow-template.lock")):
+        if not (home / "migrated").exists():
+            shutil.rmtree(home, ignore_errors=True)
+            home.mkdir()
+            env = {k: v for k, v in os.environ.items() if not k.startswith("AIRFLOW")}
+            env.update(
+                {
+                    "AIRFLOW_HOME": str(home),
+                    "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+                    "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{db}",
+                }
+            )
+            proc = subprocess.run(
+                [sys.executable, "-m", "airflow", "db", "migrate"],
+                env=env,
+                capture_output=True,
+                text=True,
+                timeout=600,
+                check=False,
+            )
+            if proc.returncode != 0:
+                pytest.fail(f"airflow db migrate failed ({proc.returncode}):\n{proc.stdout}\n{proc.stderr}")
+            (home / "migrated").touch()
+    return db
