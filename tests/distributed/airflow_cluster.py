@@ -211,8 +211,9 @@ class AirflowCluster:
 
         pending = list(runs)
 
-        def finished() -> bool:  # asks only for the runs not yet finished
-            pending[:] = [key for key in pending if self.run(*key)["state"] not in ("success", "failed")]
+        def finished() -> bool:  # one request a poll while the first pending run is not finished
+            while pending and self.run(*pending[0])["state"] in ("success", "failed"):
+                pending.pop(0)
             return not pending
 
         wait_for(f"runs {runs}", finished, timeout, interval=0.5, alive=self.servers.check_alive)

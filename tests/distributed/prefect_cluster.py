@@ -170,8 +170,9 @@ class PrefectCluster:
 
         pending = list(run_ids)
 
-        def finished() -> bool:  # asks only for the runs not yet final
-            pending[:] = [r for r in pending if self.flow_run(r)["state_type"] not in FINAL]
+        def finished() -> bool:  # one request a poll while the first pending run is not final
+            while pending and self.flow_run(pending[0])["state_type"] in FINAL:
+                pending.pop(0)
             return not pending
 
         wait_for(f"flow runs {run_ids}", finished, timeout, interval=0.5, alive=self.servers.check_alive)
