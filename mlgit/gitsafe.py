@@ -2,10 +2,10 @@
 
 Anyone who can push to a metadata remote controls its trees and tags, and a project repository's
 ``.ml-git/config.yaml`` names the remotes. So: no remote helper that runs code (``ext::``) or reads
-file descriptors (``fd::``), for any git call; commits are built from blobs in a private index, never
-by writing through a work tree that may hold symlinks; a symlink or submodule where mlgit reads or
-writes a metadata file is refused, naming it; a version tag known here never moves on fetch; and the
-credentials of a git URL are never printed.
+file descriptors (``fd::``), for any git call; commits are built from objects written into the object
+database (gitobjects), never by writing through a work tree that may hold symlinks; a symlink or
+submodule where mlgit reads or writes a metadata file is refused, naming it; a version tag known here
+never moves on fetch; and the credentials of a git URL are never printed.
 """
 
 from __future__ import annotations
@@ -14,12 +14,12 @@ import os
 import re
 import secrets
 from collections.abc import Callable, Iterable
-from io import BytesIO
 from pathlib import Path
 from typing import Any, NamedTuple
 
 import git
 
+from . import gitobjects
 from .errors import MetadataError, TagMoved, UnsafeMetadata, UnsafePath, UnsafeRemote
 
 #: transports every git call may use (GIT_ALLOW_PROTOCOL); a user may widen it in the environment
@@ -173,50 +173,105 @@ def read_entry(repo: Any, run: Run, ref: str, path: str, e: Entry | None, limit:
 
 # -- commits from blobs ----------------------------------------------------------------------------
 def commit_files(
-    repo: Any, run: Run, folder: str, files: dict[str, bytes], message: str, where: str
+    repo: Any,
+    run: Run,
+    folder: str,
+    files: dict[str, bytes],
+    message: str,
+    where: str,
+    tag: str | None = None,
 ) -> tuple[str, str | None]:
-    """A commit on HEAD whose tree is HEAD's with ``folder/<name>`` set to each of ``files``; the
-    branch moves only if nobody moved it meanwhile. Blobs go straight to the object database and the
-    tree is built in a private index: nothing is written through the work tree (whose symlinks the
-    remote controls). Returns (new commit, previous HEAD)."""
-    from gitdb import IStream, LooseObjectDB
+    """A commit on HEAD whose tree is HEAD's with ``folder/<name>`` set to each of ``files``, and, with
+    ``tag``, an annotated tag of it (``Automatic tag "TAG"``, the committer as tagger).
 
-    loose = LooseObjectDB(str(Path(repo.git_dir) / "objects"))
-
+    Blobs, trees and the tag object are written in this process (gitobjects): nothing is written through
+    the work tree (whose symlinks the remote controls), and a symlink or submodule on the way to ``folder``
+    or in place of one of ``files`` is refused. ``git commit-tree`` writes the commit (git's identity
+    rules, ``GitIdentityMissing`` when there is none); one ``update-ref`` transaction then moves the branch
+    and creates the tag, or does neither when HEAD moved meanwhile or the tag exists (a concurrent commit
+    in this clone). A commit that would not change the tree is refused. Returns (new commit, previous HEAD).
+    """
+    for part in [*folder.split("/"), *files]:  # what git's update-index refuses (verify_path)
+        if part in ("", ".", "..") or part.lower() == ".git" or "/" in part or "\0" in part:
+            raise MetadataError(f"{where}: invalid path {folder}/{part!r}: git holds no such file name")
     try:  # read from the ref files, no git process; None on an unborn branch
         head: str | None = git.SymbolicReference.dereference_recursive(repo, "HEAD")
     except (ValueError, OSError):
         head = None
-    if head:
-        refuse_links(run, head, folder, files, where)
-    index = Path(repo.git_dir) / f"mlgit-commit-{os.getpid()}-{secrets.token_hex(4)}.index"
-    env = {"GIT_INDEX_FILE": str(index)}
-    try:
-        run("read-tree", *([head] if head else ["--empty"]), env=env)
-        cacheinfo: list[str] = []
-        for name, data in sorted(files.items()):
-            sha = loose.store(IStream(b"blob", len(data), BytesIO(data))).hexsha  # no git process
-            sha = sha.decode() if isinstance(sha, bytes) else sha
-            cacheinfo += ["--cacheinfo", "100644", sha, f"{folder}/{name}"]
-        run("update-index", "--add", *cacheinfo, env=env)
-        tree = run("write-tree", env=env).strip()
-    finally:
-        index.unlink(missing_ok=True)
-    if head and tree == run("rev-parse", f"{head}^{{tree}}").strip():
-        raise MetadataError(
-            f"{where}: the commit of {folder} would not change the tree (expected a new spec and manifest); "
-            "nothing was committed or tagged"
-        )
-    commit = run("commit-tree", tree, *(["-p", head] if head else []), "-m", message).strip()
-    run(
-        "update-ref",
-        "-m",
-        f"commit: {message.splitlines()[0] if message else ''}",
-        "HEAD",
-        commit,
-        head or ZERO,
-    )
+    with gitobjects.ObjectStore(repo, where) as store:
+        root = store.root_tree(head) if head else None
+        blobs = {name: store.write("blob", data) for name, data in files.items()}
+        tree = _tree_with(store, run, root, folder.split("/"), blobs, where, head or "HEAD")
+        if tree == root:
+            raise MetadataError(
+                f"{where}: the commit of {folder} would not change the tree (expected a new spec and "
+                "manifest); nothing was committed or tagged"
+            )
+        commit = run("commit-tree", tree, *(["-p", head] if head else []), "-m", message).strip()
+        updates: list[tuple[str, ...]] = [("update", "HEAD", commit, head or ZERO)]
+        if tag is not None:
+            tagger = store.commit_field(commit, "committer")  # what git tag -a writes: the committer
+            body = b'object %s\ntype commit\ntag %s\ntagger %s\n\nAutomatic tag "%s"\n' % (
+                commit.encode(),
+                tag.encode(),
+                tagger,
+                tag.encode(),
+            )
+            updates.append(("create", f"refs/tags/{tag}", store.write("tag", body)))
+    update_refs(repo, run, updates, f"commit: {message.splitlines()[0] if message else ''}")
     return commit, head
+
+
+def _tree_with(
+    store: gitobjects.ObjectStore,
+    run: Run,
+    tree: str | None,
+    parts: list[str],
+    blobs: dict[str, str],
+    where: str,
+    ref: str,
+    done: tuple[str, ...] = (),
+) -> str:
+    """The id of ``tree`` (None: empty) with ``<parts>/<name>`` set to each of ``blobs``, written."""
+    entries = store.tree(tree) if tree else {}
+    if parts:
+        path = "/".join([*done, parts[0]])
+        e = entries.get(parts[0].encode())
+        if e is not None and e.mode != gitobjects.FOLDER:
+            found = _kind(run, Entry(e.mode, gitobjects.entry_type(e.mode), e.sha, 0))
+            raise UnsafeMetadata(
+                f"{where}: {path} is {found} in the tree at {ref}; expected a folder "
+                "(ML-Git metadata holds only folders and regular files); refusing to write through it"
+            )
+        sub = _tree_with(store, run, e.sha if e else None, parts[1:], blobs, where, ref, (*done, parts[0]))
+        entries[parts[0].encode()] = gitobjects.TreeEntry(gitobjects.FOLDER, sub)
+    else:
+        for name, sha in sorted(blobs.items()):
+            e = entries.get(name.encode())
+            if e is not None and e.mode not in REGULAR_MODES:
+                found = _kind(run, Entry(e.mode, gitobjects.entry_type(e.mode), e.sha, 0))
+                raise UnsafeMetadata(
+                    f"{where}: {'/'.join([*done, name])} is {found} in the tree at {ref}; expected a "
+                    "regular file (ML-Git metadata holds only folders and regular files); refusing to "
+                    "write through it"
+                )
+            entries[name.encode()] = gitobjects.TreeEntry("100644", sha)
+    return store.write("tree", gitobjects.tree_bytes(entries))
+
+
+def update_refs(repo: Any, run: Run, updates: list[tuple[str, ...]], message: str | None = None) -> None:
+    """One ``git update-ref --stdin -z`` transaction: every update (``("update", ref, new, old)``,
+    ``("create", ref, new)``, ``("delete", ref, old)``: the old value is checked) is applied, or none is.
+    NUL-separated, so a name holding a newline is one invalid ref name, never a second command."""
+    listing = Path(repo.git_dir) / f"mlgit-refs-{os.getpid()}-{secrets.token_hex(4)}"
+    try:
+        listing.write_bytes(
+            b"".join(b"%s %s\0" % (u[0].encode(), "\0".join(u[1:]).encode()) for u in updates)
+        )
+        with open(listing, "rb") as fh:
+            run("update-ref", *(["-m", message] if message else []), "--stdin", "-z", istream=fh)
+    finally:
+        listing.unlink(missing_ok=True)
 
 
 # -- immutable tags --------------------------------------------------------------------------------
@@ -237,11 +292,12 @@ def merged_tags(run: Run, ref: str) -> set[str]:
         return set()
 
 
-def fetch_immutable_tags(repo: Any, run: Run, branch: str, where: str) -> None:
+def fetch_immutable_tags(repo: Any, run: Run, branch: str, where: str) -> set[str]:
     """Fetch the remote's branches and tags; a tag new here is created, a tag known here that the
     remote moved is TagMoved (old and new sha). Our own unpushed tags are left alone: push reports a
     version another worker took first. Two git processes when no tag moved (the fetch takes no tag
-    itself, so our tags read after it are the ones before it)."""
+    itself, so our tags read after it are the ones before it). Returns the names of the local tags after
+    the fetch (no ``git tag -l`` needed)."""
     try:  # where the remote's branch was before this fetch, read from the ref files (no process)
         before: str | None = git.SymbolicReference.dereference_recursive(
             repo, f"refs/remotes/origin/{branch}"
@@ -261,12 +317,12 @@ def fetch_immutable_tags(repo: Any, run: Run, branch: str, where: str) -> None:
     local = {k[len("tags/") :]: v for k, v in both.items() if k.startswith("tags/")}
     hidden = REMOTE_TAGS[len("refs/") :]
     remote = {k[len(hidden) :]: v for k, v in both.items() if k.startswith(hidden)}
-    new = []
+    new: list[tuple[str, ...]] = []
     moved = []
     for name, (obj, commit) in sorted(remote.items()):
         mine = local.get(name)
         if mine is None:
-            new.append(f"create refs/tags/{name} {obj}\n")
+            new.append(("create", f"refs/tags/{name}", obj))
         elif mine[1] != commit:
             moved.append(name)
     if moved:  # ours, not pushed yet (push reports those), or moved on the remote: refused
@@ -282,13 +338,8 @@ def fetch_immutable_tags(repo: Any, run: Run, branch: str, where: str) -> None:
                     new=remote[name][1],
                 )
     if new:
-        listing = Path(repo.git_dir) / f"mlgit-tags-{os.getpid()}-{secrets.token_hex(4)}"
-        try:
-            listing.write_text("".join(new))
-            with open(listing, "rb") as fh:
-                run("update-ref", "--stdin", istream=fh)
-        finally:
-            listing.unlink(missing_ok=True)
+        update_refs(repo, run, new)
+    return set(local) | {name for name in remote if name not in local}
 
 
 def same_folder(run: Run, a: str, b: str, folder: str) -> bool:

@@ -1,8 +1,9 @@
 """A metadata repository (``.ml-git/<type>/metadata``): a git clone of the entity type's remote.
 
-Everything goes through GitPython's ``Repo.git`` (the git CLI), with ``user.useConfigOnly`` so a
-missing identity fails instead of committing as ``root@host``. Reads at a tag use ``git show``,
-never a checkout, so reading an old version does not move the working tree.
+Git runs through one runner (``MetadataRepo.git``) with ``user.useConfigOnly`` so a missing identity
+fails instead of committing as ``root@host``. What needs no git process is done in this one: the ref
+files read, a commit's trees and its tag written (gitobjects). Reads at a tag use git objects, never a
+checkout, so reading an old version does not move the working tree.
 """
 
 from __future__ import annotations
@@ -10,20 +11,23 @@ from __future__ import annotations
 import hashlib
 import logging
 import random
+import re
 import time
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
 import git
 from git.exc import GitCommandError, UnsafeOptionError, UnsafeProtocolError
 
-from . import gitsafe
+from . import gitobjects, gitsafe
 from .errors import GitIdentityMissing, MetadataError, TagMoved, TagNotFound, VersionConflict
 from .names import parse_tag, tag_name, tag_version
 
 log = logging.getLogger(__name__)
 DEFAULT_BRANCH = "master"  # what ML-Git's metadata repositories use
 PUSH_ATTEMPTS = 40  # 8 ran out with 8 workers pushing at once on 2 cores
+_PLAIN_TAG = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.+-]*")  # a tag name read as a ref file without git
 MAX_BLOB = 256 << 20  # a spec, MANIFEST or README read from a metadata tree: a 1M-file manifest is ~90 MB
 
 
@@ -41,6 +45,16 @@ def _rejected_refs(porcelain: str) -> list[str]:
 def _blob_sha(data: bytes) -> str:
     """The id git gives ``data`` as a blob."""
     return hashlib.sha1(b"blob %d\0" % len(data) + data).hexdigest()
+
+
+def _versions(tags: Iterable[str], name: str | None) -> list[str]:
+    """The version tags among ``tags`` (of entity ``name``), sorted by entity then version number."""
+    found = []
+    for tag in (t.strip() for t in tags):
+        parsed = parse_tag(tag)
+        if parsed and (name is None or parsed[1] == name):
+            found.append(tag)
+    return sorted(found, key=lambda t: (tag_name(t), tag_version(t) or 0))
 
 
 def _shown(args: tuple[str, ...] | list[str]) -> str:
@@ -168,13 +182,21 @@ class MetadataRepo:
     def fetch(self) -> bool:
         """Fetch branches and tags; False when there is no remote. A version tag known here that the
         remote moved is TagMoved (tags are immutable), never taken."""
+        return self._fetch() is not None
+
+    def fetch_tags(self, name: str) -> list[str]:
+        """Fetch, then ``tags(name)``, read from the listing the fetch made (no git process more)."""
+        names = self._fetch()
+        return self.tags(name) if names is None else _versions(names, name)
+
+    def _fetch(self) -> set[str] | None:
+        """The names of the local tags after fetching; None when there is no remote."""
         url = self.remote_url()
         if not url:
-            return False
+            return None
         where = f"the {self.entity_type} metadata remote {gitsafe.redact(url)}"
         gitsafe.check_remote_url(url, where)
-        gitsafe.fetch_immutable_tags(self.repo, self.git, self.branch, where)
-        return True
+        return gitsafe.fetch_immutable_tags(self.repo, self.git, self.branch, where)
 
     def update(self) -> None:
         """``git pull``: fetch, then move the branch onto the remote's (replaying local commits)."""
@@ -192,21 +214,36 @@ class MetadataRepo:
         return self.probe("rev-parse", "--verify", "-q", ref) is not None
 
     def tags(self, name: str | None = None) -> list[str]:
-        out = self.git("tag", "-l", f"*__{name}__*" if name else "*")
-        tags = []
-        for tag in out.splitlines():
-            parsed = parse_tag(tag.strip())
-            if parsed and (name is None or parsed[1] == name):
-                tags.append(tag.strip())
-        return sorted(tags, key=lambda t: (tag_name(t), tag_version(t) or 0))
+        """The version tags (of entity ``name``), oldest version first."""
+        return _versions(self.git("tag", "-l", f"*__{name}__*" if name else "*").splitlines(), name)
 
     def tag_sha(self, tag: str) -> str:
-        sha = self.probe("rev-parse", "--verify", "-q", f"refs/tags/{tag}^{{commit}}")
+        """The commit of ``tag``: read from the ref files and objects in this process when the name is a
+        plain one (a version tag), else asked of git (``rev-parse``, which checks the name)."""
+        plain = _PLAIN_TAG.fullmatch(tag) and ".." not in tag and not tag.endswith(".lock")
+        sha = self._peeled(tag) if plain else None
+        sha = sha or self.probe("rev-parse", "--verify", "-q", f"refs/tags/{tag}^{{commit}}")
         if sha is None:
             raise TagNotFound(
                 f"tag {tag!r} not found in the {self.entity_type} metadata repository ({self.path})"
             )
         return sha.strip()
+
+    def _peeled(self, tag: str) -> str | None:
+        """The commit ``refs/tags/<tag>`` peels to, read in this process; None when it cannot say."""
+        try:
+            obj: str | None = git.SymbolicReference.dereference_recursive(self.repo, f"refs/tags/{tag}")
+        except (ValueError, OSError):
+            return None
+        if not obj:
+            return None
+        try:
+            with gitobjects.ObjectStore(self.repo, str(self.path)) as store:
+                commit = store.peel(obj)
+                store.read(commit, "commit")  # a tag of a tree or blob is no version
+        except MetadataError:
+            return None
+        return commit
 
     def has_tag(self, tag: str) -> bool:
         return self.ref_exists(f"refs/tags/{tag}")
@@ -260,15 +297,15 @@ class MetadataRepo:
                 ) from exc
 
     def commit_entity(self, relpath: str, files: dict[str, bytes], message: str, tag: str) -> str:
-        """Commit the entity's files (from blobs: never written through the work tree, whose symlinks the
-        remote controls) and tag the commit (annotated); git then updates that folder of the work tree."""
+        """Commit the entity's files and tag the commit (annotated), in one ref transaction (built from
+        blobs: never written through the work tree, whose symlinks the remote controls); git then
+        updates that folder of the work tree and its index."""
         where = f"{self.entity_type} metadata repository {self.path}"
         try:  # refuses a commit that would not change the tree (gitsafe.commit_files): no empty commits
-            commit, _ = gitsafe.commit_files(self.repo, self.git, relpath, files, message, where)
+            commit, _ = gitsafe.commit_files(self.repo, self.git, relpath, files, message, where, tag)
         except MetadataError:
             self.check_identity()  # asked only when git failed: a missing identity is the usual cause
             raise
-        self.git("tag", "-a", tag, "-m", f'Automatic tag "{tag}"', commit)
         try:  # git replaces a symlink instead of following it
             self.git("checkout", "--quiet", commit, "--", relpath)
         except MetadataError as exc:
@@ -277,22 +314,33 @@ class MetadataRepo:
         return commit
 
     def verify_tag(self, tag: str, commit: str, relpath: str, files: dict[str, bytes]) -> None:
-        """The tree of ``commit`` holds exactly ``files`` in ``relpath`` (one ``ls-tree``, kept for the
-        reads that follow; blobs compared by their git hash); else the tag is deleted and the commit taken
-        back, so that a tag never says something else than the commit reported."""
-        listing = self.listing(commit)
-        found = {p.rsplit("/", 1)[-1]: e.sha for p, e in listing.items() if p.rsplit("/", 1)[0] == relpath}
+        """The tag peels to ``commit``, whose tree holds exactly ``files`` in ``relpath`` (read in this
+        process; blobs compared by their git hash); else the tag is deleted and the commit taken back
+        (each only if still ours), so that a tag never says something else than the commit reported."""
+        where = f"{self.entity_type} metadata repository {self.path}"
+        try:
+            obj: str | None = git.SymbolicReference.dereference_recursive(self.repo, f"refs/tags/{tag}")
+        except (ValueError, OSError):
+            obj = None
+        with gitobjects.ObjectStore(self.repo, where) as store:
+            tagged = store.peel(obj) if obj else None
+            found = {
+                n.decode(errors="replace"): e.sha for n, e in (store.folder(commit, relpath) or {}).items()
+            }
+            parent = store.parent(commit)
         bad = sorted(set(found) ^ set(files)) or [
             n for n, data in files.items() if found[n] != _blob_sha(data)
         ]
+        if tagged != commit:
+            bad.insert(0, f"the tag (at {tagged or 'nothing'})")
         if not bad:
             return
-        self.git("tag", "-d", tag)
-        if self.git("rev-parse", "HEAD").strip() == commit:
-            if self.ref_exists("HEAD~1"):
-                self.git("reset", "--quiet", "--soft", "HEAD~1")
-            else:
-                self.git("update-ref", "-d", "HEAD")
+        if obj is not None and tagged == commit:
+            self.probe("update-ref", "-d", f"refs/tags/{tag}", obj)
+        if parent:
+            self.probe("update-ref", "-m", f"mlgit: {tag} taken back", "HEAD", parent, commit)
+        else:
+            self.probe("update-ref", "-d", "HEAD", commit)
         raise MetadataError(
             f"{self.entity_type} {tag}: the committed tree does not hold what was written "
             f"({', '.join(bad[:3])} differ{'s' if len(bad) == 1 else ''} in {relpath}); the tag was removed "

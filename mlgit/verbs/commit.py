@@ -95,8 +95,7 @@ def commit(
         if link is not None:
             warn_if_unpushed(ctx.metadata(link_type(kind)), link)
     md = ctx.metadata(et)
-    md.fetch()
-    previous = md.tags(name)
+    previous = md.fetch_tags(name)  # the fetch lists the tags: no git process more
     known = set(previous)
     if previous:
         before = ctx.store.read_version(et, previous[-1], name)[0].get("mutability", "strict")

@@ -102,8 +102,8 @@ def test_commit_files_never_writes_through_the_work_tree(md: MetadataRepo, tmp_p
     )
     assert head is None and md.git("rev-parse", "HEAD").strip() == commit
     assert gitsafe.read_blob(md.repo, md.git, commit, "c/d/d.spec", 100, "w") == b"spec"
-    assert not (md.path / "c").exists()  # built from blobs in a private index
-    assert not list((md.path / ".git").glob("mlgit-commit-*"))
+    assert not (md.path / "c").exists()  # built from objects, not through the work tree
+    assert not list((md.path / ".git").glob("mlgit-*"))  # no private index or ref listing left
     _plant(md, "120000", "c/e", str(victim).encode())  # c/e -> a folder outside the repository
     with pytest.raises(UnsafeMetadata, match="c/e is a symlink .* expected a folder"):
         gitsafe.commit_files(md.repo, md.git, "c/e", {"e.spec": b"x"}, "v1", "w")
