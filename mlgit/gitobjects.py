@@ -124,33 +124,33 @@ class ObjectStore:
                 self._db = None
             mman.collect()
 
-    def read(self, sha: str, kind: str) -> bytes:
+    def read(self, sha: str, kind: str, limit: int = MAX_OBJECT) -> bytes:
         """The bytes of object ``sha``, which must be a ``kind`` (tree, commit, tag, blob)."""
-        found, data = self.object(sha)
+        found, data = self.object(sha, limit)
         if found != kind:
             raise MetadataError(f"{self.where}: object {sha} is a {found}; expected a {kind}")
         return data
 
-    def object(self, sha: str) -> tuple[str, bytes]:
-        """(type, bytes) of object ``sha``; one larger than MAX_OBJECT is refused unread."""
+    def object(self, sha: str, limit: int = MAX_OBJECT) -> tuple[str, bytes]:
+        """(type, bytes) of object ``sha``; one larger than ``limit`` is refused unread."""
         binsha = bytes.fromhex(sha)
         try:
             with _PACKS:
                 if self._db is None:
                     self._db = GitDB(self._path)
-                return self._take(sha, self._db.stream(binsha))
+                return self._take(sha, self._db.stream(binsha), limit)
         except (ODBError, OSError, ValueError, zlib.error):  # what gitdb cannot read, git can
             pass
         try:
-            return self._take(sha, self.repo.odb.stream(binsha))
+            return self._take(sha, self.repo.odb.stream(binsha), limit)
         except (ODBError, OSError, ValueError, GitCommandError) as exc:
             raise MetadataError(f"{self.where}: object {sha} cannot be read ({exc})") from exc
 
-    def _take(self, sha: str, stream: Any) -> tuple[str, bytes]:
+    def _take(self, sha: str, stream: Any, limit: int) -> tuple[str, bytes]:
         kind = stream.type.decode() if isinstance(stream.type, bytes) else str(stream.type)
-        if stream.size > MAX_OBJECT:
+        if stream.size > limit:
             raise UnsafeMetadata(
-                f"{self.where}: {kind} {sha} holds {stream.size} bytes; expected at most {MAX_OBJECT}"
+                f"{self.where}: {kind} {sha} holds {stream.size} bytes; expected at most {limit}"
             )
         data: bytes = stream.read()
         return kind, data
@@ -198,3 +198,19 @@ class ObjectStore:
                 return None
             tree = entry.sha
         return self.tree(tree)
+
+    def file(self, commit: str, path: str, limit: int) -> bytes | None:
+        """The bytes of the regular file ``path`` in the tree of ``commit`` (None when nothing is there); a
+        symlink, submodule or folder there is refused (never resolved), and so is a file over ``limit``."""
+        folder, _, base = path.rpartition("/")
+        entries = self.folder(commit, folder) if folder else self.tree(self.root_tree(commit))
+        entry = entries.get(base.encode()) if entries is not None else None
+        if entry is None:
+            return None
+        if entry.mode not in ("100644", "100755"):
+            kind = {FOLDER: "a folder", "120000": "a symlink", "160000": "a submodule"}[entry.mode]
+            raise UnsafeMetadata(
+                f"{commit}:{path} in {self.where} is {kind}; expected a regular file "
+                "(ML-Git metadata holds only folders and regular files)"
+            )
+        return self.read(entry.sha, "blob", limit)

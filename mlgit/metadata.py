@@ -257,6 +257,13 @@ class MetadataRepo:
         shown = label or ref
         return gitsafe.read_entry(self.repo, self.git, shown, path, entries.get(path), limit, str(self.path))
 
+    def small_file(self, commit: str, path: str, limit: int = MAX_BLOB) -> bytes | None:
+        """``show`` of a known path, read in this process (no git process); None when it is not there."""
+        if commit in self._trees:
+            return self.show(commit, path, limit) if path in self._trees[commit] else None
+        with gitobjects.ObjectStore(self.repo, str(self.path)) as store:
+            return store.file(commit, path, limit)
+
     def listing(self, commit: str) -> dict[str, gitsafe.Entry]:
         """Every file of the tree of ``commit`` (a sha: its tree never changes), from one ``ls-tree``."""
         if commit not in self._trees:

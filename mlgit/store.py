@@ -71,6 +71,16 @@ class EntityStore:
         """(spec body, manifest, folder in the metadata repo, sha) of a tagged version."""
         return self.read_commit(et, self.metadata(et).tag_sha(tag), name or tag_name(tag), tag)
 
+    def version_spec(self, et: str, tag: str, name: str, folder: str) -> dict[str, Any]:
+        """The spec body of a tagged version, read in this process from ``folder`` (the entity's folder
+        now) when it is there; found as ``read_version`` finds it when the entity moved."""
+        md = self.metadata(et)
+        sha = md.tag_sha(tag)
+        data = md.small_file(sha, f"{folder}/{name}.spec")
+        if data is None:
+            return self.read_commit(et, sha, name, tag)[0]
+        return specs.parse(data, et, f"{tag}:{folder}/{name}.spec", name)
+
     def read_commit(self, et: str, sha: str, name: str, label: str | None = None) -> Version:
         """``read_version`` of a commit (still readable after its tag was taken back); ``label``
         names it in errors."""

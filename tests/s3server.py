@@ -61,7 +61,7 @@ class S3Server:
         req = urllib.request.Request(
             self.endpoint + path, data=body, method="POST", headers={"Content-Type": "text/plain"}
         )
-        with urllib.request.urlopen(req, timeout=10) as resp:
+        with urllib.request.urlopen(req, timeout=30) as resp:  # moto is one Python process: slow under load
             return bytes(resp.read())
 
     def client(self, access_key: str | None = None, secret_key: str | None = None) -> Any:

@@ -59,12 +59,29 @@ def test_commit_and_push_of_one_version_start_few_git_processes(project: Project
     assert pushed.created and pushed.tag == "tests__counted__1"
     assert len(push) <= PUSH_MAX, "\n".join(push)
 
-    # the next version changes HEAD's tree and reads the last one, which add --bumpversion read in this
-    # process already (a commit in a process of its own reads it with ls-tree and cat-file: 7)
+    # the next version changes HEAD's tree and reads the last one's spec in this process
     write(path / "data" / "b.csv", b"c,d\n3,4\n")
     repo.add("datasets", "counted", bumpversion=True)
     _count(git_log)
     result = repo.commit("datasets", "counted")
     commit = _count(git_log)
     assert result.tag == "tests__counted__2"
+    assert len(commit) <= COMMIT_MAX, "\n".join(commit)
+
+
+def test_commit_of_a_later_version_in_a_process_of_its_own(project: Project, git_log: Path) -> None:
+    """The CLI's case: ``ml-git datasets commit`` runs in a fresh process, with nothing read before it."""
+    repo = project.repo
+    path = repo.create("datasets", "fresh", "tests", storage_type="local", bucket="bucket")
+    write(path / "data" / "a.csv", b"a,b\n1,2\n")
+    repo.add("datasets", "fresh")
+    repo.commit("datasets", "fresh")
+    write(path / "data" / "b.csv", b"c,d\n3,4\n")
+    repo.add("datasets", "fresh", bumpversion=True)
+    _count(git_log)
+    from mlgit import Repository
+
+    result = Repository(repo.root).commit("datasets", "fresh")
+    commit = _count(git_log)
+    assert result.tag == "tests__fresh__2"
     assert len(commit) <= COMMIT_MAX, "\n".join(commit)

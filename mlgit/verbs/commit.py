@@ -97,14 +97,14 @@ def commit(
     md = ctx.metadata(et)
     previous = md.fetch_tags(name)  # the fetch lists the tags: no git process more
     known = set(previous)
+    folder = path.relative_to(ctx.root / et).as_posix()
     if previous:
-        before = ctx.store.read_version(et, previous[-1], name)[0].get("mutability", "strict")
+        before = ctx.store.version_spec(et, previous[-1], name, folder).get("mutability", "strict")
         if before != body.get("mutability", "strict"):
             raise MutabilityError(
                 f"{et} {name}: mutability cannot change between versions "
                 f"(was {before} in {previous[-1]}, found {body.get('mutability')} in the spec)"
             )
-    folder = path.relative_to(ctx.root / et).as_posix()
     size = sum(e.size for e in index.values())
     while True:
         cats, _, ver = specs.tag_parts(body)
