@@ -40,6 +40,7 @@ from .names import entity_type, make_tag, parse_tag
 from .repository import Repository
 from .results import FsckResult, Lineage, LineageNode, Link, StatusResult, VersionResult
 from .sampling import Sample
+from .verbs.setup import StorageSpec, WorkspaceSetup
 
 __version__ = "0.1.0"
 
@@ -72,6 +73,7 @@ __all__ = [
     "Sample",
     "SpecError",
     "StatusResult",
+    "StorageSpec",
     "StorageAuthError",
     "StorageError",
     "StorageNotFound",
@@ -86,6 +88,7 @@ __all__ = [
     "VersionConflict",
     "VersionResult",
     "WorkspaceBusy",
+    "WorkspaceSetup",
     "entity_type",
     "make_tag",
     "parse_tag",

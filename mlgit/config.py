@@ -8,12 +8,11 @@ from pathlib import Path
 from typing import Any
 
 from . import yamlio
-from .atomic import atomic_write
+from .atomic import MLGIT_DIR, atomic_write
 from .errors import ConfigError, NotARepository
 from .gitsafe import refuse_symlinks
 from .names import ENTITY_TYPES
 
-MLGIT_DIR = ".ml-git"
 CONFIG_FILE = "config.yaml"
 GLOBAL_FILE = ".mlgitconfig"
 

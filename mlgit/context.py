@@ -13,6 +13,7 @@ Verbs (``mlgit/verbs/``) take a ``Context`` and return the typed results; they n
 
 from __future__ import annotations
 
+import copy
 import threading
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -51,16 +52,20 @@ class Context:
         return int(self.config["push_threads_count"])
 
     def update_config(self, fn: Callable[[dict[str, Any]], None]) -> None:
-        """Load the local (or global) config, let ``fn`` change it, save it."""
+        """Load the local (or global) config, let ``fn`` change it, save it if it changed."""
         with self._lock:
             if self.global_config:
                 data = cfg.load_global()
+                before = copy.deepcopy(data)
                 fn(data)
-                cfg.save_global(data)
+                if data != before or not cfg.global_path().exists():
+                    cfg.save_global(data)
                 return
             data = cfg.load_local(self.root)
+            before = copy.deepcopy(data)
             fn(data)
-            cfg.save(self.root, data)
+            if data != before:
+                cfg.save(self.root, data)
 
     def metadata(self, et: str) -> MetadataRepo:
         with self._lock:

@@ -12,6 +12,7 @@ from pathlib import Path
 from .errors import EntityNotFound, GitIdentityMissing
 from .repository import Repository
 from .results import Lineage, VersionResult
+from .verbs.setup import StorageSpec, WorkspaceSetup
 
 
 @dataclass(frozen=True)
@@ -35,11 +36,12 @@ def run(folder: Path) -> DemoResult:
         remotes[et] = folder / "remotes" / f"{et}.git"
         if not remotes[et].exists():
             subprocess.run(["git", "init", "-q", "--bare", str(remotes[et])], check=True)
-    repo = Repository.init(folder / "workspace")
-    repo.storage_add("demo-bucket", "local", path=str(folder / "bucket"))
-    for et, url in remotes.items():
-        repo.remote_add(et, str(url))
-        repo.entity_init(et)
+    wanted = WorkspaceSetup(
+        remotes={et: str(url) for et, url in remotes.items()},
+        storages=[StorageSpec("demo-bucket", "local", path=str(folder / "bucket"))],
+    )
+    repo = Repository.setup(folder / "workspace", wanted)
+    for et in remotes:
         try:
             repo.metadata(et).check_identity()
         except GitIdentityMissing:  # a fresh machine: sign the demo's own commits, locally only

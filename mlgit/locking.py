@@ -10,6 +10,7 @@ Re-entrant within one thread (``push`` commits again under ``auto_bump``).
 
 from __future__ import annotations
 
+import errno
 import functools
 import json
 import logging
@@ -25,8 +26,8 @@ from typing import Any, TypeVar
 
 from filelock import FileLock, Timeout
 
-from .atomic import atomic_write
-from .errors import WorkspaceBusy
+from .atomic import atomic_write, refuse_symlinked_state
+from .errors import UnsafePath, WorkspaceBusy
 
 log = logging.getLogger(__name__)
 F = TypeVar("F", bound=Callable[..., Any])
@@ -74,6 +75,7 @@ class PathLock:
             finally:
                 self._depth.n -= 1
             return
+        refuse_symlinked_state(self.path)  # .ml-git swapped for a symlink: no lock file made elsewhere
         self.path.parent.mkdir(parents=True, exist_ok=True)
         started = time.monotonic()
         try:
@@ -85,6 +87,8 @@ class PathLock:
                 f"({h.get('verb', '?')} since {h.get('since', '?')}); waited {self.timeout:g}s for {verb} "
                 f"(lock file {self.path}; raise MLGIT_LOCK_TIMEOUT to wait longer)"
             ) from None
+        except OSError as exc:
+            raise self._refused(exc) from None
         waited = time.monotonic() - started
         if waited > 1:
             log.info("%s: waited %.1fs for another process's verb before %s", self.what, waited, verb)
@@ -105,13 +109,25 @@ class PathLock:
 
     def try_hold(self) -> bool:
         """Take the lock at once, or say False (used by the retention sweep: never wait for a live run)."""
+        refuse_symlinked_state(self.path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         try:
             self._lock.acquire(timeout=0)
         except Timeout:
             return False
+        except OSError as exc:
+            raise self._refused(exc) from None
         self._depth.n = 1
         return True
+
+    def _refused(self, exc: OSError) -> Exception:
+        """The lock file is a symlink (filelock opens it with O_NOFOLLOW) or cannot be opened: one error."""
+        if exc.errno == errno.ELOOP:
+            return UnsafePath(
+                f"lock file {self.path} is a symlink (to {os.readlink(self.path)}); expected a regular file "
+                "(mlgit never opens its files through a symlink)"
+            )
+        return exc
 
     def release(self) -> None:
         self._depth.n = 0

@@ -1,10 +1,13 @@
 """Whole files in the workspace from their descriptors and chunks.
 
 Chunks stream from the local object store when it has them, else from the storage (each one
-verified against its CID), straight into a temp file beside the destination, renamed when whole:
-peak memory is one chunk per worker, and checkout writes each byte once. Strict and flexible
-files go to the cache and are hardlinked, read-only, into the workspace; mutable files are
-private copies.
+verified against its CID), straight into a temp file under ``.ml-git/tmp``: peak memory is one chunk
+per worker, and checkout writes each byte once. Strict and flexible files go to the cache and are
+hardlinked, read-only, into the workspace; mutable files are private copies.
+
+A checkout stages every file first (``build_all``) and renames them into the workspace only once all
+of them were built and verified (``Staged.place``): a version refused for one bad object leaves the
+workspace as it was (the previous version's files, no new file, no new folder).
 """
 
 from __future__ import annotations
@@ -17,7 +20,7 @@ from collections import deque
 from collections.abc import Iterator, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from .bounds import check_checkout
 from .cid import cid_of
@@ -30,6 +33,14 @@ from .workspace import make_read_only
 
 #: chunks of one file fetched ahead of the one being written (memory: AHEAD x 256 KiB per file)
 AHEAD = 4
+
+
+class Placement(NamedTuple):
+    """A file built whole at ``tmp`` (verified), to be renamed to ``target``; ``st`` is its stat."""
+
+    tmp: str
+    target: str
+    st: os.stat_result
 
 
 class Builder:
@@ -66,6 +77,7 @@ class Builder:
         self._built: set[str] = set()
         self.fetched = 0  # chunks that came from the storage
         self._ahead: ThreadPoolExecutor | None = None
+        self._serial = itertools.count()  # temp names of staged files: many wait for their rename at once
 
     def _folder(self, path: str) -> str:
         folder = os.path.dirname(path)
@@ -76,12 +88,19 @@ class Builder:
         return folder
 
     def _tmp(self, target: str) -> str:
-        folder = self._folder(target)
+        """A temp name for ``target``, unique while many staged files wait for their rename. The target's
+        folder is not made here (a refused checkout leaves no new folder), except when the temp file must
+        go beside it (``.ml-git/tmp`` on another filesystem)."""
+        folder = os.path.dirname(target)
+        name = f"{next(self._serial)}-{os.path.basename(target)}"
         if self.tmp_dir is None:
-            return temp_name(folder, os.path.basename(target))
-        if folder not in self._tmp_dirs:
-            self._tmp_dirs[folder] = temp_folder_for(folder, self.tmp_dir)
-        return temp_name(self._tmp_dirs[folder], os.path.basename(target))
+            return temp_name(self._folder(target), name)
+        tmp_folder = self._tmp_dirs.get(folder)
+        if tmp_folder is None:
+            tmp_folder = self._tmp_dirs[folder] = temp_folder_for(folder, self.tmp_dir)
+        if tmp_folder == folder:
+            self._folder(target)
+        return temp_name(tmp_folder, name)
 
     def links(self, file_cid: str) -> list[tuple[str, int]]:
         """The checked chunks of ``file_cid`` (read once)."""
@@ -148,7 +167,8 @@ class Builder:
             self._ahead.shutdown(wait=True, cancel_futures=True)
             self._ahead = None
 
-    def _write(self, file_cid: str, target: str, mode: int, tmp: str) -> None:
+    def _write(self, file_cid: str, target: str | None, mode: int, tmp: str) -> os.stat_result:
+        """Write file ``file_cid`` whole at ``tmp``, then rename it to ``target`` (when given); its stat."""
         here: dict[str, tuple[int, int]] = {}
         links = self.links(file_cid)
         fetched = self._fetched(links)
@@ -171,16 +191,19 @@ class Builder:
                         view = view[os.write(fd, view) :]
                     offset += size
                 os.fchmod(fd, mode)
+                st = os.fstat(fd)
             finally:
                 os.close(fd)
-            os.replace(tmp, target)
+            if target is not None:
+                os.replace(tmp, target)
         except BaseException:
             if os.path.exists(tmp):
                 os.unlink(tmp)
             raise
         with self._lock:
             for chunk_cid, (off, size) in here.items():
-                self._seen.setdefault(chunk_cid, (target, off, size))
+                self._seen.setdefault(chunk_cid, (target or tmp, off, size))
+        return st
 
     def _file_lock(self, file_cid: str) -> threading.Lock:
         with self._lock:
@@ -195,21 +218,33 @@ class Builder:
         return self.shared or (not self.pushed and file_cid not in self._built)
 
     def build(self, file_cid: str, target: Path | None) -> os.stat_result | None:
-        """Put file ``file_cid`` at ``target`` (or only in the cache when ``target`` is None)."""
+        """Put file ``file_cid`` at ``target`` now (or only in the cache when ``target`` is None)."""
+        staged = self.stage(file_cid, target)
+        if staged is None:
+            return None
+        os.makedirs(os.path.dirname(staged.target), exist_ok=True)
+        os.replace(staged.tmp, staged.target)
+        with self._lock:
+            if self._written.get(file_cid) == staged.tmp:
+                self._written[file_cid] = staged.target
+        return staged.st
+
+    def stage(self, file_cid: str, target: Path | None) -> Placement | None:
+        """Build file ``file_cid`` whole and verified in a temp file waiting to be renamed to ``target``
+        (strict/flexible: into the cache too); only into the cache when ``target`` is None."""
         if not self.locked:
             if target is None:
                 return None
+            dest = str(target)
+            tmp = self._tmp(dest)
             with self._file_lock(file_cid):  # one file listed under many names is built once, then copied
                 first = self._written.get(file_cid)
-                tmp = self._tmp(str(target))
                 if first is None:
-                    self._write(file_cid, str(target), 0o644, tmp)
-                    self._written[file_cid] = str(target)
+                    st = self._write(file_cid, None, 0o644, tmp)
+                    self._written[file_cid] = tmp
                 else:
                     st = clone_or_copy(first, tmp, 0o644)
-                    os.replace(tmp, target)
-                    return st
-            return os.stat(target)
+            return Placement(tmp, dest, st)
         cached = self.cache.path(file_cid)
         with self._file_lock(file_cid):  # one file listed under many names is built once
             if not cached.exists():
@@ -221,9 +256,8 @@ class Builder:
         dest = str(target)
         tmp = self._tmp(dest)
         if self._own_copy(file_cid, cached):
-            st = clone_or_copy(cached, tmp, 0o444)  # read-only from its creation: no chmod, no stat after
-            os.replace(tmp, dest)
-            return st
+            # read-only from its creation: no chmod, no stat after
+            return Placement(tmp, dest, clone_or_copy(cached, tmp, 0o444))
         try:
             os.link(cached, tmp)
         except FileExistsError:
@@ -231,9 +265,58 @@ class Builder:
             os.link(cached, tmp)
         except OSError:
             shutil.copyfile(cached, tmp)
-        os.replace(tmp, dest)
-        make_read_only(dest)
-        return os.stat(dest)
+        try:
+            make_read_only(tmp)
+            return Placement(tmp, dest, os.stat(tmp))
+        except BaseException:
+            os.unlink(tmp)
+            raise
+
+
+class Staged:
+    """The files of a checkout, built and verified in temp files, not yet in the workspace."""
+
+    def __init__(self, builder: Builder) -> None:
+        self.builder = builder
+        self.files: dict[str, Placement] = {}
+
+    @property
+    def stats(self) -> dict[str, os.stat_result]:
+        return {rel: p.st for rel, p in self.files.items()}
+
+    def place(self, threads: int = 1) -> None:
+        """Rename every staged file to its target (a rename does not change the file's stat), on
+        ``threads`` workers each taking one slice (renames wait on the filesystem's journal: done one by
+        one they cost a large checkout seconds that the pool's workers used to overlap)."""
+        files = sorted(self.files.values(), key=lambda p: p.target)
+        folder = self.builder._folder
+
+        def run(part: list[Placement]) -> None:
+            for placed, p in enumerate(part):
+                try:
+                    folder(p.target)
+                    os.replace(p.tmp, p.target)
+                except BaseException:
+                    self.discard(part[placed:])
+                    raise
+
+        workers = max(1, min(threads, len(files) // 256))  # a small checkout: no threads to start
+        if workers == 1:
+            run(files)
+            return
+        size = -(-len(files) // workers)
+        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="mlgit-place") as pool:
+            done = [pool.submit(run, files[i : i + size]) for i in range(0, len(files), size)]
+        for fut in done:
+            fut.result()  # the first failure, after every slice ran (the others are placed or discarded)
+
+    def discard(self, files: list[Placement] | None = None) -> None:
+        """Remove the temp files (a refused checkout): the workspace keeps what it had."""
+        for p in self.files.values() if files is None else files:
+            try:
+                os.unlink(p.tmp)
+            except FileNotFoundError:
+                pass
 
 
 def build_all(
@@ -242,22 +325,27 @@ def build_all(
     threads: int,
     progress: Progress | None = None,
     fail_limit: int | None = None,
-) -> dict[str, os.stat_result]:
-    """Build every ``rel -> (file_cid, target)`` on a pool; the stats of what was built."""
-    stats: dict[str, os.stat_result] = {}
+) -> Staged:
+    """Build every ``rel -> (file_cid, target)`` on a pool into temp files; nothing is in the workspace
+    until the caller places them (``Staged.place``). On any failure nothing staged is left behind."""
+    staged = Staged(builder)
 
     def one(rel: str) -> None:
-        st = builder.build(*jobs[rel])
-        if st is not None:
-            stats[rel] = st
+        p = builder.stage(*jobs[rel])
+        if p is not None:
+            staged.files[rel] = p
 
     try:
-        report: TransferReport = run_pool("checkout", sorted(jobs), one, threads, progress, fail_limit)
-    finally:
-        builder.close()
-    where = builder.storage.where() if builder.storage else str(builder.objects.root)
-    raise_failed(report, "checkout", len(jobs), where)
-    return stats
+        try:
+            report: TransferReport = run_pool("checkout", sorted(jobs), one, threads, progress, fail_limit)
+        finally:
+            builder.close()
+        where = builder.storage.where() if builder.storage else str(builder.objects.root)
+        raise_failed(report, "checkout", len(jobs), where)
+    except BaseException:
+        staged.discard()
+        raise
+    return staged
 
 
 def check_bounds(

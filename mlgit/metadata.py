@@ -12,6 +12,7 @@ import hashlib
 import logging
 import random
 import re
+import secrets
 import time
 from collections.abc import Iterable
 from pathlib import Path
@@ -526,8 +527,10 @@ class MetadataRepo:
             where = f"replaying {commit[:12]} on the {self.entity_type} metadata remote's branch"
             gitsafe.refuse_links_for(self.git, onto, written, where)
             if lines:
-                listing = index.with_suffix(".info")
-                listing.write_bytes(("\0".join(lines) + "\0").encode())
+                # a name no other task can foresee, made anew: never written through a planted symlink
+                listing = index.with_suffix(f".{secrets.token_hex(8)}.info")
+                with open(listing, "xb") as out:
+                    out.write(("\0".join(lines) + "\0").encode())
                 with open(listing, "rb") as fh:
                     self.git("update-index", "-z", "--index-info", env=env, istream=fh)
                 listing.unlink()

@@ -13,7 +13,14 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from .atomic import TMP_DIR, atomic_write, remove_stale_temps, temp_folder_for, temp_name
+from .atomic import (
+    TMP_DIR,
+    atomic_write,
+    refuse_symlinked_state,
+    remove_stale_temps,
+    temp_folder_for,
+    temp_name,
+)
 from .cid import cid_of, is_cid, parse_descriptor, require_cid
 from .errors import CorruptObject
 
@@ -25,13 +32,16 @@ class HashFS:
     """A folder of objects keyed by CID, laid out as ML-Git lays out ``objects/`` and ``cache/``.
 
     Hot paths use plain strings and remember the folders they made: on 5,000 small files this
-    halves the syscalls of an add.
+    halves the syscalls of an add. Before its first write, a store under a workspace's ``.ml-git/``
+    refuses a symlink on its way there (a cache folder swapped for one by another task on the worker);
+    each folder it makes is checked as it is made.
     """
 
     def __init__(self, root: str | os.PathLike[str]) -> None:
         self.root = Path(root)
         self._base = os.path.join(str(root), "hashfs")
         self._dirs: set[str] = set()
+        self._checked: set[Path] = set()  # folders on the way to the store's objects, seen not to be symlinks
 
     def _p(self, cid: str) -> str:
         if not is_cid(cid):  # a key from a manifest, index or descriptor is never a path of its own
@@ -48,9 +58,21 @@ class HashFS:
         """The folder of ``target`` (a path in this store), made once per store object."""
         folder = target.rpartition("/")[0]
         if folder not in self._dirs:
-            os.makedirs(folder, exist_ok=True)
-            self._dirs.add(folder)
+            self._make(folder)
         return folder
+
+    def _make(self, folder: str) -> None:
+        """Make ``folder`` and its missing parents, each only once its parent was made here or looked at:
+        one that exists already is refused when it (or a folder above it, below the workspace) is a
+        symlink. A new folder costs one mkdir (``os.makedirs`` also stats its parent)."""
+        parent = folder.rpartition("/")[0]
+        if parent and parent not in self._dirs:
+            self._make(parent)
+        try:
+            os.mkdir(folder)
+        except FileExistsError:
+            refuse_symlinked_state(f"{folder}/-", self._checked)
+        self._dirs.add(folder)
 
     def put(self, cid: str, data: bytes) -> bool:
         """Store bytes under their CID (temp file + rename); False when the object was already there."""
@@ -80,8 +102,10 @@ class HashFS:
         return data
 
     def remove(self, cid: str) -> None:
+        path = self._p(cid)
+        refuse_symlinked_state(path, self._checked)  # a store folder swapped for a symlink: nothing deleted
         with contextlib.suppress(OSError):
-            os.unlink(self._p(cid))
+            os.unlink(path)
 
     def link_from(self, cid: str, src: str | os.PathLike[str]) -> Path:
         """Keep ``src`` (a whole file) under ``cid``: hardlinked when possible (a link appears
@@ -102,7 +126,7 @@ class HashFS:
 
     def adopt(self, write: Callable[[str], FileObjects]) -> FileObjects:
         """Keep the file that ``write(tmp)`` writes (and hashes) under its CID; a copy of its own."""
-        os.makedirs(self._base, exist_ok=True)
+        self.folder(f"{self._base}/adopt")
         tmp = temp_name(self._base, "adopt")
         try:
             fo = write(tmp)

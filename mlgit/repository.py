@@ -35,6 +35,7 @@ if TYPE_CHECKING:
     from .transfer import Progress
     from .verbs.gc import GcReport
     from .verbs.remote_fsck import RemoteFsckResult
+    from .verbs.setup import WorkspaceSetup
 
 
 class Repository:
@@ -75,6 +76,19 @@ class Repository:
         storage_credentials: Mapping[str, Mapping[str, str]] | None = None,
     ) -> Repository:
         return cls(_setup.init_project(path, exist_ok), storage_credentials)
+
+    @classmethod
+    def setup(
+        cls,
+        path: str | os.PathLike[str],
+        wanted: WorkspaceSetup,
+        storage_credentials: Mapping[str, Mapping[str, str]] | None = None,
+        lock_timeout: float | None = None,
+    ) -> Repository:
+        """The workspace at ``path`` made (or kept) as ``wanted`` says: remotes, storages, git identity,
+        metadata clones; the config is written only when a setting differs (``verbs.setup``)."""
+        _setup.ensure_workspace(Path(path), wanted, lock_timeout)
+        return cls(path, storage_credentials, lock_timeout)
 
     @property
     def config(self) -> dict[str, Any]:

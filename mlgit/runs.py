@@ -17,6 +17,7 @@ run made instead of committing another. Direct API/CLI users do not go through h
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import json
 import logging
@@ -201,9 +202,11 @@ def prepare(
             for et, url in remotes.items():
                 data[et] = {**(data.get(et) or {}), "git": str(url), **shared_dirs(host, et)}
 
-        data = cfg.load(folder)
+        data = cfg.load_local(folder)
+        before = copy.deepcopy(data)
         apply(data)
-        cfg.save(folder, data)
+        if data != before:  # the first task of the run; later ones find it written
+            cfg.save(folder, data)
         for et, url in remotes.items():
             clone = folder / cfg.MLGIT_DIR / et / "metadata"
             if (clone / ".git").exists():

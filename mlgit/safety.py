@@ -172,17 +172,29 @@ def is_pushed(md: MetadataRepo, sha: str) -> bool:
     return True
 
 
-def refuse_symlinked_parents(root: Path, target: Path, checked: set[Path] | None = None) -> None:
+def refuse_symlinked_parents(
+    root: Path, target: Path, checked: set[Path] | None = None
+) -> os.stat_result | None:
     """Refuse a destination reached through a symlink: nothing outside the workspace is written.
-    Folders in ``checked`` were looked at already (one checkout); those looked at here are added."""
+    Folders in ``checked`` were looked at already (one checkout); those looked at here are added.
+    Returns ``target``'s own lstat (None when it does not exist): callers need no second look."""
     current = root
+    found = None
     for part in target.relative_to(root).parts:
         current = current / part
         if checked is not None and current in checked:
             continue
         if checked is not None and current != target:
             checked.add(current)
-        if current.is_symlink():
+        try:
+            st = os.lstat(current)
+        except (FileNotFoundError, NotADirectoryError):
+            continue
+        if stat.S_ISLNK(st.st_mode):
             raise UnsafePath(
-                f"{current} is a symlink; refusing to write through it (expected a folder inside {root})"
+                f"{current} is a symlink (to {os.readlink(current)}); refusing to write through it "
+                f"(expected a folder inside {root})"
             )
+        if current == target:
+            found = st
+    return found

@@ -31,7 +31,7 @@ from typing import Any, Literal
 
 import yaml
 
-from .atomic import atomic_write
+from .atomic import atomic_write, refuse_symlinked_state
 from .errors import InvalidSample, MutabilityError, UnsafePath
 
 SampleType = Literal["group", "range", "random"]
@@ -201,6 +201,7 @@ def apply(sample: Sample | Mapping[str, Any], manifest: Mapping[str, str], where
 def mark(index_dir: Path, sample: Sample | Mapping[str, Any] | None) -> None:
     """Leave (or clear, after a whole checkout) ML-Git's flag: this workspace holds a sample."""
     flag = _flag(index_dir)
+    refuse_symlinked_state(flag)  # the index folder swapped for a symlink: nothing deleted or written there
     if sample is None:
         flag.unlink(missing_ok=True)
         return

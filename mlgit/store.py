@@ -11,7 +11,7 @@ from . import index as idx
 from . import manifest as mf
 from . import spec as specs
 from . import yamlio
-from .atomic import atomic_write
+from .atomic import atomic_write, refuse_symlinked_state
 from .errors import MetadataError, TagNotFound
 from .layout import Layout
 from .metadata import MetadataRepo
@@ -31,6 +31,18 @@ class EntityStore:
         path = self.layout.entity_path(et, name)
         return path, specs.load(specs.spec_file(path, name), et, name)
 
+    def refuse_symlinked(self, et: str, name: str) -> None:
+        """Before a verb changes anything: the entity's index folder, HEAD file, cache and object store
+        under ``.ml-git/`` are reached through no symlink (``UnsafePath`` naming it). Their writers
+        check again as they write (``atomic.refuse_symlinked_state``); this makes the refusal come first."""
+        for state in (
+            self.layout.index_dir(et, name) / "INDEX.yaml",
+            self.layout.head_file(et, name),
+            self.layout.cache(et).root / "hashfs",
+            self.layout.objects(et).root / "hashfs",
+        ):
+            refuse_symlinked_state(state)
+
     # -- HEAD: the version checked out -------------------------------------------------------
     def head(self, et: str, name: str) -> tuple[str, str] | None:
         """(tag, sha) of the version checked out, None when never committed/checked out here."""
@@ -47,7 +59,9 @@ class EntityStore:
         atomic_write(self.layout.head_file(et, name), f"{tag}: {sha}\n".encode())
 
     def clear_head(self, et: str, name: str) -> None:
-        self.layout.head_file(et, name).unlink(missing_ok=True)
+        head = self.layout.head_file(et, name)
+        refuse_symlinked_state(head)  # refs/<name> swapped for a symlink: no file of another's deleted
+        head.unlink(missing_ok=True)
 
     # -- staging ------------------------------------------------------------------------------
     def staged(self, et: str, name: str) -> tuple[idx.Index, mf.Manifest]:

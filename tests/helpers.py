@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import random
+import sqlite3
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
@@ -104,3 +106,12 @@ def write_howto_v1(entity: Path) -> None:
     write(entity / "data" / "empty", b"")
     write(entity / "data" / "dup-a", b"same")
     write(entity / "data" / "dup-b", b"same")
+
+
+def copy_sqlite(source: Path, target: Path) -> None:
+    """Copy a SQLite database with SQLite's backup API: safe while ``target`` is open elsewhere."""
+    with (
+        contextlib.closing(sqlite3.connect(source)) as src,
+        contextlib.closing(sqlite3.connect(target)) as dst,
+    ):
+        src.backup(dst)

@@ -9,7 +9,13 @@ import pytest
 
 import mlgit.errors as errors
 
-RETRYABLE = {"MetadataError", "StorageError", "StorageUnreachable", "TransferError", "WorkspaceBusy"}  # a remote or a storage that may answer next time
+RETRYABLE = {
+    "MetadataError",
+    "StorageError",
+    "StorageUnreachable",
+    "TransferError",
+    "WorkspaceBusy",
+}  # a remote or a storage that may answer next time
 
 
 def _classes() -> list[type[errors.MLGitError]]:
@@ -42,3 +48,27 @@ def test_airflow_and_prefect_decide_alike(cls: type[errors.MLGitError]) -> None:
     prefect_retries = _transient(None, None, SimpleNamespace(data=err))
     airflow_retries = not fails_at_once(err)
     assert prefect_retries == airflow_retries == cls.retryable
+
+
+@pytest.mark.parametrize(
+    "err",
+    [
+        ConnectionResetError("reset by peer"),
+        TimeoutError("timed out"),
+        KeyError("manifest"),
+        ValueError("bad"),
+        OSError(28, "No space left on device"),
+    ],
+    ids=lambda e: type(e).__name__,
+)
+def test_airflow_and_prefect_decide_alike_on_errors_from_libraries(err: Exception) -> None:
+    pytest.importorskip("airflow")
+    pytest.importorskip("prefect")
+    from mlgit_airflow.operators import fails_at_once
+    from mlgit_prefect.tasks import _transient
+
+    assert (
+        _transient(None, None, SimpleNamespace(data=err))
+        == (not fails_at_once(err))
+        == errors.is_retryable(err)
+    )

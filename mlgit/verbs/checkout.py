@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+import os
+import stat
 from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -15,7 +17,7 @@ from ..errors import (
     LocalChanges,
 )
 from ..lineage import verify_link
-from ..materialize import Builder, build_all, check_bounds
+from ..materialize import Builder, Staged, build_all, check_bounds
 from ..names import safe_relpath
 from ..results import (
     Link,
@@ -64,14 +66,16 @@ def checkout(
     folder = safe_relpath(folder, f"{tag}: entity folder")
     dest = ctx.root / et / folder
     refuse_symlinked_parents(ctx.root, dest)
+    index_dir = ctx.layout.index_dir(et, name)
+    ctx.store.refuse_symlinked(et, name)  # the index and HEAD are written last: looked at first
     checked: set[Path] = set()  # each folder is looked at once, not once per file under it
-    for rel in manifest:
-        refuse_symlinked_parents(ctx.root, dest / rel, checked)
+    found = {rel: s for rel in manifest if (s := refuse_symlinked_parents(ctx.root, dest / rel, checked))}
     current = find_entity(ctx.root / et, name)
+    sampled = sampling.is_sampled(index_dir)  # a folder planted where the flag goes: refused before any write
     if current is not None and not force:
         st = status(ctx, et, name)
         # after a sampled checkout, the files left out are not deletions of the user's
-        deleted = [] if sampling.is_sampled(ctx.layout.index_dir(et, name)) else st.deleted
+        deleted = [] if sampled else st.deleted
         dirty = st.corrupted + st.untracked + st.missing + st.new + st.modified + deleted
         if ctx.store.head(et, name) is None:  # never versioned here: what create wrote is replaced
             dirty = [d for d in dirty if not _created_metadata(current, d, name)]
@@ -81,6 +85,9 @@ def checkout(
                 f"(first: {dirty[0]}); commit them, or checkout with --force"
             )
     old_index, _ = ctx.store.staged(et, name)
+    stale = [rel for rel in old_index if rel not in manifest]
+    for rel in stale:  # removed below: never through a folder swapped for a symlink
+        refuse_symlinked_parents(ctx.root, (dest / rel).parent, checked)
     mutability = body.get("mutability", "strict")
     objects, cache = ctx.layout.objects(et), ctx.layout.cache(et)
     for folder_ in (ctx.root / TMP_DIR, cache.root):  # what a checkout killed mid-way left behind
@@ -92,11 +99,22 @@ def checkout(
         old = old_index.get(rel)
         if bare:
             new_index[rel] = idx.Entry(cid, 0, 0, 0, idx.BARE)
-        elif old is not None and old.cid == cid and idx.matches_file(dest / rel, old):
+        elif old is not None and old.cid == cid and rel in found and old.matches(found[rel]):
             new_index[rel] = old
         else:
             jobs[rel] = (cid, dest / rel)
+    _refuse_conflicts(
+        f"{et} {name}: checkout of {tag}",
+        dest,
+        jobs,
+        found,
+        old_index,
+        stale,
+        checked,
+        force or current is not None,
+    )
     downloaded = skipped = 0
+    staged: Staged | None = None
     if jobs:
         need = {cid for cid, _ in jobs.values() if mutability == "mutable" or not cache.exists(cid)}
         threads = int(ctx.config["push_threads_count"])
@@ -109,33 +127,81 @@ def checkout(
             shared = ctx.layout.shared_cache(et)  # run folders: a shared cache is never linked writable
             builder = Builder(objects, cache, mutability, storage, ctx.root / TMP_DIR, pushed, shared)
             check_bounds(builder, tag, body, listed, jobs, dest)
-            dest.mkdir(parents=True, exist_ok=True)
-            stats = build_all(builder, jobs, threads, progress, fail_limit)
+            # every file built and verified in .ml-git/tmp first: one bad object leaves the workspace as it was
+            staged = build_all(builder, jobs, threads, progress, fail_limit)
         finally:
             if storage is not None:
                 storage.close()
         downloaded += builder.fetched
-        for rel, (cid, target) in jobs.items():
-            new_index[rel] = idx.Entry.from_stat(cid, stats[rel])
-            if mutability != "mutable":
-                mark_staged(str(target))  # an edit in place is told from a new file (verbs/changes.py)
-    dest.mkdir(parents=True, exist_ok=True)
-    for rel in old_index:
-        if rel not in manifest and (dest / rel).exists():
-            (dest / rel).unlink()
     md = ctx.metadata(et)
-    atomic_write(specs.spec_file(dest, name), md.show(tag, f"{folder}/{name}.spec"))
-    in_tag = set(md.files(tag))
-    for extra in (README, IGNORE_FILE):
-        if f"{folder}/{extra}" in in_tag:
-            atomic_write(dest / extra, md.show(tag, f"{folder}/{extra}"))
+    try:
+        in_tag = set(md.files(tag))
+        metadata_files = {specs.spec_file(dest, name): md.show(tag, f"{folder}/{name}.spec")} | {
+            dest / extra: md.show(tag, f"{folder}/{extra}")
+            for extra in (README, IGNORE_FILE)
+            if f"{folder}/{extra}" in in_tag
+        }
+    except BaseException:
+        if staged is not None:
+            staged.discard()
+        raise
+    # -- every object verified: from here on the workspace changes -------------------------------------
+    for rel in stale:  # first: a file of the old version may be a folder of the new one
+        if os.path.lexists(dest / rel):
+            (dest / rel).unlink()
+    if staged is not None:
+        staged.place(int(ctx.config["push_threads_count"]))
+        for rel, st_ in staged.stats.items():
+            new_index[rel] = idx.Entry.from_stat(jobs[rel][0], st_)
+            if mutability != "mutable":
+                mark_staged(str(jobs[rel][1]))  # an edit in place is told from a new file (verbs/changes.py)
+    dest.mkdir(parents=True, exist_ok=True)
+    for path, data in metadata_files.items():
+        atomic_write(path, data)
     ctx.store.save_staged(et, name, new_index)
-    sampling.mark(ctx.layout.index_dir(et, name), sample)
+    sampling.mark(index_dir, sample)
     ctx.store.set_head(et, name, tag, sha)
     size = sum(e.size for e in new_index.values())
     return version_result(
         et, name, body, dest, manifest, tag, sha, size=size, downloaded=downloaded, skipped=skipped
     )
+
+
+def _refuse_conflicts(
+    what: str,
+    dest: Path,
+    jobs: Mapping[str, tuple[str, Path]],
+    found: Mapping[str, os.stat_result],
+    old_index: idx.Index,
+    stale: list[str],
+    folders: set[Path],
+    overwrite: bool,
+) -> None:
+    """Refuse, before anything is written, what the renames would fail on half-way or lose: a folder
+    where a file goes, a file where a folder goes (unless it is a file of the old version, removed), and,
+    unless ``overwrite``, a file of the user's (not the old version's) where a file goes."""
+    for rel in jobs:
+        st = found.get(rel)
+        if st is None:
+            continue
+        if stat.S_ISDIR(st.st_mode):
+            raise LocalChanges(
+                f"{what} would put a file where {dest / rel} is a folder; move that folder away"
+            )
+        old = old_index.get(rel)
+        if not overwrite and (old is None or not old.matches(st)):
+            raise LocalChanges(
+                f"{what} would overwrite {dest / rel}, a file not checked out here; move it away, or "
+                "checkout with --force"
+            )
+    removed = {dest / rel for rel in stale}
+    for folder in folders:
+        try:
+            st = os.lstat(folder)
+        except (FileNotFoundError, NotADirectoryError):
+            continue
+        if not stat.S_ISDIR(st.st_mode) and folder not in removed:
+            raise LocalChanges(f"{what} needs a folder where {folder} is a file; move that file away")
 
 
 def _created_metadata(folder: Path, rel: str, name: str) -> bool:

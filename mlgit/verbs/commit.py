@@ -76,6 +76,7 @@ def commit(
     auto_bump: bool = False,
 ) -> VersionResult:
     path, body = ctx.store.load(et, name)
+    ctx.store.refuse_symlinked(et, name)  # HEAD is written after the metadata commit: looked at first
     sampling.refuse_if_sampled(ctx.layout.index_dir(et, name), et, name, "commit")
     index, staged = ctx.store.staged(et, name)
     if not (ctx.layout.index_dir(et, name) / "MANIFEST.yaml").exists():

@@ -12,6 +12,7 @@ from ..cid import cid_of, hash_file
 from ..errors import MetadataError, MLGitError
 from ..materialize import Builder
 from ..results import FsckResult
+from ..safety import refuse_symlinked_parents
 from ..storage import Storage
 from ..transfer import download
 from ..workspace import list_entities
@@ -109,6 +110,7 @@ def fsck(ctx: Context, et: str, fix: bool = True) -> FsckResult:
                     continue
                 try:
                     storage = storage_for(body["manifest"]["storage"])
+                    refuse_symlinked_parents(ctx.root, target.parent)  # never rebuilt through a symlink
                     builder = Builder(objects, cache, mutability, storage, ctx.layout.tmp_dir)
                     st = builder.build(entry.cid, target)
                     assert st is not None

@@ -9,11 +9,13 @@ refused for a version already pushed (a published tag is immutable: the remote w
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from .. import index as idx
 from ..errors import MLGitError, NothingToCommit, VersionConflict
 from ..names import tag_name
+from ..safety import refuse_symlinked_parents
 from .checkout import checkout
 
 if TYPE_CHECKING:
@@ -30,6 +32,7 @@ def reset(ctx: Context, et: str, name: str, mode: str, reference: str = "head") 
     if reference not in ("head", "head~1"):
         raise MLGitError(f"--reference: expected head or head~1, found {reference!r}")
     path, _ = ctx.store.load(et, name)
+    ctx.store.refuse_symlinked(et, name)
     head = ctx.store.head(et, name)
     if head is None:
         raise NothingToCommit(f"No current tag for [{name}]. commit first.")
@@ -50,6 +53,10 @@ def reset(ctx: Context, et: str, name: str, mode: str, reference: str = "head") 
             f"{et} {name}: {tag} is not the last commit of the {et} metadata repository; "
             "only the last version can be reset"
         )
+    if mode == "hard":  # a folder of the entity swapped for a symlink: refused before anything changes
+        checked: set[Path] = set()
+        for rel in ctx.store.staged(et, name)[0]:
+            refuse_symlinked_parents(ctx.root, (path / rel).parent, checked)
     parents = md.git("rev-list", "--parents", "-n", "1", sha).split()[1:]
     if not parents:
         raise MLGitError("There is no commit to go back. Do at least two commits.")

@@ -15,6 +15,7 @@ from ..errors import (
     MutabilityError,
 )
 from ..names import safe_relpath
+from ..safety import refuse_symlinked_parents
 
 if TYPE_CHECKING:
     from ..context import Context
@@ -33,6 +34,7 @@ def unlock(ctx: Context, et: str, name: str, file: str) -> Path:
     rel = safe_relpath(file, "unlock")
     index, _ = ctx.store.staged(et, name)
     target = path / rel
+    refuse_symlinked_parents(ctx.root, target.parent)  # never replaced through a folder swapped for a symlink
     if rel not in index or not target.is_file():
         raise EntityNotFound(f"unlock: {rel!r} is not a tracked file of {et} {name} (in {path})")
     if mutability == "flexible":

@@ -1,4 +1,4 @@
-"""Airflow test harness: a temporary SQLite AIRFLOW_HOME, one `airflow db migrate` per session,
+"""Airflow test harness: a temporary SQLite AIRFLOW_HOME, migrated once per session (a copy of the template),
 connections given as AIRFLOW_CONN_* JSON, git identity from the environment (never $HOME).
 
 The environment is set when this module is imported, which pytest does before any test module of
@@ -20,6 +20,7 @@ from typing import Any
 
 import pytest
 from airflow_helpers import EXAMPLES, ROOT, TEST_DAGS, connection_json  # noqa: F401 - re-exported
+from helpers import copy_sqlite
 
 
 def _prepare_airflow_env() -> Path:
@@ -71,17 +72,9 @@ AIRFLOW_HOME = _prepare_airflow_env()
 
 
 @pytest.fixture(scope="session")
-def airflow_db() -> Path:
-    """Migrate the temporary metadata database once per session."""
-    proc = subprocess.run(
-        [sys.executable, "-m", "airflow", "db", "migrate"],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
-    if proc.returncode != 0:
-        pytest.fail(f"airflow db migrate failed ({proc.returncode}):\n{proc.stdout}\n{proc.stderr}")
+def airflow_db(airflow_template_db: Path) -> Path:
+    """The temporary metadata database, migrated: a copy of the session's template (tests/conftest.py)."""
+    copy_sqlite(airflow_template_db, AIRFLOW_HOME / "airflow.db")
     return AIRFLOW_HOME
 
 

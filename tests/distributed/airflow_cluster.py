@@ -111,6 +111,8 @@ class AirflowCluster:
                 "AIRFLOW__WORKERS__EXECUTION_API_TIMEOUT": "60",
                 "AIRFLOW__DAG_PROCESSOR__DAG_BUNDLE_CONFIG_LIST": json.dumps(bundles),
                 "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "5",
+                # the DAG files do not change during a session: parsed once, not again every 30 s
+                "AIRFLOW__DAG_PROCESSOR__MIN_FILE_PROCESS_INTERVAL": "600",
                 "AIRFLOW__SCHEDULER__SCHEDULER_IDLE_SLEEP_TIME": "0.5",
                 "AIRFLOW__OPENLINEAGE__DISABLED": "True",
                 "AIRFLOW__CORE__HOSTNAME_CALLABLE": "airflow_local_settings.host_name",
@@ -160,7 +162,11 @@ class AirflowCluster:
             ]
             self.servers.start(f"worker-{host}", argv, self.host_env(host), wave=2)
         wait_for(
-            "the api-server", lambda: self.get("/api/v2/monitor/health"), 240, alive=self.servers.check_alive
+            "the api-server",
+            lambda: self.get("/api/v2/monitor/health"),
+            240,
+            interval=0.25,
+            alive=self.servers.check_alive,
         )
         self.startup_seconds = time.monotonic() - start
 
@@ -183,7 +189,7 @@ class AirflowCluster:
                 raise AssertionError(f"DAG import errors: {errors}")
             return set(dag_ids) <= found
 
-        wait_for(f"DAGs {dag_ids} parsed", parsed, timeout, interval=2, alive=self.servers.check_alive)
+        wait_for(f"DAGs {dag_ids} parsed", parsed, timeout, interval=1, alive=self.servers.check_alive)
 
     def trigger(self, dag_id: str, run_id: str, conf: dict[str, Any] | None = None) -> str:
         body = {"dag_run_id": run_id, "logical_date": None, "conf": conf or {}}
@@ -203,11 +209,14 @@ class AirflowCluster:
         """Wait until every (dag_id, run_id) is finished; fail with the failed tasks' logs. Returns
         each run's seconds from queued to end, as Airflow recorded them."""
 
-        def finished() -> bool:
-            states = {key: self.run(*key)["state"] for key in runs}
-            return all(state in ("success", "failed") for state in states.values())
+        pending = list(runs)
 
-        wait_for(f"runs {runs}", finished, timeout, interval=2, alive=self.servers.check_alive)
+        def finished() -> bool:  # one request a poll while the first pending run is not finished
+            while pending and self.run(*pending[0])["state"] in ("success", "failed"):
+                pending.pop(0)
+            return not pending
+
+        wait_for(f"runs {runs}", finished, timeout, interval=0.5, alive=self.servers.check_alive)
         failed = []
         for key in runs:
             run = self.run(*key)

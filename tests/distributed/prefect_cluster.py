@@ -74,14 +74,30 @@ class PrefectCluster:
         self.env = env
 
     def start(self, sample: Path) -> None:
+        """The server; then the first worker, which creates the pool (``--type process``: the pool
+        ``prefect work-pool create --type process`` makes); then, at once, the other worker and the
+        deployments."""
         start = time.monotonic()
         self.configure()
         argv = [*PREFECT, "server", "start", "--host", "127.0.0.1", "--port", str(self.port), "--no-ui"]
         self.servers.start("prefect-server", argv, self.env)
         wait_for(
-            "the Prefect server", lambda: self.get("/health") is True, 240, alive=self.servers.check_alive
+            "the Prefect server",
+            lambda: self.get("/health") is True,
+            240,
+            interval=0.25,
+            alive=self.servers.check_alive,
         )
-        self.cli("work-pool", "create", POOL, "--type", "process", "--overwrite")
+        self.start_worker(HOSTS[0])
+        wait_for(
+            f"the work pool {POOL}",
+            lambda: self._pool_exists(),
+            240,
+            interval=0.25,
+            alive=self.servers.check_alive,
+        )
+        for host in HOSTS[1:]:
+            self.start_worker(host)
         settings = self.base / "deploy.json"
         settings.write_text(
             json.dumps(
@@ -104,25 +120,25 @@ class PrefectCluster:
         if out.returncode != 0:
             raise AssertionError(f"deploying the flows failed:\n{out.stdout}\n{out.stderr}")
         self.deployments = json.loads(out.stdout.strip().splitlines()[-1])
-        for host in HOSTS:
-            workdir = self.base / host
-            workdir.mkdir(parents=True, exist_ok=True)
-            env = dict(self.env)
-            env.update(git_env(workdir / "home"))
-            self.homes[host] = workdir / "home"
-            argv = [*PREFECT, "worker", "start", "--pool", POOL, "--name", host, "--type", "process"]
-            if WORKER_LIMIT is not None:
-                argv += ["--limit", str(WORKER_LIMIT)]
-            self.servers.start(f"worker-{host}", argv, env, cwd=workdir, wave=1)
         self.startup_seconds = time.monotonic() - start
 
-    def cli(self, *args: str) -> str:
-        out = subprocess.run(
-            [*PREFECT, *args], env=self.env, capture_output=True, text=True, timeout=300, check=False
-        )
-        if out.returncode != 0:
-            raise AssertionError(f"prefect {' '.join(args)} failed:\n{out.stdout}\n{out.stderr}")
-        return out.stdout
+    def start_worker(self, host: str) -> None:
+        workdir = self.base / host
+        workdir.mkdir(parents=True, exist_ok=True)
+        env = dict(self.env)
+        env.update(git_env(workdir / "home"))
+        self.homes[host] = workdir / "home"
+        argv = [*PREFECT, "worker", "start", "--pool", POOL, "--name", host, "--type", "process"]
+        if WORKER_LIMIT is not None:
+            argv += ["--limit", str(WORKER_LIMIT)]
+        self.servers.start(f"worker-{host}", argv, env, cwd=workdir, wave=1)
+
+    def _pool_exists(self) -> bool:
+        response = httpx.get(f"{self.api}/work_pools/{POOL}", timeout=60)
+        if response.status_code == 404:
+            return False
+        response.raise_for_status()
+        return response.json()["type"] == "process"
 
     # -- REST -------------------------------------------------------------------------------
 
@@ -152,10 +168,14 @@ class PrefectCluster:
         """Wait until every flow run is final; fail with the failed runs' logs. Returns each run's
         seconds from creation to end."""
 
-        def finished() -> bool:
-            return all(self.flow_run(r)["state_type"] in FINAL for r in run_ids)
+        pending = list(run_ids)
 
-        wait_for(f"flow runs {run_ids}", finished, timeout, interval=1, alive=self.servers.check_alive)
+        def finished() -> bool:  # one request a poll while the first pending run is not final
+            while pending and self.flow_run(pending[0])["state_type"] in FINAL:
+                pending.pop(0)
+            return not pending
+
+        wait_for(f"flow runs {run_ids}", finished, timeout, interval=0.5, alive=self.servers.check_alive)
         failed = [self.describe_failure(r) for r in run_ids if self.flow_run(r)["state_type"] != "COMPLETED"]
         if failed:
             raise AssertionError("\n\n".join(failed))

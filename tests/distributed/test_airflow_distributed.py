@@ -65,7 +65,9 @@ def story(
         seconds: dict[tuple[str, str], float] = {}
 
         seconds.update(c.wait_runs([("mlgit_howto_dataset", c.trigger("mlgit_howto_dataset", "seed"))], 600))
-        on_new = wait_for("the asset-triggered run", lambda: c.runs("mlgit_on_new_dataset"), 120, interval=2)
+        on_new = wait_for(
+            "the asset-triggered run", lambda: c.runs("mlgit_on_new_dataset"), 120, interval=0.5
+        )
         labelled = [("mlgit_howto_labels", c.trigger("mlgit_howto_labels", "label"))]
         seconds.update(c.wait_runs([*labelled, ("mlgit_on_new_dataset", on_new[0]["dag_run_id"])], 600))
         seconds.update(c.wait_runs([(TRAIN, c.trigger(TRAIN, "steps"))], 600))
@@ -77,7 +79,7 @@ def story(
             return ti if ti and ti["state"] == "deferred" and ti["triggerer_job"] else None
 
         wait_ti = wait_for(
-            "the sensor to defer to the triggerer", deferred, 600, interval=1, alive=c.servers.check_alive
+            "the sensor to defer to the triggerer", deferred, 600, interval=0.5, alive=c.servers.check_alive
         )
         # a colleague's workspace, on no Airflow host, re-labels the data and pushes labels v2
         colleague = fresh_workspace(colleague_dir / "ws", airflow_shared["remotes"], airflow_shared["bucket"])

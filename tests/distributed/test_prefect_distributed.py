@@ -74,7 +74,7 @@ def story(
         pushed = colleague.push("labels", LABELS).to_dict()
         at_once.update({f"training-late-{i}": c.run_deployment("training") for i in range(TRAINING_RUNS)})
         triggered = wait_for(
-            "the asset-triggered run", lambda: c.flow_runs_of("on-new-dataset"), 120, interval=1
+            "the asset-triggered run", lambda: c.flow_runs_of("on-new-dataset"), 120, interval=0.5
         )
         at_once["on-new-dataset"] = triggered[0]["id"]
         seconds.update(c.wait_runs(list(at_once.values()), 900))

@@ -40,7 +40,6 @@ from prefect.settings import (  # noqa: E402
     PREFECT_SERVER_ANALYTICS_ENABLED,
     temporary_settings,
 )
-from prefect.testing.utilities import prefect_test_harness  # noqa: E402
 from prefect_reads import ACCESS_KEY, SECRET, HowtoWorld, howto  # noqa: E402
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "flows_examples"
@@ -49,6 +48,10 @@ EXAMPLES = Path(__file__).resolve().parents[2] / "flows_examples"
 @pytest.fixture(scope="session")
 def prefect_api() -> Iterator[str]:
     """The URL of one ephemeral Prefect API, shared by every test (it takes ~30 s to start)."""
+    # imported here: the server's modules take seconds to import, and under ``pytest -n`` every worker
+    # collects this folder while one runs it
+    from prefect.testing.utilities import prefect_test_harness
+
     with temporary_settings(updates={PREFECT_HOME: _PREFECT_HOME, PREFECT_LOCAL_STORAGE_PATH: _PREFECT_HOME / "storage",
                                      PREFECT_SERVER_ANALYTICS_ENABLED: False}):
         with prefect_test_harness(server_startup_timeout=180):

@@ -83,7 +83,7 @@ def _start(script: str, job: dict[str, Any]) -> subprocess.Popen[str]:
 
 @pytest.mark.timeout(1500)
 def test_pipelines_of_both_integrations_at_once_on_one_host_root(
-    tmp_path: Path, remotes: dict[str, str]
+    tmp_path: Path, remotes: dict[str, str], airflow_template_db: Path
 ) -> None:
     bucket = tmp_path / "bucket"
     publisher = make_project(tmp_path / "publisher", remotes, bucket).repo
@@ -106,17 +106,7 @@ def test_pipelines_of_both_integrations_at_once_on_one_host_root(
             **{f"{et}_remote": url for et, url in remotes.items()},
         },
     }
-    template = tmp_path / "airflow-template"
-    template.mkdir()
-    env = {**os.environ, **_airflow_env(template, conn)}
-    proc = subprocess.run(
-        [sys.executable, "-m", "airflow", "db", "migrate"],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
-    assert proc.returncode == 0, proc.stderr[-3000:]
+    template = airflow_template_db  # migrated once per test session (tests/conftest.py)
     # Prefect: a server in its own process
     port = _port()
     prefect_env = {
@@ -127,7 +117,18 @@ def test_pipelines_of_both_integrations_at_once_on_one_host_root(
         "PREFECT_LOGGING_EXTRA_LOGGERS": "mlgit",
     }
     server = subprocess.Popen(
-        [sys.executable, "-m", "prefect", "server", "start", "--host", "127.0.0.1", "--port", str(port)],
+        [
+            sys.executable,
+            "-m",
+            "prefect",
+            "server",
+            "start",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--no-ui",
+        ],
         env={**os.environ, **prefect_env},
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
@@ -141,13 +142,13 @@ def test_pipelines_of_both_integrations_at_once_on_one_host_root(
                 break
             except OSError:
                 assert time.monotonic() < deadline and server.poll() is None, "prefect server did not start"
-                time.sleep(1)
+                time.sleep(0.25)
         pub = _start("publisher.py", {"root": str(publisher.root), "first": 1, "versions": 4, "pause": 2.0})
         for i in range(max(AIRFLOW_RUNS, PREFECT_RUNS)):
             if i < AIRFLOW_RUNS:
                 home = tmp_path / f"airflow-{i}"
                 home.mkdir()
-                shutil.copy(template / "airflow.db", home / "airflow.db")
+                shutil.copy(template, home / "airflow.db")
                 procs.append(
                     (
                         f"airflow {i}",

@@ -19,11 +19,12 @@ from pathlib import Path
 import pytest
 import yaml
 from helpers import Cli, Project, make_project, write
+from security_helpers import publish
 
 from mlgit import ConfigError, MLGitError, SpecError, UnsafePath
 from mlgit import index as idx
 from mlgit.cid import BLOCK_SIZE, cid_of, descriptor_bytes
-from mlgit.errors import DescriptorError, DiskFull, InputFileError, InvalidKey, TooLarge
+from mlgit.errors import DescriptorError, DiskFull, InputFileError, InvalidKey, LocalChanges, TooLarge
 from mlgit.objects import HashFS
 from mlgit.storage.local import LocalStorage
 from mlgit.transfer import fetch_verified
@@ -508,3 +509,109 @@ def test_remote_fsck_no_fix_exits_1_when_objects_are_missing(project: Project) -
     assert run.exit_code == 1 and "missing object(s)" in run.output
     assert not any(project.bucket.iterdir())  # only reported
     assert cli("datasets remote-fsck ds").exit_code == 0  # fixed from the local copy
+
+
+# -- 10. a refused checkout leaves the workspace as it was ------------------------------------------------------
+def _workspace_state(p: Project) -> dict[str, tuple[bytes, int]]:
+    """Every file of the entity folder (bytes, mode), and the entity's index, manifest and HEAD."""
+    files = [*(p.root / "datasets").rglob("*"), *(p.root / ".ml-git" / "datasets" / "index").rglob("*"),
+             p.root / ".ml-git" / "datasets" / "refs" / "ds" / "HEAD"]
+    return {str(f): (f.read_bytes(), f.stat().st_mode) for f in files if f.is_file()}
+
+
+def _plant_second_version(p: Project, tmp: Path, mutability: str, fault: str) -> bytes:
+    """Version 2 pushed by whoever can write the metadata remote and the bucket: every file of version 1
+    changed, new files in new folders, and one bad object (sorted last, so the good ones are built first).
+    Returns the bytes of the bad file's chunk."""
+    paths: dict[str, list[str]] = {}
+    for rel in [*(f"data/d{i % 3}/f{i:02d}.bin" for i in range(12)), *(f"new/g{i}.bin" for i in range(6))]:
+        chunk = os.urandom(100)
+        (p.bucket / cid_of(chunk)).write_bytes(chunk)
+        desc = descriptor_bytes([(cid_of(chunk), 100)])
+        (p.bucket / cid_of(desc)).write_bytes(desc)
+        paths[cid_of(desc)] = [rel]
+    chunk = os.urandom(100)
+    if fault == "corrupt-object":  # a bucket object whose bytes do not match its CID
+        (p.bucket / cid_of(chunk)).write_bytes(b"x" * 100)
+        desc = descriptor_bytes([(cid_of(chunk), 100)])
+    else:  # a descriptor lying about the size of its chunk
+        (p.bucket / cid_of(chunk)).write_bytes(chunk)
+        desc = descriptor_bytes([(cid_of(chunk), 10)])
+    (p.bucket / cid_of(desc)).write_bytes(desc)
+    paths[cid_of(desc)] = ["zz/bad.bin"]
+    body = spec(mutability=mutability, size="1 MB", amount=19).replace(b"version: 1", b"version: 2")
+    attacker_push(p.remotes["datasets"], tmp, {"ds/ds.spec": body, "ds/MANIFEST.yaml": manifest(paths)}, "cv__ds__2")
+    return chunk
+
+
+@pytest.mark.parametrize("force", [False, True], ids=["clean", "force-with-untracked-file"])
+@pytest.mark.parametrize("fault", ["corrupt-object", "lying-descriptor"])
+@pytest.mark.parametrize("mutability", ["strict", "mutable"])
+def test_a_refused_checkout_leaves_the_previous_version_as_it_was(
+    project: Project, second: Project, tmp_path: Path, mutability: str, fault: str, force: bool
+) -> None:
+    path = project.repo.create("datasets", "ds", "cv", mutability, "local", "bucket")
+    for i in range(12):
+        write(path / "data" / f"d{i % 3}" / f"f{i:02d}.bin", f"version 1, file {i}\n".encode())
+    project.repo.add("datasets", "ds")
+    project.repo.commit("datasets", "ds")
+    project.repo.push("datasets", "ds")
+    chunk = _plant_second_version(project, tmp_path, mutability, fault)
+    v1 = Path(second.repo.checkout("datasets", "cv__ds__1").path)
+    if force:  # --force overwrites local changes to the version's files; a file of the user's own stays
+        write(v1 / "data" / "notes.txt", b"the user's own notes\n")
+    before = _workspace_state(second)
+
+    with pytest.raises(MLGitError, match="zz/bad.bin|declared 10 bytes, found 100") as err:
+        second.repo.checkout("datasets", "cv__ds__2", force=force)
+    assert err.type is not MLGitError
+    assert _workspace_state(second) == before  # no file of version 2, none of version 1 replaced
+    assert not (v1 / "new").exists() and not (v1 / "zz").exists()  # no folder of version 2 either
+    assert [f for f in (second.root / ".ml-git" / "tmp").rglob("*") if f.is_file()] == []
+    st = second.repo.status("datasets", "ds")
+    assert st.modified == st.new == st.deleted == st.missing == [] and st.untracked == (["data/notes.txt"] if force else [])
+    res = Cli(second.root)(f"datasets checkout cv__ds__2{' --force' if force else ''}", ok=False)
+    assert res.exit_code == 1 and _workspace_state(second) == before
+
+    if fault == "corrupt-object":  # the object repaired: the same checkout goes through
+        (project.bucket / cid_of(chunk)).write_bytes(chunk)
+        second.repo.checkout("datasets", "cv__ds__2", force=force)
+        assert (v1 / "zz" / "bad.bin").read_bytes() == chunk and len(list((v1 / "new").iterdir())) == 6
+        assert (v1 / "data" / "notes.txt").exists() == force
+
+
+def test_a_fresh_checkout_never_overwrites_the_users_files_in_its_folder(
+    project: Project, second: Project, tmp_path: Path
+) -> None:
+    """The entity folder exists without its spec (the user's own files): checkout neither loses one of them
+    when it is refused for a bad object, nor overwrites one without --force."""
+    publish(project, data=b"the version's data\n")
+    own = write(second.root / "datasets" / "ds" / "data" / "a.bin", b"the user's own file\n")
+    other = write(second.root / "datasets" / "ds" / "keep.txt", b"another of the user's files\n")
+    with pytest.raises(LocalChanges, match=r"would overwrite .*a.bin, a file not checked out here"):
+        second.repo.checkout("datasets", "ds")
+    assert own.read_bytes() == b"the user's own file\n" and other.exists()
+    assert not (second.root / "datasets" / "ds" / "ds.spec").exists()
+    second.repo.checkout("datasets", "ds", force=True)
+    assert own.read_bytes() == b"the version's data\n" and other.read_bytes() == b"another of the user's files\n"
+
+
+@pytest.mark.parametrize("clash", ["folder-where-a-file-goes", "file-where-a-folder-goes"])
+def test_a_checkout_that_could_not_finish_is_refused_before_it_writes(
+    project: Project, second: Project, clash: str
+) -> None:
+    """A folder of the user's where the version has a file, or a file of the user's where it has a folder:
+    refused, even with --force, before any file is written (a rename failing half-way would leave half a
+    version, and the user's file or folder is never removed)."""
+    publish(project)
+    folder = second.root / "datasets" / "ds"
+    if clash == "folder-where-a-file-goes":
+        write(folder / "data" / "a.bin" / "mine.txt", b"the user's")
+        match = r"would put a file where .*data/a.bin is a folder"
+    else:
+        write(folder / "data", b"the user's")
+        match = r"needs a folder where .*ds/data is a file"
+    before = {str(f): f.read_bytes() for f in folder.rglob("*") if f.is_file()}
+    with pytest.raises(LocalChanges, match=match):
+        second.repo.checkout("datasets", "ds", force=True)
+    assert {str(f): f.read_bytes() for f in folder.rglob("*") if f.is_file()} == before

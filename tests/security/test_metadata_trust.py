@@ -224,6 +224,85 @@ def test_files_planted_on_the_worker_are_not_read(tmp_path: Path, project: Proje
     assert "PRIVATE KEY" not in git(Path(project.remotes["datasets"]), "log", "--all", "-p")
 
 
+@pytest.mark.parametrize(
+    ("planted", "verb"),
+    [
+        ("datasets/index/metadata/ds", "add"),
+        ("datasets/index", "add"),
+        ("datasets/cache", "add"),
+        ("datasets/refs/ds", "commit"),
+        ("datasets/refs", "checkout"),
+        ("datasets/index/metadata/ds", "checkout"),
+        ("tmp", "checkout"),
+    ],
+)
+def test_state_folders_swapped_for_symlinks_are_never_written_through(tmp_path: Path, project: Project,
+                                                                      planted: str, verb: str) -> None:
+    """Another task on the worker swaps a folder of mlgit's own state under .ml-git/ (an entity's index,
+    its HEAD's folder, the cache, the temp folder) for a symlink to a folder of its choosing, holding what
+    the real one held: the verb refuses before it writes anything, with one line naming the symlink."""
+    publish(project)
+    entity = project.root / "datasets" / "ds"
+    write(entity / "data" / "b.bin", b"more data")
+    if verb == "commit":
+        project.repo.add("datasets", "ds", bumpversion=True)
+    if verb == "checkout":  # a file to build again: through .ml-git/tmp, then index and HEAD written
+        (entity / "data" / "b.bin").unlink()
+        (entity / "data" / "a.bin").unlink()
+    real = project.root / ".ml-git" / planted
+    outside = tmp_path / "outside"
+    if real.is_dir():
+        real.rename(outside)
+    else:
+        outside.mkdir()
+    os.symlink(outside, real)
+    before = {f: f.read_bytes() for f in outside.rglob("*") if f.is_file()}
+    args = {"add": ["datasets", "add", "ds"], "commit": ["datasets", "commit", "ds"],
+            "checkout": ["datasets", "checkout", "ds", "--force"]}[verb]
+    res = run_cli(project.root, *args)
+    assert res.returncode == 1, res.stderr
+    assert f"{real} is a symlink (to {outside})" in res.stderr and res.stderr.startswith("ERROR - ")
+    assert len(res.stderr.strip().splitlines()) == 1
+    assert {f: f.read_bytes() for f in outside.rglob("*") if f.is_file()} == before  # nothing written there
+    assert project.repo.metadata("datasets").tags("ds") == ["cv__ds__1"]
+    if verb == "checkout":
+        assert not (entity / "data" / "a.bin").exists()  # refused before any file was placed
+
+
+@pytest.mark.parametrize("verb", ["unlock", "fsck", "reset"])
+def test_entity_folder_swapped_for_a_symlink_is_never_written_through(tmp_path: Path, project: Project,
+                                                                      verb: str) -> None:
+    """A data folder of a checked-out entity swapped for a symlink to another's folder holding a file of the
+    same name: unlock (replaces the file), fsck (rebuilds it) and reset --hard (deletes it) leave it alone."""
+    if verb == "reset":  # ds's only version on top of another entity's: reset --hard HEAD~1 deletes its files
+        other = project.repo.create("datasets", "other", "cv", "flexible", "local", "bucket")
+        write(other / "o.bin", b"other")
+        project.repo.add("datasets", "other")
+        project.repo.commit("datasets", "other")
+    path = project.repo.create("datasets", "ds", "cv", "flexible", "local", "bucket")
+    write(path / "data" / "a.bin", b"genuine data\n")
+    project.repo.add("datasets", "ds")
+    project.repo.commit("datasets", "ds")
+    outside = write(tmp_path / "outside" / "a.bin", b"another's file\n").parent
+    if verb == "unlock":  # the same bytes: unlock would take it for the tracked file
+        (outside / "a.bin").write_bytes(b"genuine data\n")
+    (path / "data" / "a.bin").unlink()
+    (path / "data").rmdir()
+    os.symlink(outside, path / "data")
+    before = (outside / "a.bin").read_bytes(), (outside / "a.bin").stat().st_ino
+    if verb == "fsck":
+        res = project.repo.fsck("datasets")
+        assert res.unfixable == ["ds/data/a.bin"]
+    else:
+        with pytest.raises(UnsafePath, match=rf"{path / 'data'} is a symlink \(to {outside}\)"):
+            if verb == "unlock":
+                project.repo.unlock("datasets", "ds", "data/a.bin")
+            else:
+                project.repo.reset("datasets", "ds", "hard", "head~1")
+        assert project.repo.metadata("datasets").tags("ds") == ["cv__ds__1"]  # refused before the reset
+    assert ((outside / "a.bin").read_bytes(), (outside / "a.bin").stat().st_ino) == before
+
+
 # -- 2. YAML aliases ---------------------------------------------------------------------------------------
 _BOMB = "".join(
     f"  {c}: &{c} [{', '.join([f'*{p}'] * 9) if p else ', '.join(['lol'] * 9)}]\n"

@@ -107,3 +107,22 @@ def test_the_lock_holder_record_is_never_written_or_read_through_a_planted_file(
             assert lock.holder()["verb"] == "commit"
         assert victim.read_text() == "user's file\n", plant
         assert not holder.is_symlink() and holder.stat().st_ino != victim.stat().st_ino
+
+
+def test_a_lock_file_swapped_for_a_symlink_is_one_clear_error(project: Project, tmp_path: Path) -> None:
+    """The workspace lock file itself planted as a symlink to a user's file: never opened through it
+    (filelock uses O_NOFOLLOW), and the verb ends in one UnsafePath naming it, not an internal error."""
+    from security_helpers import run_cli
+
+    from mlgit import config as cfg
+    from mlgit.locking import LOCK_NAME
+
+    project.repo.create("datasets", "ds", "cv", "strict", "local", "bucket")
+    victim = write(tmp_path / "bashrc", b"user's file\n")
+    lock = project.root / cfg.MLGIT_DIR / LOCK_NAME
+    lock.unlink(missing_ok=True)
+    lock.symlink_to(victim)
+    res = run_cli(project.root, "datasets", "add", "ds")
+    assert res.returncode == 1 and f"lock file {lock} is a symlink (to {victim})" in res.stderr, res.stderr
+    assert res.stderr.startswith("ERROR - ") and len(res.stderr.strip().splitlines()) == 1
+    assert victim.read_bytes() == b"user's file\n"

@@ -337,9 +337,15 @@ def test_planted_sampling_flag_folder_is_refused_by_name(sampled: tuple[Path, Cl
     ws, cli = sampled
     flag = ws / ".ml-git" / "datasets" / "index" / "metadata" / "birds" / "sampling"
     flag.mkdir(parents=True)
-    for verb in ("checkout birds --sample-type=range --sampling=0:2", "checkout birds --force", "add birds"):
+    for verb in ("checkout birds --sample-type=range --sampling=0:2", "checkout birds --force"):
         out = one_line(cli(f"datasets {verb}", ok=False, cwd=ws).output)
         assert str(flag) in out and "found a folder" in out, out
+        assert not (ws / "datasets" / "birds").exists()  # refused before any file was written
+    flag.rmdir()
+    cli("datasets checkout birds", cwd=ws)
+    flag.mkdir()
+    out = one_line(cli("datasets add birds", ok=False, cwd=ws).output)
+    assert str(flag) in out and "found a folder" in out, out
 
 
 @pytest.fixture

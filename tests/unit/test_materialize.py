@@ -60,10 +60,13 @@ def test_chunks_come_from_the_storage_verified(tmp_path: Path, stores: tuple) ->
     objects, cache, bucket = stores
     data = os.urandom(2 * BLOCK + 5)
     cid = _add(tmp_path, objects, data, where=bucket)
-    b = Builder(objects, cache, "strict", storage=bucket)
+    (tmp_path / "tmp").mkdir()
+    b = Builder(objects, cache, "strict", storage=bucket, tmp_dir=tmp_path / "tmp")
     jobs = {"x/f": (cid, tmp_path / "ws" / "x" / "f"), "y/g": (cid, tmp_path / "ws" / "y" / "g")}
-    stats = build_all(b, jobs, threads=2)
-    assert sorted(stats) == ["x/f", "y/g"] and b.fetched == 3  # each chunk fetched once
+    staged = build_all(b, jobs, threads=2)
+    assert sorted(staged.stats) == ["x/f", "y/g"] and b.fetched == 3  # each chunk fetched once
+    assert not (tmp_path / "ws").exists()  # staged: nothing in the workspace before place()
+    staged.place()
     assert (tmp_path / "ws" / "y" / "g").read_bytes() == data
     with pytest.raises(ObjectNotFound, match="no storage was given"):
         Builder(objects, HashFS(tmp_path / "cache2"), "strict").build(cid, None)
@@ -97,6 +100,42 @@ def test_build_all_reports_failures_as_one_transfer_error(tmp_path: Path, stores
         bucket.delete(key)
     with pytest.raises(TransferError, match="checkout: 1 of 1 objects not transferred"):
         build_all(Builder(objects, cache, "strict", storage=bucket), {"f": (cid, tmp_path / "f")}, threads=1)
+
+
+@pytest.mark.parametrize("mutability", ["strict", "mutable"])
+def test_one_bad_object_stages_nothing_and_leaves_no_temp_file(
+    tmp_path: Path, stores: tuple, mutability: str
+) -> None:
+    objects, cache, bucket = stores
+    good = [_add(tmp_path, objects, os.urandom(100), where=bucket) for _ in range(20)]
+    chunk = os.urandom(100)
+    bucket.put(cid_of(chunk), b"not the chunk")  # a bucket writer swapped it: its CID no longer matches
+    bad = descriptor_bytes([(cid_of(chunk), 100)])
+    objects.put(cid_of(bad), bad)
+    ws, tmp = tmp_path / "ws", tmp_path / "tmp"
+    tmp.mkdir()
+    jobs = {f"d{i % 3}/f{i}": (cid, ws / f"d{i % 3}" / f"f{i}") for i, cid in enumerate(good)}
+    jobs["d9/bad"] = (cid_of(bad), ws / "d9" / "bad")
+    with pytest.raises(TransferError, match="1 of 21 objects not transferred"):
+        build_all(Builder(objects, cache, mutability, bucket, tmp), jobs, threads=2)
+    assert not ws.exists() and list(tmp.iterdir()) == []  # no file, no folder, no temp file
+
+
+def test_many_staged_files_are_placed_by_several_workers(tmp_path: Path, stores: tuple) -> None:
+    objects, cache, _ = stores
+    data = {f"d{i % 7}/f{i}": os.urandom(20) for i in range(700)}
+    cids = {rel: _add(tmp_path, objects, b) for rel, b in data.items()}
+    (tmp_path / "tmp").mkdir()
+    ws = tmp_path / "ws"
+    staged = build_all(
+        Builder(objects, cache, "mutable", tmp_dir=tmp_path / "tmp"),
+        {rel: (cid, ws / rel) for rel, cid in cids.items()},
+        threads=4,
+    )
+    assert not ws.exists()
+    staged.place(threads=4)
+    assert {f.relative_to(ws).as_posix(): f.read_bytes() for f in ws.rglob("*") if f.is_file()} == data
+    assert list((tmp_path / "tmp").iterdir()) == []
 
 
 def test_check_bounds_refuses_before_any_write(tmp_path: Path, stores: tuple) -> None:

@@ -8,9 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from mlgit import safety
-from mlgit.cid import hash_file
-from mlgit.errors import DiskFull
+from mlgit import atomic, safety
+from mlgit.cid import cid_of, hash_file
+from mlgit.errors import DiskFull, UnsafePath
+from mlgit.objects import HashFS
 from mlgit.workspace import make_read_only
 
 
@@ -71,3 +72,28 @@ def test_read_regular(tmp_path: Path) -> None:
         safety.read_regular(tmp_path / "fifo", 5, refuse)
     with pytest.raises(ValueError, match="not a regular file"):
         safety.read_regular("/dev/zero", 5, refuse)
+
+
+def test_state_is_written_through_no_symlink_below_the_workspace(tmp_path: Path) -> None:
+    """A symlink above the workspace (the owner's layout, even a folder named .ml-git) is used as given;
+    one in place of a folder under the workspace's .ml-git/ is refused by name; the file itself is replaced
+    by the rename, never followed, so a symlink there is no refusal."""
+    real = tmp_path / ".ml-git" / "projects"
+    real.mkdir(parents=True)
+    os.symlink(real, tmp_path / "linked")
+    ws = tmp_path / "linked" / "ws"
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (ws / ".ml-git" / "datasets" / "refs").mkdir(parents=True)
+    os.symlink(outside, ws / ".ml-git" / "datasets" / "refs" / "ds")
+    atomic.atomic_write(ws / ".ml-git" / "datasets" / "index" / "INDEX.yaml", b"{}")
+    os.symlink(outside / "x", ws / ".ml-git" / "datasets" / "index" / "HEAD")
+    atomic.atomic_write(ws / ".ml-git" / "datasets" / "index" / "HEAD", b"v")
+    assert (ws / ".ml-git" / "datasets" / "index" / "HEAD").read_bytes() == b"v" and not (
+        outside / "x"
+    ).exists()
+    with pytest.raises(UnsafePath, match=rf"^{ws}/.ml-git/datasets/refs/ds is a symlink \(to {outside}\)"):
+        atomic.atomic_write(ws / ".ml-git" / "datasets" / "refs" / "ds" / "HEAD", b"tag: sha\n")
+    with pytest.raises(UnsafePath, match="refs/ds is a symlink"):
+        HashFS(ws / ".ml-git" / "datasets" / "refs" / "ds" / "cache").put(cid_of(b"x"), b"x")
+    assert list(outside.iterdir()) == []

@@ -194,11 +194,12 @@ class MLGitConnectionSettings:
 
 
 def open_repository(settings: MLGitConnectionSettings, run: Mapping[str, str] | None = None) -> Repository:
-    """Initialize (first use) or open the workspace the settings describe. Every step is idempotent.
+    """Initialize (first use) or open the workspace the settings describe, through the core's one
+    setup (``Repository.setup``: under a file lock, the config written only when it changes).
 
     With ``run`` (``{dag_id, run_id}``) and the connection's ``run_folders`` on, that is the DAG run's
     own folder under the workspace root (``mlgit.runs``); finished runs' folders are swept on the way."""
-    from mlgit import Repository, runs
+    from mlgit import Repository, StorageSpec, WorkspaceSetup, runs
     from mlgit_airflow.runs import dag_run_state, key_of
 
     settings.workspace.mkdir(parents=True, exist_ok=True)
@@ -206,32 +207,29 @@ def open_repository(settings: MLGitConnectionSettings, run: Mapping[str, str] | 
     if run is not None and settings.run_folders:
         folder = runs.prepare(settings.workspace, key_of(run), settings.remotes, run).path
         runs.sweep(settings.workspace, dag_run_state, keep_failed=settings.keep_failed_runs_hours * 3600)
-    repo = Repository.init(folder, exist_ok=True, storage_credentials=settings.storage_credentials())
-    for entity_type, url in settings.remotes.items():
-        repo.remote_add(entity_type, url)
+    storages = []
     if settings.storage_type and settings.bucket:
-        repo.storage_add(
-            settings.bucket,
-            type=settings.storage_type,
-            path=settings.storage_path,
-            credentials=settings.profile,
-            endpoint_url=settings.endpoint_url,
-            region=settings.region,
-            username=settings.access_key_id if settings.storage_type == "sftph" else None,
-            private_key=settings.private_key_path,
-            port=settings.port,
-            known_hosts=settings.known_hosts,
+        storages.append(
+            StorageSpec(
+                settings.bucket,
+                settings.storage_type,
+                path=settings.storage_path,
+                credentials=settings.profile,
+                endpoint_url=settings.endpoint_url,
+                region=settings.region,
+                username=settings.access_key_id if settings.storage_type == "sftph" else None,
+                private_key=settings.private_key_path,
+                port=settings.port,
+                known_hosts=settings.known_hosts,
+            )
         )
-    for entity_type in settings.remotes:
-        repo.entity_init(entity_type)
-        md = repo.metadata(entity_type)
-        for key, value in (
-            ("user.name", settings.git_author_name),
-            ("user.email", settings.git_author_email),
-        ):
-            if value:
-                md.git("config", key, value)
-    return repo
+    wanted = WorkspaceSetup(
+        remotes=dict(settings.remotes),
+        storages=storages,
+        git_author_name=settings.git_author_name,
+        git_author_email=settings.git_author_email,
+    )
+    return Repository.setup(folder, wanted, storage_credentials=settings.storage_credentials())
 
 
 class MLGitHook(BaseHook):

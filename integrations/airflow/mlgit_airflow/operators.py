@@ -1,8 +1,9 @@
 """One operator per verb of ``mlgit.Repository``; each returns the verb's result to XCom as a dict.
 
 Templating lives here, the connection in the hook, all logic in the core. Errors that a retry
-cannot fix (unknown entity, bad tag, bad connection) fail the task at once with the core's message;
-storage and git errors are raised as they are, so Airflow's retries apply to them.
+cannot fix (unknown entity, bad tag, bad connection, any error ``mlgit.errors.is_retryable`` does not
+call retryable) fail the task at once with the core's message; storage and git remote errors are
+raised as they are, so Airflow's retries apply to them, as Prefect's tasks retry the same ones.
 """
 
 from __future__ import annotations
@@ -14,9 +15,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from airflow.sdk import AssetAlias, BaseOperator
-from airflow.sdk.exceptions import AirflowFailException, AirflowNotFoundException
+from airflow.sdk.exceptions import (
+    AirflowException,
+    AirflowFailException,
+    AirflowNotFoundException,
+    AirflowRuntimeError,
+)
 
-from mlgit.errors import MLGitError, is_retryable
+from mlgit.errors import is_retryable
 from mlgit_airflow._entities import MLGitInputError, flag, optional_int, plural_entity_type
 from mlgit_airflow.assets import event_extra, mlgit_asset
 from mlgit_airflow.hooks import MLGitHook
@@ -32,11 +38,15 @@ PUSH_ALIAS = "mlgit"
 
 
 def fails_at_once(err: BaseException) -> bool:
-    """Whether a task error is final (no Airflow retry): the provider's input errors, and the core's
-    errors that say they are not ``retryable`` (``mlgit.errors``: the policy Prefect's tasks read too)."""
+    """Whether a task error is final (no Airflow retry): the provider's input errors, and every error
+    that ``mlgit.errors.is_retryable`` does not call retryable (the policy Prefect's tasks read too:
+    a core error says so itself; a connection error or a timeout from a library may be retried; a
+    ``KeyError`` or a ``ValueError`` is not). Airflow's own errors are left to Airflow."""
     if isinstance(err, MLGitInputError | AirflowNotFoundException):
         return True
-    return isinstance(err, MLGitError) and not is_retryable(err)
+    if isinstance(err, AirflowException | AirflowRuntimeError):
+        return False
+    return not is_retryable(err)
 
 
 def _literal(value: object, what: str) -> Any:
@@ -500,8 +510,6 @@ class MLGitPushOperator(MLGitBaseOperator):
     The event (``mlgit://<type>/<name>``) carries ``{tag, sha, version, metrics}``. When the name is
     templated, the asset is only known at run time and is emitted through the ``mlgit`` AssetAlias.
     """
-
-    template_fields: Sequence[str] = (*MLGitBaseOperator.template_fields, "name")
 
     template_fields: Sequence[str] = (*MLGitBaseOperator.template_fields, "name", "auto_bump")
 

@@ -7,15 +7,14 @@ document. They reach ``mlgit.Repository`` in memory only, never its config file.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
 
 from prefect.blocks.core import Block
 from pydantic import Field, SecretStr
 
-from mlgit import ConfigError, Repository, runs
+from mlgit import ConfigError, Repository, StorageSpec, WorkspaceSetup, runs
 from mlgit.names import ENTITY_TYPES, entity_type
 
 
@@ -154,10 +153,7 @@ class MLGitRepository(Block):
         if run is not None:
             root = runs.prepare(root, run.key, self.remotes(), run.info).path
             runs.sweep(self.workspace, flow_run_state, keep_failed=self.keep_failed_runs_hours * 3600)
-        with _setup_lock(root):
-            repo = Repository.init(root, storage_credentials=creds)
-            self._configure(repo)
-        return repo
+        return Repository.setup(root, self.workspace_setup(), storage_credentials=creds)
 
     def remotes(self) -> dict[str, str]:
         return {et: str(getattr(self, f"{et}_remote")) for et in ENTITY_TYPES if getattr(self, f"{et}_remote")}
@@ -172,12 +168,10 @@ class MLGitRepository(Block):
         root = Path(self.workspace).expanduser().resolve()
         return runs.RunFolder(root, runs.run_key("flow-run", str(flow_run_id)), {"flow_run_id": str(flow_run_id)})
 
-    def _configure(self, repo: Repository) -> None:
-        config = repo.config
-        for et in ENTITY_TYPES:
-            url = getattr(self, f"{et}_remote")
-            if url and (config.get(et) or {}).get("git") != url:
-                repo.remote_add(et, url)
+    def workspace_setup(self) -> WorkspaceSetup:
+        """What the workspace must hold, for the core's one setup (``Repository.setup``: under a file
+        lock, the config written only when a setting differs)."""
+        storages = []
         for bucket in self.all_buckets():
             if self.storage_type == "local":
                 if not self.storage_path:
@@ -186,20 +180,16 @@ class MLGitRepository(Block):
                         f"MLGitRepository{named}: storage_type local needs "
                         f"storage_path (the folder used as bucket {bucket!r}), found none"
                     )
-                repo.storage_add(bucket, "local", path=str(Path(self.storage_path).expanduser() / bucket))
+                storages.append(StorageSpec(bucket, "local", path=str(Path(self.storage_path).expanduser() / bucket)))
             elif self.storage_type in ("sftph", "azureblobh"):
-                repo.storage_add(bucket, self.storage_type, endpoint_url=self.endpoint_url, username=self.username,
-                                 private_key=self.private_key_path, port=self.port, known_hosts=self.known_hosts)
+                storages.append(StorageSpec(bucket, self.storage_type, endpoint_url=self.endpoint_url,
+                                            username=self.username, private_key=self.private_key_path,
+                                            port=self.port, known_hosts=self.known_hosts))
             else:
-                repo.storage_add(bucket, "s3h", credentials=self.aws_profile, endpoint_url=self.endpoint_url,
-                                 region=self.region)
-        for et in ENTITY_TYPES:
-            if getattr(self, f"{et}_remote"):
-                repo.entity_init(et)
-                md = repo.metadata(et)
-                for key, value in (("user.name", self.git_author_name), ("user.email", self.git_author_email)):
-                    if value:
-                        md.git("config", key, value)
+                storages.append(StorageSpec(bucket, "s3h", credentials=self.aws_profile,
+                                            endpoint_url=self.endpoint_url, region=self.region))
+        return WorkspaceSetup(remotes=self.remotes(), storages=storages, git_author_name=self.git_author_name,
+                              git_author_email=self.git_author_email)
 
 
 def flow_run_state(info: Mapping[str, Any]) -> str | None:
@@ -223,23 +213,6 @@ def flow_run_state(info: Mapping[str, Any]) -> str | None:
     if kind in ("FAILED", "CRASHED", "CANCELLED"):
         return "failed"
     return "running"
-
-
-@contextmanager
-def _setup_lock(root: Path) -> Iterator[None]:
-    """Serialize the setup of one workspace: tasks submitted at once on a fresh worker clone once."""
-    (root / ".ml-git").mkdir(parents=True, exist_ok=True)
-    with open(root / ".ml-git" / "prefect-setup.lock", "a+b") as fh:
-        try:
-            import fcntl
-        except ImportError:  # Windows: no advisory lock; the tasks' retries cover a lost race
-            yield
-            return
-        fcntl.flock(fh.fileno(), fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
 
 
 def load_repository_block(ref: MLGitRepository | str) -> MLGitRepository:

@@ -7,12 +7,14 @@ second attempt can cure (a storage or git remote that did not answer), never on 
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Mapping
 from typing import Any
 
 from prefect import get_run_logger, task
 from prefect.cache_policies import NO_CACHE
+from prefect.exceptions import MissingContextError
 
 from mlgit import (
     CorruptObject,
@@ -43,12 +45,21 @@ _OPTIONS: dict[str, Any] = {
 }
 
 
+def _log() -> logging.Logger | logging.LoggerAdapter[logging.Logger]:
+    """The run logger inside a flow or task run; ``mlgit_prefect``'s own logger when a task's ``.fn``
+    is called directly (a script, a unit test), so every outcome line below is written either way."""
+    try:
+        return get_run_logger()
+    except MissingContextError:
+        return logging.getLogger("mlgit_prefect")
+
+
 def _repository(repository: RepositoryRef) -> Repository:
     return load_repository_block(repository).get_repository()
 
 
 def _progress(verb: str) -> Any:
-    logger = get_run_logger()
+    logger = _log()
     said: set[tuple[str, int]] = set()
 
     def progress(phase: str, done: int, total: int) -> None:
@@ -85,7 +96,10 @@ def mlgit_create(repository: RepositoryRef, entity_type: str, name: str, categor
                                   mutability=mutability, storage_type=block.storage_type,
                                   bucket=bucket or block.bucket_for(et), entity_dir=entity_dir, version=version)
     if result["checked_out"]:
-        get_run_logger().info("mlgit create %s/%s: already versioned; checked out %s", et, name, result["checked_out"])
+        _log().info("mlgit create %s/%s: already versioned; checked out %s", et, name, result["checked_out"])
+    else:
+        _log().info("mlgit create %s/%s: %s at %s", et, name, "created" if result["created"] else "found",
+                    result["path"])
     return result
 
 
@@ -102,6 +116,8 @@ def mlgit_checkout(repository: RepositoryRef, entity_type: str, ref: str, versio
     result = repo.checkout(entity_type, ref, version=version, bare=bare, force=force, fetch=run is None,
                            progress=_progress("checkout"), sample=sample).to_dict()
     record_checkout(result)
+    _log().info("mlgit checkout %s %s: %s files, %s bytes", result["entity_type"], result["tag"], result["files"],
+                result["size"])
     return result
 
 
@@ -115,7 +131,10 @@ def mlgit_add(repository: RepositoryRef, entity_type: str, name: str, bumpversio
     metrics (the core's rule): a retried or rerun add never bumps twice.
     """
     repo = _repository(repository)
-    return repo.add(entity_type, name, bumpversion=bumpversion, metrics=metrics, metrics_file=metrics_file).to_dict()
+    result = repo.add(entity_type, name, bumpversion=bumpversion, metrics=metrics, metrics_file=metrics_file)
+    _log().info("mlgit add %s/%s: staged version %s (%s files)", result.entity_type, name, result.version,
+                result.files)
+    return result.to_dict()
 
 
 @task(name="mlgit_commit", **_OPTIONS)
@@ -139,7 +158,7 @@ def mlgit_commit(repository: RepositoryRef, entity_type: str, name: str, message
                 links[kind] = link_from_checkouts(kind, checkouts)
     for kind, link in links.items():
         if link is not None:
-            get_run_logger().info("mlgit commit %s/%s: %s %s", plural, name, kind,
+            _log().info("mlgit commit %s/%s: %s %s", plural, name, kind,
                                   link if isinstance(link, str) else link["tag"])
     run = load_repository_block(repository).run_folder()
     flow_run_id, _ = run_ids()
@@ -154,8 +173,10 @@ def mlgit_commit(repository: RepositoryRef, entity_type: str, name: str, message
             run.remember("commit", plural, name, tag=result.tag, sha=result.sha, created=result.created)
     data = result.to_dict()
     data["dropped"] = runs.dropped_files(repo, plural, name, str(result.tag)) if result.tag else []
+    _log().info("mlgit commit %s: %s (sha %s)", result.tag, "committed" if result.created else "already committed",
+                result.sha)
     if data["dropped"]:
-        get_run_logger().warning("mlgit commit %s: drops %d file(s) of the version before it (first: %s)",
+        _log().warning("mlgit commit %s: drops %d file(s) of the version before it (first: %s)",
                                  result.tag, len(data["dropped"]), data["dropped"][0])
     return data
 
@@ -185,12 +206,13 @@ def mlgit_push(repository: RepositoryRef, entity_type: str, name: str, auto_bump
     ours = committed is not None and committed["tag"] == result.tag and bool(committed.get("created", True))
     news = made is None and (result.created or ours)
     data = {**result.to_dict(), "news": news}
+    _log().info("mlgit push %s: %s objects uploaded, %s already there", result.tag, result.uploaded, result.skipped)
     if news:
         artifacts.emit_asset(data)
         artifacts.pushed_table(data)
         artifacts.lineage_summary(repo.lineage(result.entity_type, str(result.tag)))
     else:
-        get_run_logger().info("mlgit push %s: nothing new; no asset event, no artifact", result.tag)
+        _log().info("mlgit push %s: nothing new; no asset event, no artifact", result.tag)
     if run is not None and made is None:
         run.remember("push", result.entity_type, result.name, tag=result.tag, sha=result.sha)
     return data
@@ -203,7 +225,9 @@ def mlgit_update(repository: RepositoryRef, entity_type: str) -> dict[str, Any]:
     repo = _repository(repository)
     plural = plural_entity_type(entity_type)
     repo.update(plural)
-    return {"entity_type": plural, "tags": repo.metadata(plural).tags()}
+    tags = repo.metadata(plural).tags()
+    _log().info("mlgit update %s: metadata updated (%d version tags)", plural, len(tags))
+    return {"entity_type": plural, "tags": tags}
 
 
 @task(name="mlgit_remote_fsck", **_OPTIONS)
@@ -212,6 +236,9 @@ def mlgit_remote_fsck(repository: RepositoryRef, entity_type: str, name: str, th
     """Check that the storage holds every object of every version of ``name`` (``thorough``: and that
     each matches its CID); re-upload what it lacks from this worker; fail if something stays missing."""
     result = _repository(repository).remote_fsck(entity_type, name, thorough=thorough, fix=fix)
+    _log().info("mlgit remote-fsck %s/%s: %s objects checked in %s version(s), %s missing, %s corrupted, %s fixed",
+                result.entity_type, result.name, result.objects_checked, len(result.versions), len(result.missing),
+                len(result.corrupted), len(result.fixed))
     if fail_on_unfixable and result.unfixable:
         raise CorruptObject(f"remote fsck {result.entity_type} {result.name}: {len(result.unfixable)} object(s) "
                             f"missing or corrupted in the storage and not on this worker "
@@ -224,6 +251,8 @@ def mlgit_fsck(repository: RepositoryRef, entity_type: str, fix: bool = True,
                fail_on_unfixable: bool = True) -> dict[str, Any]:
     """Check (and repair) local objects, cache and locked workspace files; fail if something stays broken."""
     result = _repository(repository).fsck(entity_type, fix=fix)
+    _log().info("mlgit fsck %s: %s objects checked, %s corrupted, %s fixed, %s unfixable", result.entity_type,
+                result.objects_checked, result.total, len(result.fixed), len(result.unfixable))
     if fail_on_unfixable and result.unfixable:
         raise CorruptObject(f"fsck {result.entity_type}: {len(result.unfixable)} corrupted item(s) could not be "
                             f"repaired (first: {result.unfixable[0]})")
