@@ -28,7 +28,7 @@ from .errors import DescriptorError, ObjectNotFound
 from .objects import HashFS, descriptor_chunks, temp_folder_for, temp_name
 from .safety import clone_or_copy, mode_protects
 from .storage.base import Storage
-from .transfer import Progress, TransferReport, fetch_verified, raise_failed, run_pool
+from .transfer import Progress, TransferReport, fetch_verified, pool_size, raise_failed, run_pool
 from .workspace import make_read_only
 
 #: chunks of one file fetched ahead of the one being written (memory: AHEAD x 256 KiB per file)
@@ -337,7 +337,8 @@ def build_all(
 
     try:
         try:
-            report: TransferReport = run_pool("checkout", sorted(jobs), one, threads, progress, fail_limit)
+            workers = pool_size(threads, builder.storage)
+            report: TransferReport = run_pool("checkout", sorted(jobs), one, workers, progress, fail_limit)
         finally:
             builder.close()
         where = builder.storage.where() if builder.storage else str(builder.objects.root)

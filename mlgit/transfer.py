@@ -254,10 +254,16 @@ def upload(
         data = store.get(key, verify=True)
         retry(lambda: storage.put(key, data), f"upload {key}")
 
-    report = run_pool("push", missing, one, max(threads, storage.concurrency), progress, fail_limit)
+    report = run_pool("push", missing, one, pool_size(threads, storage), progress, fail_limit)
     report.skipped = len(wanted) - len(missing)
     raise_failed(report, "push", len(missing), storage.where())
     return report
+
+
+def pool_size(threads: int, storage: Storage | None) -> int:
+    """Workers for a transfer: ``threads`` (ML-Git's ``push_threads_count``), or the storage's
+    ``concurrency`` where that is more (requests a backend wants in flight)."""
+    return max(threads, storage.concurrency if storage is not None else 0)
 
 
 def download(
@@ -278,7 +284,7 @@ def download(
     def one(key: str) -> None:
         store.put(key, fetch_verified(storage, key))
 
-    report = run_pool("checkout", missing, one, threads, progress, fail_limit)
+    report = run_pool("checkout", missing, one, pool_size(threads, storage), progress, fail_limit)
     report.skipped = len(wanted) - len(missing)
     raise_failed(report, "checkout", len(missing), storage.where())
     return report

@@ -41,8 +41,8 @@ class Storage(ABC):
     scheme: str = ""
     #: the bucket (or storage) name as the spec says it
     bucket: str = ""
-    #: uploads this backend wants in flight at least (0: no wish): a push's pool is never smaller
-    #: than this, whatever ``push_threads_count`` says (see ``S3Storage``)
+    #: requests this backend wants in flight at least (0: no wish): a push's or checkout's pool is never
+    #: smaller than this, whatever ``push_threads_count`` says (see ``S3Storage``)
     concurrency: int = 0
 
     @abstractmethod

@@ -75,7 +75,7 @@ READ_TIMEOUT = 15.0
 HEAD_AT_MOST = 32
 #: keys per listing segment run in parallel by ``missing``
 SEGMENT = 2000
-#: uploads kept in flight on an S3-compatible endpoint (our HTTP data plane), whatever
+#: requests (uploads, downloads) kept in flight on an S3-compatible endpoint (our HTTP data plane), whatever
 #: ``push_threads_count`` says when that is less: measured on SeaweedFS with 10,000 small objects,
 #: 32 requests in flight cost the server less CPU per PUT than 10 or 16 (it batches its internal
 #: hops), and the push took less wall time. ``concurrency: N`` in the storage's config sets it.
@@ -196,7 +196,7 @@ class S3Storage(Storage):
 
         Optional keys of ours: ``sdk: auto|http|minio|boto3`` (auto: our own HTTP data plane on an
         ``endpoint-url`` it can address, boto3 on AWS; minio: the minio SDK for PUT/GET), and
-        ``concurrency: N``, the uploads our HTTP data plane keeps in flight (default ``CONCURRENCY``).
+        ``concurrency: N``, the requests our HTTP data plane keeps in flight (default ``CONCURRENCY``).
         """
         aws = settings.get("aws-credentials") or {}
         profile = aws.get("profile") if isinstance(aws, Mapping) else None
