@@ -114,7 +114,7 @@ class MLGitBaseOperator(BaseOperator):
         self._lineage_outputs: list[LineageRef] = []
 
     @property
-    def entity_types(self) -> str:
+    def plural_type(self) -> str:
         """The entity type in its plural form (``datasets``, ``labels``, ``models``)."""
         return plural_entity_type(self.entity_type)
 
@@ -200,7 +200,7 @@ class MLGitCreateOperator(MLGitBaseOperator):
         try:
             value = runs.create_or_reuse(
                 repo,
-                self.entity_types,
+                self.plural_type,
                 self.name,
                 exist_ok=self.exist_ok,
                 fetch=self.fetch_first(),
@@ -261,7 +261,7 @@ class MLGitCheckoutOperator(MLGitBaseOperator):
             )
         repo = self.repository()
         result = repo.checkout(
-            self.entity_types,
+            self.plural_type,
             str(self.ref),
             version=optional_int(self.version, "version"),
             bare=self.bare,
@@ -316,7 +316,7 @@ class MLGitAddOperator(MLGitBaseOperator):
             raise MLGitInputError(f"metrics: expected a mapping of metric name to number, found {metrics!r}")
         repo = self.repository()
         result = repo.add(
-            self.entity_types,
+            self.plural_type,
             self.name,
             bumpversion=flag(self.bumpversion, "bumpversion"),
             metrics=metrics,
@@ -380,7 +380,7 @@ class MLGitCommitOperator(MLGitBaseOperator):
 
     def upstream_links(self, context: Context) -> dict[str, dict[str, str]]:
         """``{"datasets": {tag, sha}, "labels": {...}}`` from upstream checkout XComs of this run."""
-        linkable = self._LINKABLE.get(self.entity_types, ())
+        linkable = self._LINKABLE.get(self.plural_type, ())
         if not linkable:
             return {}
         found: dict[str, set[tuple[str, str]]] = {}
@@ -409,7 +409,7 @@ class MLGitCommitOperator(MLGitBaseOperator):
             if len(versions) > 1:
                 tags = sorted(tag for tag, _ in versions)
                 raise MLGitInputError(
-                    f"{self.entity_types} {self.name}: upstream checkouts of several {et} versions ({', '.join(tags)}); "
+                    f"{self.plural_type} {self.name}: upstream checkouts of several {et} versions ({', '.join(tags)}); "
                     f"name the one to link with {'dataset' if et == 'datasets' else 'labels'}="
                 )
             tag, sha = next(iter(versions))
@@ -418,7 +418,7 @@ class MLGitCommitOperator(MLGitBaseOperator):
 
     def commit_message(self, context: Context) -> str:
         ti = context["ti"]
-        head = (self.message or "").strip() or f"{self.entity_types} {self.name}"
+        head = (self.message or "").strip() or f"{self.plural_type} {self.name}"
         return (
             f"{head}\n\n"
             f"Airflow-Dag-Id: {ti.dag_id}\n"
@@ -434,7 +434,7 @@ class MLGitCommitOperator(MLGitBaseOperator):
             upstream = self.upstream_links(context)
             if dataset is None:
                 dataset = upstream.get("datasets")
-            if labels is None and self.entity_types == "models":
+            if labels is None and self.plural_type == "models":
                 labels = upstream.get("labels")
         repo = self.repository()
         run = self.hook.run_folder()
@@ -442,14 +442,14 @@ class MLGitCommitOperator(MLGitBaseOperator):
         # the latest record of this entity in this run: a push with auto_bump may have moved it on
         ti = context["ti"]
         trailers = {"Airflow-Dag-Id": str(ti.dag_id), "Airflow-Run-Id": str(ti.run_id)}
-        made = run.commit_made(repo, self.entity_types, self.name, trailers) if run else None
+        made = run.commit_made(repo, self.plural_type, self.name, trailers) if run else None
         if made is not None:  # a retry, or a clear after the run went on: this run's own version
             from mlgit import runs
 
-            result = runs.result_of(repo, self.entity_types, self.name, made["tag"], created=False)
+            result = runs.result_of(repo, self.plural_type, self.name, made["tag"], created=False)
         else:
             result = repo.commit(
-                self.entity_types,
+                self.plural_type,
                 self.name,
                 message=self.commit_message(context),
                 version=optional_int(self.version, "version"),
@@ -526,12 +526,12 @@ class MLGitPushOperator(MLGitBaseOperator):
         repo = self.repository()
         run = self.hook.run_folder()
         step = str(context["ti"].task_id)
-        made = run.push_made(self.entity_types, self.name, step) if run else None
+        made = run.push_made(self.plural_type, self.name, step) if run else None
         if made is not None:  # this run pushed already (a clear, a retry after the record): no news
-            result = runs.result_of(repo, self.entity_types, self.name, made["tag"], created=False)
+            result = runs.result_of(repo, self.plural_type, self.name, made["tag"], created=False)
         else:
-            result = repo.push(self.entity_types, self.name, auto_bump=flag(self.auto_bump, "auto_bump"))
-        committed = run.recorded("commit", self.entity_types, self.name) if run else None
+            result = repo.push(self.plural_type, self.name, auto_bump=flag(self.auto_bump, "auto_bump"))
+        committed = run.recorded("commit", self.plural_type, self.name) if run else None
         if committed is not None and made is None and result.created and committed["tag"] != result.tag:
             # another run took our version number first; auto_bump published ours as the next one
             run.remember(
@@ -543,7 +543,7 @@ class MLGitPushOperator(MLGitBaseOperator):
                 sha=result.sha,
                 created=True,
             )
-            committed = run.recorded("commit", self.entity_types, self.name)
+            committed = run.recorded("commit", self.plural_type, self.name)
         # news: a version this push made visible, or a version this run's commit created that a failed
         # attempt pushed without its event (Airflow sends the event only when the task succeeds); a
         # rerun whose commit found its version already there is no news
@@ -585,7 +585,7 @@ class MLGitFsckOperator(MLGitBaseOperator):
         self.fail_on_unfixable = fail_on_unfixable
 
     def run_verb(self, context: Context) -> dict[str, Any]:
-        result = self.repository().fsck(self.entity_types, fix=self.fix)
+        result = self.repository().fsck(self.plural_type, fix=self.fix)
         value = result.to_dict()
         value["corrupted"] = result.total
         self.log.info(
@@ -613,10 +613,10 @@ class MLGitUpdateOperator(MLGitBaseOperator):
 
     def run_verb(self, context: Context) -> dict[str, Any]:
         repo = self.repository()
-        repo.update(self.entity_types)
-        tags = repo.metadata(self.entity_types).tags()
-        self.log.info("mlgit: %s metadata updated (%d version tags)", self.entity_types, len(tags))
-        return {"entity_type": self.entity_types, "tags": tags}
+        repo.update(self.plural_type)
+        tags = repo.metadata(self.plural_type).tags()
+        self.log.info("mlgit: %s metadata updated (%d version tags)", self.plural_type, len(tags))
+        return {"entity_type": self.plural_type, "tags": tags}
 
 
 class MLGitRemoteFsckOperator(MLGitBaseOperator):
@@ -645,7 +645,7 @@ class MLGitRemoteFsckOperator(MLGitBaseOperator):
 
     def run_verb(self, context: Context) -> dict[str, Any]:
         result = self.repository().remote_fsck(
-            self.entity_types, self.name, thorough=flag(self.thorough, "thorough"), fix=self.fix
+            self.plural_type, self.name, thorough=flag(self.thorough, "thorough"), fix=self.fix
         )
         value = {**result.to_dict(), "total": result.total}
         self.log.info(
