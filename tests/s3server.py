@@ -257,7 +257,28 @@ def weed_binary() -> str | None:
     return str(beside) if beside.exists() else shutil.which("weed")
 
 
-class SeaweedFS:
+class _OwnProcess:
+    """A server process this test session started in its own process group."""
+
+    proc: subprocess.Popen[bytes]
+
+    def kill(self) -> None:
+        """SIGKILL, as a crash or an OOM kill would: no goodbye to open connections."""
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.proc.pid, signal.SIGKILL)
+        self.proc.wait()
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.proc.pid, signal.SIGTERM)
+            try:
+                self.proc.wait(15)
+            except subprocess.TimeoutExpired:
+                self.kill()
+
+
+class SeaweedFS(_OwnProcess):
     """``weed mini`` on loopback: master, volume, filer and S3 gateway in one process, every port free.
 
     Authentication is on (keys from the environment ``weed`` starts with), telemetry off, WebDAV,
@@ -343,25 +364,13 @@ class SeaweedFS:
     def server(self) -> S3Server:
         return S3Server(self.endpoint, self.access_key, self.secret_key, kind="seaweedfs")
 
-    def kill(self) -> None:
-        """SIGKILL, as a crash or an OOM kill would: no goodbye to open connections."""
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(self.proc.pid, signal.SIGKILL)
-        self.proc.wait()
-
     def stop(self) -> None:
-        if self.proc.poll() is None:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(self.proc.pid, signal.SIGTERM)
-            try:
-                self.proc.wait(15)
-            except subprocess.TimeoutExpired:
-                self.kill()
+        super().stop()
         if self._owned_dir:
             shutil.rmtree(self.dir, ignore_errors=True)
 
 
-class MotoProcess:
+class MotoProcess(_OwnProcess):
     """``moto_server`` in its own process (so a test can kill it, and it shares no GIL with us)."""
 
     access_key, secret_key = "testing-access-key", "testing-secret-key"
@@ -390,19 +399,6 @@ class MotoProcess:
 
     def server(self) -> S3Server:
         return S3Server(self.endpoint, self.access_key, self.secret_key, kind="moto")
-
-    def kill(self) -> None:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(self.proc.pid, signal.SIGKILL)
-        self.proc.wait()
-
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.kill()
 
 
 def start_server(kind: str) -> SeaweedFS | MotoProcess:
