@@ -27,7 +27,9 @@ def test_anything_else_is_one_line_naming_the_key_the_value_and_the_storage(valu
     with pytest.raises(StorageError) as err:
         timeout_settings({"read-timeout": value}, "s3h://b", 5, 15)
     msg = str(err.value)
-    assert msg.startswith("storage s3h://b: read-timeout must be seconds, more than 0 and at most 3600, found ")
+    assert msg.startswith(
+        "storage s3h://b: read-timeout must be seconds, more than 0 and at most 3600, found "
+    )
     assert repr(str(value))[:20] in msg and "\n" not in msg
 
 

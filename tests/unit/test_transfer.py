@@ -37,7 +37,10 @@ def test_a_transient_error_is_retried_until_an_attempt_answers() -> None:
 
 def test_after_the_last_attempt_the_error_says_how_many_were_made() -> None:
     call = Flaky(99, StorageUnreachable("cannot reach s3h://b (no answer within 2 s)"))
-    with pytest.raises(StorageUnreachable, match=rf"no answer within 2 s\) \(gave up after {transfer.ATTEMPTS} attempts in \d+ s\)"):
+    with pytest.raises(
+        StorageUnreachable,
+        match=rf"no answer within 2 s\) \(gave up after {transfer.ATTEMPTS} attempts in \d+ s\)",
+    ):
         transfer.retry(call, "get")
     assert call.calls == transfer.ATTEMPTS
 
