@@ -157,7 +157,9 @@ class PrefectCluster:
     def get(self, path: str) -> Any:
         return self.request("GET", path)
 
-    def run_deployment(self, key: str, parameters: dict[str, Any] | None = None, host: str | None = None) -> str:
+    def run_deployment(
+        self, key: str, parameters: dict[str, Any] | None = None, host: str | None = None
+    ) -> str:
         """A flow run of deployment ``key``, on ``host`` (its queue), or on whichever host polls first."""
         body: dict[str, Any] = {"parameters": parameters or {}}
         if host is not None:

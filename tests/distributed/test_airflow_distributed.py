@@ -18,12 +18,14 @@ the Asset events, the deferral, and that clearing a finished commit/push makes n
 
 from __future__ import annotations
 
+import itertools
 import statistics
 import time
 from pathlib import Path
 from typing import Any
 
 import pytest
+from airflow_local_settings import HOST_QUEUES
 from checks import (
     DATASET,
     LABELS,
@@ -71,7 +73,12 @@ def story(
         labelled = [("mlgit_howto_labels", c.trigger("mlgit_howto_labels", "label"))]
         seconds.update(c.wait_runs([*labelled, ("mlgit_on_new_dataset", on_new[0]["dag_run_id"])], 600))
         seconds.update(c.wait_runs([(TRAIN, c.trigger(TRAIN, "steps"))], 600))
-        at_once = [(ONE_TASK, c.trigger(ONE_TASK, f"one-task-{i}")) for i in range(ONE_TASK_RUNS)]
+        # each host gets runs of its own (a run id ending in -on-HOST: airflow_local_settings.py routes it to
+        # that host's queue): which worker polls first is no part of the test
+        hosts = itertools.cycle(HOST_QUEUES)
+        at_once = [
+            (ONE_TASK, c.trigger(ONE_TASK, f"one-task-{i}-on-{next(hosts)}")) for i in range(ONE_TASK_RUNS)
+        ]
         at_once.append((WAIT, c.trigger(WAIT, "wait", {"min_version": 2})))
 
         def deferred() -> dict[str, Any] | None:
@@ -89,7 +96,10 @@ def story(
         colleague.add("labels", LABELS)
         colleague.commit("labels", LABELS, message="re-labelled by hand", dataset=data.tag, auto_bump=True)
         pushed = colleague.push("labels", LABELS).to_dict()
-        at_once += [(ONE_TASK, c.trigger(ONE_TASK, f"one-task-late-{i}")) for i in range(ONE_TASK_RUNS)]
+        at_once += [
+            (ONE_TASK, c.trigger(ONE_TASK, f"one-task-late-{i}-on-{next(hosts)}"))
+            for i in range(ONE_TASK_RUNS)
+        ]
         seconds.update(c.wait_runs(at_once, 900))
         figures["airflow_story_seconds"] = round(time.monotonic() - started, 1)
 
@@ -190,6 +200,10 @@ def test_tasks_ran_on_both_hosts_and_steps_on_one(airflow_cluster: Any, story: d
     c = airflow_cluster
     hosts = {key: {ti["hostname"] for ti in c.task_instances(*key).values()} for key in story["runs"]}
     assert set().union(*hosts.values()) == {"host_a", "host_b"}, hosts
+    for key in story["runs"]:  # a run sent to a host ran there
+        for host in HOST_QUEUES:
+            if key[1].endswith(f"-on-{host}"):
+                assert hosts[key] == {host}, (key, hosts[key])
     for key in story["runs"]:
         if key[0] in ("mlgit_howto_dataset", "mlgit_howto_labels", TRAIN, "mlgit_on_new_dataset"):
             assert hosts[key] == {"host_a"}, (key, hosts[key])

@@ -67,7 +67,9 @@ def story(
         seconds.update(c.wait_runs([runs["training"]], 600))
         # each host gets runs of its own (by its queue): which host polls first is no part of the test
         hosts = itertools.cycle(HOSTS)
-        at_once = {f"training-{i}": c.run_deployment("training", host=next(hosts)) for i in range(TRAINING_RUNS)}
+        at_once = {
+            f"training-{i}": c.run_deployment("training", host=next(hosts)) for i in range(TRAINING_RUNS)
+        }
         # a colleague's workspace, on no worker host, re-labels the data and pushes labels v2
         colleague = fresh_workspace(colleague_dir / "ws", prefect_shared["remotes"], prefect_shared["bucket"])
         data = colleague.checkout("datasets", DATASET, force=True)
@@ -77,7 +79,10 @@ def story(
         colleague.commit("labels", LABELS, message="re-labelled by hand", dataset=data.tag, auto_bump=True)
         pushed = colleague.push("labels", LABELS).to_dict()
         at_once.update(
-            {f"training-late-{i}": c.run_deployment("training", host=next(hosts)) for i in range(TRAINING_RUNS)}
+            {
+                f"training-late-{i}": c.run_deployment("training", host=next(hosts))
+                for i in range(TRAINING_RUNS)
+            }
         )
         triggered = wait_for(
             "the asset-triggered run", lambda: c.flow_runs_of("on-new-dataset"), 120, interval=0.5
