@@ -273,8 +273,11 @@ def download(
     threads: int = 10,
     progress: Progress | None = None,
     fail_limit: int | None = None,
+    keep: Callable[[str, bytes], None] | None = None,
 ) -> TransferReport:
-    """Fetch the objects the local store lacks, each verified against its CID before it is kept."""
+    """Fetch the objects the local store lacks, each verified against its CID before it is kept;
+    ``keep(key, data)`` also receives each one's verified bytes (a checkout parses its descriptors from
+    them instead of reading them back from the store and verifying them again)."""
     wanted = sorted({require_cid(c, f"checkout from {storage.where()}") for c in cids})
     missing = [c for c in wanted if not store.exists(c)]
     if missing:
@@ -282,7 +285,10 @@ def download(
             retry(storage.check, f"open {storage.where()}")
 
     def one(key: str) -> None:
-        store.put(key, fetch_verified(storage, key))
+        data = fetch_verified(storage, key)
+        store.put(key, data)
+        if keep is not None:
+            keep(key, data)
 
     report = run_pool("checkout", missing, one, pool_size(threads, storage), progress, fail_limit)
     report.skipped = len(wanted) - len(missing)

@@ -119,13 +119,18 @@ def checkout(
         need = {cid for cid, _ in jobs.values() if mutability == "mutable" or not cache.exists(cid)}
         threads = int(ctx.config["push_threads_count"])
         storage = ctx.storage(body["manifest"]["storage"]) if need else None
+        verified: dict[str, bytes] = {}  # the descriptors downloaded, verified: parsed from memory
         try:
             if storage is not None:
-                rep = download(storage, objects, need, threads, progress, fail_limit)  # descriptors
+                rep = download(
+                    storage, objects, need, threads, progress, fail_limit, keep=verified.__setitem__
+                )
                 downloaded, skipped = len(rep.done), rep.skipped
             pushed = is_pushed(ctx.metadata(et), sha)
             shared = ctx.layout.shared_cache(et)  # run folders: a shared cache is never linked writable
-            builder = Builder(objects, cache, mutability, storage, ctx.root / TMP_DIR, pushed, shared)
+            builder = Builder(
+                objects, cache, mutability, storage, ctx.root / TMP_DIR, pushed, shared, verified
+            )
             check_bounds(builder, tag, body, listed, jobs, dest)
             # every file built and verified in .ml-git/tmp first: one bad object leaves the workspace as it was
             staged = build_all(builder, jobs, threads, progress, fail_limit)
