@@ -36,7 +36,8 @@ def run(cmd: list[str], env: dict[str, str], server: b.Server) -> tuple[float, f
     os.sync()
     cpu0 = server.cpu() or 0.0
     t0 = time.perf_counter()
-    proc = subprocess.run([sys.executable, "-c", _RUSAGE, *cmd], env=env, capture_output=True)
+    # run from / : with ``python -c`` the current folder comes first on sys.path, before PYTHONPATH
+    proc = subprocess.run([sys.executable, "-c", _RUSAGE, *cmd], env=env, capture_output=True, cwd="/")
     wall = time.perf_counter() - t0
     server_cpu = (server.cpu() or 0.0) - cpu0
     if proc.returncode:
@@ -54,6 +55,9 @@ def main() -> int:
     ap.add_argument("--threads", type=int, default=10)
     ap.add_argument("--limit", action="store_true", help="also the plain 16-thread SDK loop")
     ap.add_argument("--scale", type=float, default=1.0)
+    ap.add_argument("--tmp", help="where the workspaces go (default: the system's temp folder); /dev/shm takes the "
+                    "disk's state out of the figures (on ext4 without a journal, files deleted in the last minutes "
+                    "make each file creation cost more)")
     ap.add_argument("--wrap", default="", help="a prefix for mlgit's checkouts, {n} the run's number: "
                     "'strace -f -c -o /tmp/st-{n}.txt' (figures then include its cost)")
     args = ap.parse_args()
@@ -65,7 +69,7 @@ def main() -> int:
     server = b.Server("seaweedfs")
     rows: dict[str, list[tuple[float, float, float, float]]] = {}
     try:
-        with tempfile.TemporaryDirectory(prefix="bench-ab-") as d:
+        with tempfile.TemporaryDirectory(prefix="bench-ab-", dir=args.tmp) as d:
             tmp = Path(d)
             env = b._env(tmp, server)
             b.STEPS.discard("checkout")
@@ -99,14 +103,16 @@ def main() -> int:
                         if args.wrap:
                             cmd = [*args.wrap.format(n=n).split(), *cmd]
                     wall, user, system, scpu, out = run(cmd, tenv, server)
+                    extra = ""
                     if tree != "limit":
                         got = b._last_json(out)
                         assert got["files"] == w.files, got
+                        extra = f" (the verb: cpu {got['verb_cpu_s']:.2f}, botocore session {got['botocore_session']})"
                         # kept until the end: deleting 20,000 inodes before the next run would make its
                         # file creations slower (ext4 without a journal skips recently freed inodes)
                     rows.setdefault(tree, []).append((wall, user, system, scpu))
                     print(f"run {n}: round {rnd + 1} {tree}: wall {wall:.2f} user {user:.2f} sys {system:.2f} "
-                          f"cpu {user + system:.2f} server {scpu:.2f}", flush=True)
+                          f"cpu {user + system:.2f} server {scpu:.2f}{extra}", flush=True)
     finally:
         server.stop()
     print(f"\nmedians of {args.rounds} ({w.name}, load {b._load()}):")
