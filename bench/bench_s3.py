@@ -288,7 +288,9 @@ print(json.dumps({**out, "seconds": time.perf_counter() - t0}))
 
 
 def mlgit_round(w: Workload, server: Server, tmp: Path, env: dict[str, str], threads: int,
-                sdk: str = "auto") -> dict[str, Any]:
+                sdk: str = "auto", tree: str | None = None) -> dict[str, Any]:
+    """``tree``: the timed steps run that source tree's mlgit (``--tools mlgit@/path``: old and new in one run);
+    the setup (init, add, commit) runs this one's."""
     from mlgit import Repository
 
     bucket = server.bucket(f"mlgit-{w.name.lower()}")
@@ -316,15 +318,18 @@ def mlgit_round(w: Workload, server: Server, tmp: Path, env: dict[str, str], thr
         os.environ.clear()
         os.environ.update(old)
     args = [str(remote), bucket, server.endpoint, str(threads), sdk]
+    cwd = None
+    if tree:  # from / : with python -c the current folder comes first on sys.path, before PYTHONPATH
+        env, cwd = {**env, "PYTHONPATH": str(Path(tree).resolve())}, Path("/")
     push_s, push_mb, push_cpu, out = timed(peak(profiled([sys.executable, "-c", _MLGIT_STEP, "push", str(ws), *args],
-                                                         f"{w.name}-push")), env)
+                                                         f"{w.name}-push")), env, cwd)
     pushed = _last_json(out)
     co_s = co_mb = co_cpu = NAN
     got: dict[str, Any] = {"seconds": NAN, "phases": {}}
     if "checkout" in STEPS:
         ws2 = tmp / "ws2"
         co_s, co_mb, co_cpu, out = timed(peak(profiled(
-            [sys.executable, "-c", _MLGIT_STEP, "checkout", str(ws2), *args], f"{w.name}-checkout")), env)
+            [sys.executable, "-c", _MLGIT_STEP, "checkout", str(ws2), *args], f"{w.name}-checkout")), env, cwd)
         got = _last_json(out)
         if got["files"] != w.files:
             raise RuntimeError(f"mlgit checkout gave {got['files']} files, expected {w.files}")
@@ -483,11 +488,9 @@ def report(results: dict[str, dict[str, list[dict[str, Any]]]], workloads: list[
                          f"{f(objs / c, 0)} | {f(_median(rows, 'checkout_mb'), 0)} | "
                          f"{f(_median(rows, 'checkout_cpu_s'))} | {f(_median(rows, 'checkout_server_cpu_s'))} | {objs} |")
     lines.append("")
-    for w in workloads:
-        r = results.get(w.name, {})
-        if "mlgit" not in r:
-            continue
-        m = r["mlgit"]
+    for w, name in ((wl, name) for wl in workloads for name in results.get(wl.name, {}) if name.startswith("mlgit")):
+        r = results[w.name]
+        m = r[name]
         parts = []
         if "dvc" in r:
             d = r["dvc"]
@@ -500,7 +503,7 @@ def report(results: dict[str, dict[str, list[dict[str, Any]]]], workloads: list[
         if "dvc" in r:
             parts.append(f"peak MiB mlgit/DVC push {_median(m, 'push_mb'):.0f}/{_median(r['dvc'], 'push_mb'):.0f}, "
                          f"checkout {f(_median(m, 'checkout_mb'), 0)}/{f(_median(r['dvc'], 'checkout_mb'), 0)}")
-        lines.append(f"{w.name} mlgit: " + "; ".join(parts))
+        lines.append(f"{w.name} {name}: " + "; ".join(parts))
     return "\n".join(lines)
 
 
@@ -525,7 +528,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--server", default="seaweedfs", help="seaweedfs (default), moto, or http(s)://host:port")
     ap.add_argument("--workloads", default="W1,W2")
     ap.add_argument("--tools", default="mlgit,dvc,limit",
-                    help="any of mlgit (the default data plane), mlgit-boto3, dvc, limit (a plain SDK loop)")
+                    help="any of mlgit (the default data plane), mlgit-boto3, mlgit@TREE (the steps run TREE's mlgit: "
+                    "another checkout of the repository, to compare in one run), dvc, limit (a plain SDK loop)")
     ap.add_argument("--steps", default="push,checkout", help="push,checkout (default) or push alone")
     ap.add_argument("--rounds", type=int, default=1)
     ap.add_argument("--threads", type=int, default=10, help="push_threads_count for mlgit (ML-Git's default: 10)")
@@ -567,6 +571,8 @@ def main(argv: list[str] | None = None) -> int:
                         row = mlgit_round(w, server, tmp, env, args.threads)
                     elif tool == "mlgit-boto3":
                         row = mlgit_round(w, server, tmp, env, args.threads, sdk="boto3")
+                    elif tool.startswith("mlgit@"):
+                        row = mlgit_round(w, server, tmp, env, args.threads, tree=tool.partition("@")[2])
                     elif tool == "limit":
                         row = limit_round(w, server, env, args.limit_threads)
                     else:
