@@ -564,7 +564,7 @@ def main(argv: list[str] | None = None) -> int:
                 for tool in tools:
                     del SERVER_CPU[:]
                     del STEP_SYS[:]
-                    tmp = Path(tempfile.mkdtemp(prefix=f"bench-{tool}-{w.name}-"))
+                    tmp = Path(tempfile.mkdtemp(prefix=f"bench-{tool.replace('/', '_')}-{w.name}-"))
                     kept.append(tmp)
                     env = _env(tmp, server)
                     if tool == "mlgit":
