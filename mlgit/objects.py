@@ -74,10 +74,12 @@ class HashFS:
             refuse_symlinked_state(f"{folder}/-", self._checked)
         self._dirs.add(folder)
 
-    def put(self, cid: str, data: bytes) -> bool:
-        """Store bytes under their CID (temp file + rename); False when the object was already there."""
+    def put(self, cid: str, data: bytes, absent: bool = False) -> bool:
+        """Store bytes under their CID (temp file + rename); False when the object was already there.
+        ``absent``: the caller just saw it missing (no second look; a copy written meanwhile by another
+        process has the same bytes, and the rename replaces it whole)."""
         target = self._p(cid)
-        if os.path.exists(target):
+        if not absent and os.path.exists(target):
             return False
         tmp = temp_name(self.folder(target), cid)
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)

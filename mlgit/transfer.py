@@ -286,7 +286,7 @@ def download(
 
     def one(key: str) -> None:
         data = fetch_verified(storage, key)
-        store.put(key, data)
+        store.put(key, data, absent=True)  # ``missing``: looked at just before
         if keep is not None:
             keep(key, data)
 
