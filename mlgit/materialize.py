@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 from .bounds import check_checkout
-from .cid import cid_of, parse_descriptor
+from .cid import cid_matches, parse_descriptor
 from .errors import DescriptorError, ObjectNotFound
 from .objects import HashFS, descriptor_chunks, temp_folder_for, temp_name
 from .safety import clone_or_copy, mode_protects
@@ -129,7 +129,7 @@ class Builder:
                 data = fh.read(size)
         except OSError:
             return None
-        return data if cid_of(data) == cid else None
+        return data if cid_matches(cid, data) else None
 
     def _chunk(self, cid: str) -> bytes:
         if self.objects.exists(cid):

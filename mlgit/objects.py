@@ -21,7 +21,7 @@ from .atomic import (
     temp_folder_for,
     temp_name,
 )
-from .cid import cid_of, is_cid, parse_descriptor, require_cid
+from .cid import cid_matches, is_cid, parse_descriptor, require_cid
 from .errors import CorruptObject
 
 if TYPE_CHECKING:
@@ -99,7 +99,7 @@ class HashFS:
     def get(self, cid: str, verify: bool = True) -> bytes:
         with open(self._p(cid), "rb") as fh:
             data = fh.read()
-        if verify and cid_of(data) != cid:
+        if verify and not cid_matches(cid, data):
             raise CorruptObject(f"object {cid} in {self.root} does not match its CID (local store corrupted)")
         return data
 
@@ -199,7 +199,7 @@ class LocalObjects:
         with open(path, "rb") as fh:
             fh.seek(offset)
             data = fh.read(size)
-        if cid_of(data) != cid:
+        if not cid_matches(cid, data):
             raise CorruptObject(
                 f"chunk {cid} of cached file {path} does not match its CID: the file changed after add "
                 "(run fsck, then add again)"

@@ -35,7 +35,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol, TypeVar
 
-from .cid import cid_of, require_cid
+from .cid import cid_matches, require_cid
 from .errors import (
     CorruptObject,
     MLGitError,
@@ -302,7 +302,7 @@ def fetch_verified(storage: Storage, key: str) -> bytes:
 
     def get() -> bytes:
         data = storage.get(key)
-        if cid_of(data) != key:
+        if not cid_matches(key, data):
             raise CorruptObject(
                 f"object {key} in {storage.where()} does not match its CID (corrupted in the storage)"
             )
