@@ -10,7 +10,8 @@ Retries, timeouts and deadlines (one retry layer, this one):
   (``storage/s3_http.py``; a kept-alive connection the server closed meanwhile is replaced once,
   at once: connection reuse, not a retry), botocore with ``total_max_attempts=1``, the minio SDK's
   urllib3 with retries off. Its only job is a bounded attempt: a connection within 5 s, and no
-  byte for 15 s means no answer (``S3Storage`` defaults).
+  byte for 15 s means no answer (``S3Storage`` defaults; ``connect-timeout`` and ``read-timeout`` in
+  the storage's config set them, as for every remote storage).
 - ``azureblobh`` makes ONE attempt per call too (the Azure SDK's retry policy with
   ``retry_total=0``), bounded the same way: connect 5 s, read 15 s (``AzureStorage`` defaults).
 - ``retry`` (here) retries every storage call of push, checkout and remote-fsck (the bucket check,

@@ -99,9 +99,17 @@ class S3Bucket:
         return self.server.client()
 
 
-def s3_settings(endpoint: str, region: str = "us-east-1", profile: str | None = PROFILE) -> dict[str, Any]:
-    """A config entry as ``ml-git repository storage add BUCKET --endpoint-url=...`` writes it."""
-    return {"aws-credentials": {"profile": profile}, "region": region, "endpoint-url": endpoint}
+def s3_settings(
+    endpoint: str, region: str = "us-east-1", profile: str | None = PROFILE, **ours: Any
+) -> dict[str, Any]:
+    """A config entry as ``ml-git repository storage add BUCKET --endpoint-url=...`` writes it; ``ours``
+    adds keys of mlgit's own (``read_timeout=3`` -> ``read-timeout: 3``)."""
+    return {
+        "aws-credentials": {"profile": profile},
+        "region": region,
+        "endpoint-url": endpoint,
+        **{key.replace("_", "-"): value for key, value in ours.items()},
+    }
 
 
 @pytest.fixture(scope="session")
@@ -268,12 +276,13 @@ class _OwnProcess:
             os.killpg(self.proc.pid, signal.SIGKILL)
         self.proc.wait()
 
-    def stop(self) -> None:
+    def stop(self, grace: float = 15.0) -> None:
+        """SIGTERM, and SIGKILL after ``grace`` seconds (at once when 0: a throwaway server)."""
         if self.proc.poll() is None:
             with contextlib.suppress(ProcessLookupError):
-                os.killpg(self.proc.pid, signal.SIGTERM)
+                os.killpg(self.proc.pid, signal.SIGTERM if grace > 0 else signal.SIGKILL)
             try:
-                self.proc.wait(15)
+                self.proc.wait(grace if grace > 0 else None)
             except subprocess.TimeoutExpired:
                 self.kill()
 
@@ -364,8 +373,8 @@ class SeaweedFS(_OwnProcess):
     def server(self) -> S3Server:
         return S3Server(self.endpoint, self.access_key, self.secret_key, kind="seaweedfs")
 
-    def stop(self) -> None:
-        super().stop()
+    def stop(self, grace: float = 15.0) -> None:
+        super().stop(grace)
         if self._owned_dir:
             shutil.rmtree(self.dir, ignore_errors=True)
 

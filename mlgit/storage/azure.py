@@ -37,7 +37,7 @@ from ..errors import (
     StorageError,
     StorageNotFound,
 )
-from .base import Storage, existing, read_object
+from .base import Storage, existing, read_object, timeout_settings
 
 ENV = "AZURE_STORAGE_CONNECTION_STRING"
 #: at most this many keys are asked one HEAD each; more are answered by listing
@@ -143,7 +143,8 @@ class AzureStorage(Storage):
     ) -> AzureStorage:
         """Build from ``storages.azureblobh.CONTAINER`` (ML-Git writes it empty)."""
         conn, source = connection_string(credentials, f"azureblobh://{bucket}")
-        return cls(bucket, connection_string=conn, source=source, **options)
+        timeouts = timeout_settings(settings, f"azureblobh://{bucket}", CONNECT_TIMEOUT, READ_TIMEOUT)
+        return cls(bucket, connection_string=conn, source=source, **{**timeouts, **options})
 
     def where(self) -> str:
         endpoint = getattr(self, "_endpoint", None)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -27,6 +27,31 @@ def read_object(read: Callable[[int], bytes], declared: Any, key: str, where: st
     if len(data) > limit:
         raise CorruptObject(f"object {key} in {where}: expected at most {limit} bytes, found more; not read")
     return data
+
+
+#: the longest ``connect-timeout`` / ``read-timeout`` a storage's config may set (seconds)
+MAX_TIMEOUT = 3600.0
+
+
+def timeout_settings(
+    settings: Mapping[str, Any], where: str, connect: float, read: float
+) -> dict[str, float]:
+    """``connect_timeout`` and ``read_timeout`` of one attempt, from a storage's ``connect-timeout`` and
+    ``read-timeout`` keys (seconds; ``connect`` and ``read`` where absent). Any other value is refused
+    with the key, the value found and what is expected."""
+    out = {}
+    for key, default in (("connect-timeout", connect), ("read-timeout", read)):
+        value = settings.get(key)
+        if value is None:
+            out[key.replace("-", "_")] = default
+            continue
+        if isinstance(value, bool) or not isinstance(value, int | float) or not 0 < value <= MAX_TIMEOUT:
+            raise StorageError(
+                f"storage {where}: {key} must be seconds, more than 0 and at most {MAX_TIMEOUT:g}, "
+                f"found {str(value)[:40]!r}"
+            )
+        out[key.replace("-", "_")] = float(value)
+    return out
 
 
 class Storage(ABC):

@@ -31,7 +31,7 @@ from ..errors import (
     StorageUnreachable,
 )
 from . import s3_http
-from .base import Storage, existing, read_object
+from .base import Storage, existing, read_object, timeout_settings
 
 if TYPE_CHECKING:
     import botocore.session
@@ -207,11 +207,14 @@ class S3Storage(Storage):
         """Build from ``storages.s3h.BUCKET`` of ``.ml-git/config.yaml`` (ML-Git's keys).
 
         Optional keys of ours: ``sdk: auto|http|minio|boto3`` (auto: our own HTTP data plane on an
-        ``endpoint-url`` it can address, boto3 on AWS; minio: the minio SDK for PUT/GET), and
-        ``concurrency: N``, the requests our HTTP data plane keeps in flight (default ``CONCURRENCY``).
+        ``endpoint-url`` it can address, boto3 on AWS; minio: the minio SDK for PUT/GET),
+        ``concurrency: N``, the requests our HTTP data plane keeps in flight (default ``CONCURRENCY``),
+        and ``connect-timeout`` / ``read-timeout``: seconds of one attempt (defaults ``CONNECT_TIMEOUT``,
+        ``READ_TIMEOUT``; ``mlgit.transfer`` retries and bounds the whole call).
         """
         aws = settings.get("aws-credentials") or {}
         profile = aws.get("profile") if isinstance(aws, Mapping) else None
+        timeouts = timeout_settings(settings, f"s3h://{bucket}", CONNECT_TIMEOUT, READ_TIMEOUT)
         return cls(
             bucket,
             endpoint_url=settings.get("endpoint-url") or None,
@@ -220,7 +223,7 @@ class S3Storage(Storage):
             credentials=credentials,
             sdk=str(settings.get("sdk") or "auto"),
             concurrency=settings.get("concurrency"),
-            **options,
+            **{**timeouts, **options},
         )
 
     def _use_http(self, sdk: str, env_keys: tuple[str, str, str | None] | None = None) -> None:

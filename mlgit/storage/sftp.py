@@ -39,10 +39,13 @@ from ..errors import (
 )
 from ..safety import read_regular
 from . import base
-from .base import Storage
+from .base import Storage, timeout_settings
 
 log = logging.getLogger(__name__)
 
+#: seconds to open a connection (TCP + SSH handshake), and to wait for an answer (one attempt)
+CONNECT_TIMEOUT = 10.0
+READ_TIMEOUT = 30.0
 #: at most this many keys are asked one ``stat`` each; more are answered by one listing
 STAT_AT_MOST = 32
 _TMP = ".tmp-"
@@ -119,8 +122,8 @@ class SFTPStorage(Storage):
         credentials: Mapping[str, Any] | None = None,
         known_hosts: str | None = None,
         max_connections: int = 8,
-        connect_timeout: float = 10.0,
-        read_timeout: float = 30.0,
+        connect_timeout: float = CONNECT_TIMEOUT,
+        read_timeout: float = READ_TIMEOUT,
     ) -> None:
         self.bucket = bucket.strip("/")
         if not host:
@@ -176,7 +179,7 @@ class SFTPStorage(Storage):
             private_key=settings.get("private-key") or None,
             credentials=credentials,
             known_hosts=settings.get("known-hosts") or None,
-            **options,
+            **{**timeout_settings(settings, f"sftph://{bucket}", CONNECT_TIMEOUT, READ_TIMEOUT), **options},
         )
 
     def where(self) -> str:

@@ -74,9 +74,10 @@ class PrefectCluster:
         self.env = env
 
     def start(self, sample: Path) -> None:
-        """The server; then the first worker, which creates the pool (``--type process``: the pool
-        ``prefect work-pool create --type process`` makes); then, at once, the other worker and the
-        deployments."""
+        """The server; then the pool as a user makes it (``prefect work-pool create --type process``) with a
+        work queue per host; then, at once, the workers and the deployments. Each worker polls its own queue
+        and the pool's default one: a run sent to a host's queue runs on that host (the queues exist before
+        any worker starts: a worker that asks for a queue not there yet never polls)."""
         start = time.monotonic()
         self.configure()
         argv = [*PREFECT, "server", "start", "--host", "127.0.0.1", "--port", str(self.port), "--no-ui"]
@@ -88,15 +89,19 @@ class PrefectCluster:
             interval=0.25,
             alive=self.servers.check_alive,
         )
-        self.start_worker(HOSTS[0])
-        wait_for(
-            f"the work pool {POOL}",
-            lambda: self._pool_exists(),
-            240,
-            interval=0.25,
-            alive=self.servers.check_alive,
+        made = subprocess.run(
+            [*PREFECT, "work-pool", "create", POOL, "--type", "process"],
+            env=self.env,
+            capture_output=True,
+            text=True,
+            timeout=300,
+            check=False,
         )
-        for host in HOSTS[1:]:
+        if made.returncode != 0 or not self._pool_exists():
+            raise AssertionError(f"creating the work pool failed:\n{made.stdout}\n{made.stderr}")
+        for host in HOSTS:
+            self.request("POST", f"/work_pools/{POOL}/queues", json={"name": host})
+        for host in HOSTS:
             self.start_worker(host)
         settings = self.base / "deploy.json"
         settings.write_text(
@@ -129,6 +134,7 @@ class PrefectCluster:
         env.update(git_env(workdir / "home"))
         self.homes[host] = workdir / "home"
         argv = [*PREFECT, "worker", "start", "--pool", POOL, "--name", host, "--type", "process"]
+        argv += ["--work-queue", host, "--work-queue", "default"]  # its own runs, and any host's
         if WORKER_LIMIT is not None:
             argv += ["--limit", str(WORKER_LIMIT)]
         self.servers.start(f"worker-{host}", argv, env, cwd=workdir, wave=1)
@@ -151,8 +157,11 @@ class PrefectCluster:
     def get(self, path: str) -> Any:
         return self.request("GET", path)
 
-    def run_deployment(self, key: str, parameters: dict[str, Any] | None = None) -> str:
-        body = {"parameters": parameters or {}}
+    def run_deployment(self, key: str, parameters: dict[str, Any] | None = None, host: str | None = None) -> str:
+        """A flow run of deployment ``key``, on ``host`` (its queue), or on whichever host polls first."""
+        body: dict[str, Any] = {"parameters": parameters or {}}
+        if host is not None:
+            body["work_queue_name"] = host
         return str(
             self.request("POST", f"/deployments/{self.deployments[key]}/create_flow_run", json=body)["id"]
         )

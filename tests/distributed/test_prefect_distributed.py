@@ -17,6 +17,7 @@ asset events, and that re-running a finished flow run makes no duplicate.
 
 from __future__ import annotations
 
+import itertools
 import statistics
 import time
 from pathlib import Path
@@ -37,6 +38,7 @@ from checks import (
     write_labels,
 )
 from dist_helpers import git_env, wait_for
+from prefect_cluster import HOSTS
 
 #: training runs started before and after the colleague's labels v2
 TRAINING_RUNS = 2
@@ -63,7 +65,9 @@ def story(
         seconds.update(c.wait_runs([runs["labels"]], 600))
         runs["training"] = c.run_deployment("training")
         seconds.update(c.wait_runs([runs["training"]], 600))
-        at_once = {f"training-{i}": c.run_deployment("training") for i in range(TRAINING_RUNS)}
+        # each host gets runs of its own (by its queue): which host polls first is no part of the test
+        hosts = itertools.cycle(HOSTS)
+        at_once = {f"training-{i}": c.run_deployment("training", host=next(hosts)) for i in range(TRAINING_RUNS)}
         # a colleague's workspace, on no worker host, re-labels the data and pushes labels v2
         colleague = fresh_workspace(colleague_dir / "ws", prefect_shared["remotes"], prefect_shared["bucket"])
         data = colleague.checkout("datasets", DATASET, force=True)
@@ -72,7 +76,9 @@ def story(
         colleague.add("labels", LABELS)
         colleague.commit("labels", LABELS, message="re-labelled by hand", dataset=data.tag, auto_bump=True)
         pushed = colleague.push("labels", LABELS).to_dict()
-        at_once.update({f"training-late-{i}": c.run_deployment("training") for i in range(TRAINING_RUNS)})
+        at_once.update(
+            {f"training-late-{i}": c.run_deployment("training", host=next(hosts)) for i in range(TRAINING_RUNS)}
+        )
         triggered = wait_for(
             "the asset-triggered run", lambda: c.flow_runs_of("on-new-dataset"), 120, interval=0.5
         )

@@ -24,7 +24,6 @@ from helpers import make_project, write
 from s3server import S3_SERVERS, MotoProcess, S3Server, SeaweedFS, point_aws_env_at, s3_settings, start_server
 
 from mlgit import transfer
-from mlgit.storage.s3 import READ_TIMEOUT
 
 
 def _cli(root: Path, *args: str) -> subprocess.Popen[str]:
@@ -49,17 +48,32 @@ def own_server(
     finally:
         if running.proc.poll() is None:
             os.killpg(running.proc.pid, signal.SIGCONT)
-        running.stop()
+        running.stop(grace=0)  # thrown away: no graceful shutdown to wait for
+
+
+#: the ``read-timeout`` of the storages of these tests (seconds): what a silent server costs each attempt. The
+#: default (``READ_TIMEOUT``) is bounded the same way, only slower: by ``transfer.DEADLINE`` over all attempts
+#: (tests/unit/test_transfer.py)
+READ = 2.0
+
+
+def _bound(read_timeout: float) -> float:
+    """The most seconds a push may take to give up on a server that accepts and never answers: every attempt
+    waits out the read timeout, with the longest pauses between them, and none starts after the deadline;
+    plus 10 s for the CLI's start and the work before the fault."""
+    pauses = sum(min(transfer.MAX_PAUSE, transfer.BACKOFF * 2**i) * 1.5 for i in range(transfer.ATTEMPTS - 1))
+    return min(transfer.ATTEMPTS * read_timeout + pauses, transfer.DEADLINE + read_timeout) + 10
 
 
 def _workspace(tmp_path: Path, server: S3Server, endpoint: str, files: int, bucket: str = "faults") -> Path:
-    """A committed, unpushed version of ``files`` small files (two objects each) on ``endpoint``."""
+    """A committed, unpushed version of ``files`` small files (two objects each) on ``endpoint``, its storage
+    with a ``read-timeout`` of ``READ`` seconds."""
     server.client().create_bucket(Bucket=bucket)
     p = make_project(tmp_path / "ws", {}, tmp_path / "unused")
     for et, url in _remotes(tmp_path).items():
         p.repo.remote_add(et, url)
         p.repo.entity_init(et)
-    p.repo.set_config("storages", {"s3h": {bucket: s3_settings(endpoint)}})
+    p.repo.set_config("storages", {"s3h": {bucket: s3_settings(endpoint, read_timeout=READ)}})
     path = p.repo.create("datasets", "birds", "zoo", "strict", "s3h", bucket)
     rnd = random.Random(files)
     for i in range(files):
@@ -133,8 +147,8 @@ def test_server_frozen_mid_push_ends_within_the_deadline(own_server: SeaweedFS |
         line, elapsed = _one_line(proc, timeout=120)
     finally:
         os.killpg(own_server.proc.pid, signal.SIGCONT)
-    assert "cannot reach" in line and f"no answer within {READ_TIMEOUT:g} s" in line, line
-    assert elapsed < transfer.DEADLINE + READ_TIMEOUT + 10, f"{elapsed:.1f} s after the server froze"
+    assert "cannot reach" in line and f"no answer within {READ:g} s" in line, line
+    assert elapsed < _bound(READ), f"{elapsed:.1f} s after the server froze"
     _not_pushed(root)
 
 
@@ -179,10 +193,11 @@ def test_endpoint_that_never_answers_fails_a_small_push_in_bounded_time(
     from mlgit import Repository
 
     repo = Repository(root)
-    repo.set_config("storages", {"s3h": {"silent-test": s3_settings(silent_endpoint)}})
+    repo.set_config("storages", {"s3h": {"silent-test": s3_settings(silent_endpoint, read_timeout=READ)}})
     proc = _cli(root, "datasets", "push", "birds")
     line, elapsed = _one_line(proc, timeout=180)
     assert f"2 of 2 objects not transferred to s3h://silent-test at {silent_endpoint}" in line, line
-    assert f"no answer within {READ_TIMEOUT:g} s" in line and "gave up after" in line, line
-    assert elapsed < transfer.DEADLINE + READ_TIMEOUT + 10, f"{elapsed:.1f} s"
+    assert f"no answer within {READ:g} s" in line, line
+    assert f"gave up after {transfer.ATTEMPTS} attempts" in line, line
+    assert elapsed < _bound(READ), f"{elapsed:.1f} s"
     _not_pushed(root)
