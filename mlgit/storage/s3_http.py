@@ -163,7 +163,8 @@ class _Connection:
                 # a blocking socket whose reads and writes the kernel bounds: one syscall per recv/send
                 # (with settimeout, Python polls before each one: two GIL hand-offs per call, not one)
                 sock.settimeout(None)
-                timeval = struct.pack("ll", int(self.timeout), int(self.timeout % 1 * 1_000_000))
+                seconds, micros = int(self.timeout), int(self.timeout % 1 * 1_000_000)
+                timeval = struct.pack("ll", seconds, micros or (0 if seconds else 1))  # 0, 0: no bound at all
                 sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVTIMEO, timeval)
                 sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDTIMEO, timeval)
             else:
