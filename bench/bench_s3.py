@@ -196,6 +196,8 @@ NAN = float("nan")
 SERVER: list[Server] = []
 #: server CPU seconds of each timed step, in order (a step's row takes its own)
 SERVER_CPU: list[float] = []
+#: system CPU seconds of each timed step's client (kernel work: file creations, sockets, futexes), in order
+STEP_SYS: list[float] = []
 
 
 def timed(cmd: list[str], env: dict[str, str], cwd: Path | None = None) -> tuple[float, float, float, str]:
@@ -212,7 +214,9 @@ def timed(cmd: list[str], env: dict[str, str], cwd: Path | None = None) -> tuple
     SERVER_CPU.append(cpu1 - cpu0 if cpu0 is not None and cpu1 is not None else float("nan"))
     if proc.returncode != 0:
         raise RuntimeError(f"{' '.join(cmd[:4])}... failed ({proc.returncode}):\n{err.decode()[-3000:]}")
-    figures = dict(line.split("=", 1) for line in err.decode().splitlines() if line.startswith(("PEAK_RSS_KIB=", "CPU_S=")))
+    figures = dict(line.split("=", 1) for line in err.decode().splitlines()
+                   if line.startswith(("PEAK_RSS_KIB=", "CPU_S=", "SYS_S=")))
+    STEP_SYS.append(float(figures.get("SYS_S", "nan")))
     return seconds, int(figures["PEAK_RSS_KIB"]) / 1024, float(figures["CPU_S"]), out.decode()
 
 
@@ -221,7 +225,7 @@ _PEAK = (
     "import os,subprocess,sys\n"
     "p=subprocess.Popen(sys.argv[1:])\n"
     "_,status,ru=os.wait4(p.pid,0)\n"
-    "sys.stderr.write(f'CPU_S={ru.ru_utime + ru.ru_stime:.2f}\\nPEAK_RSS_KIB={ru.ru_maxrss}\\n')\n"
+    "sys.stderr.write(f'CPU_S={ru.ru_utime + ru.ru_stime:.2f}\\nSYS_S={ru.ru_stime:.2f}\\nPEAK_RSS_KIB={ru.ru_maxrss}\\n')\n"
     "sys.exit(os.waitstatus_to_exitcode(status))\n"
 )
 
@@ -274,16 +278,19 @@ elif step == "checkout":
     storages = repo.config["storages"]
     storages["s3h"][bucket]["sdk"] = sdk
     repo.set_config("storages", storages)
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     res = repo.checkout("datasets", "bench", progress=progress)
-    out = {"downloaded": res.downloaded, "files": res.files}
+    out = {"downloaded": res.downloaded, "files": res.files, "verb_cpu_s": round(time.process_time() - c0, 3),
+           "botocore_session": "botocore.session" in sys.modules}
 out["phases"] = {k: [round(a, 2), round(b, 2)] for k, (a, b) in phases.items()}
 print(json.dumps({**out, "seconds": time.perf_counter() - t0}))
 '''
 
 
 def mlgit_round(w: Workload, server: Server, tmp: Path, env: dict[str, str], threads: int,
-                sdk: str = "auto") -> dict[str, Any]:
+                sdk: str = "auto", tree: str | None = None) -> dict[str, Any]:
+    """``tree``: the timed steps run that source tree's mlgit (``--tools mlgit@/path``: old and new in one run);
+    the setup (init, add, commit) runs this one's."""
     from mlgit import Repository
 
     bucket = server.bucket(f"mlgit-{w.name.lower()}")
@@ -311,15 +318,18 @@ def mlgit_round(w: Workload, server: Server, tmp: Path, env: dict[str, str], thr
         os.environ.clear()
         os.environ.update(old)
     args = [str(remote), bucket, server.endpoint, str(threads), sdk]
+    cwd = None
+    if tree:  # from / : with python -c the current folder comes first on sys.path, before PYTHONPATH
+        env, cwd = {**env, "PYTHONPATH": str(Path(tree).resolve())}, Path("/")
     push_s, push_mb, push_cpu, out = timed(peak(profiled([sys.executable, "-c", _MLGIT_STEP, "push", str(ws), *args],
-                                                         f"{w.name}-push")), env)
+                                                         f"{w.name}-push")), env, cwd)
     pushed = _last_json(out)
     co_s = co_mb = co_cpu = NAN
     got: dict[str, Any] = {"seconds": NAN, "phases": {}}
     if "checkout" in STEPS:
         ws2 = tmp / "ws2"
         co_s, co_mb, co_cpu, out = timed(peak(profiled(
-            [sys.executable, "-c", _MLGIT_STEP, "checkout", str(ws2), *args], f"{w.name}-checkout")), env)
+            [sys.executable, "-c", _MLGIT_STEP, "checkout", str(ws2), *args], f"{w.name}-checkout")), env, cwd)
         got = _last_json(out)
         if got["files"] != w.files:
             raise RuntimeError(f"mlgit checkout gave {got['files']} files, expected {w.files}")
@@ -478,11 +488,9 @@ def report(results: dict[str, dict[str, list[dict[str, Any]]]], workloads: list[
                          f"{f(objs / c, 0)} | {f(_median(rows, 'checkout_mb'), 0)} | "
                          f"{f(_median(rows, 'checkout_cpu_s'))} | {f(_median(rows, 'checkout_server_cpu_s'))} | {objs} |")
     lines.append("")
-    for w in workloads:
-        r = results.get(w.name, {})
-        if "mlgit" not in r:
-            continue
-        m = r["mlgit"]
+    for w, name in ((wl, name) for wl in workloads for name in results.get(wl.name, {}) if name.startswith("mlgit")):
+        r = results[w.name]
+        m = r[name]
         parts = []
         if "dvc" in r:
             d = r["dvc"]
@@ -495,7 +503,7 @@ def report(results: dict[str, dict[str, list[dict[str, Any]]]], workloads: list[
         if "dvc" in r:
             parts.append(f"peak MiB mlgit/DVC push {_median(m, 'push_mb'):.0f}/{_median(r['dvc'], 'push_mb'):.0f}, "
                          f"checkout {f(_median(m, 'checkout_mb'), 0)}/{f(_median(r['dvc'], 'checkout_mb'), 0)}")
-        lines.append(f"{w.name} mlgit: " + "; ".join(parts))
+        lines.append(f"{w.name} {name}: " + "; ".join(parts))
     return "\n".join(lines)
 
 
@@ -508,12 +516,20 @@ def _load() -> str:
     return " ".join(f"{x:.1f}" for x in os.getloadavg())
 
 
+def _drop_kept(kept: list[Path]) -> None:
+    for path in kept:
+        shutil.rmtree(path, ignore_errors=True)
+    kept.clear()
+    os.sync()
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--server", default="seaweedfs", help="seaweedfs (default), moto, or http(s)://host:port")
     ap.add_argument("--workloads", default="W1,W2")
     ap.add_argument("--tools", default="mlgit,dvc,limit",
-                    help="any of mlgit (the default data plane), mlgit-boto3, dvc, limit (a plain SDK loop)")
+                    help="any of mlgit (the default data plane), mlgit-boto3, mlgit@TREE (the steps run TREE's mlgit: "
+                    "another checkout of the repository, to compare in one run), dvc, limit (a plain SDK loop)")
     ap.add_argument("--steps", default="push,checkout", help="push,checkout (default) or push alone")
     ap.add_argument("--rounds", type=int, default=1)
     ap.add_argument("--threads", type=int, default=10, help="push_threads_count for mlgit (ML-Git's default: 10)")
@@ -536,25 +552,36 @@ def main(argv: list[str] | None = None) -> int:
     SERVER.append(server)
     results: dict[str, dict[str, list[dict[str, Any]]]] = {}
     loads = [_load()]
+    # every round's files stay until the workload's rounds are done: a round deleting 20,000 files would
+    # make the file creations of the next tool's steps cost more (ext4 without a journal, as on this
+    # machine, skips inodes freed in the last minutes, scanning past them on each new file: measured up
+    # to 2x the CPU of a checkout right after such a delete). Deleted between workloads, then synced.
+    kept: list[Path] = []
     try:
         for w in workloads:
+            _drop_kept(kept)
             for rnd in range(args.rounds):
                 for tool in tools:
                     del SERVER_CPU[:]
-                    with tempfile.TemporaryDirectory(prefix=f"bench-{tool}-{w.name}-") as d:
-                        tmp = Path(d)
-                        env = _env(tmp, server)
-                        if tool == "mlgit":
-                            row = mlgit_round(w, server, tmp, env, args.threads)
-                        elif tool == "mlgit-boto3":
-                            row = mlgit_round(w, server, tmp, env, args.threads, sdk="boto3")
-                        elif tool == "limit":
-                            row = limit_round(w, server, env, args.limit_threads)
-                        else:
-                            assert dvc is not None
-                            row = dvc_round(w, server, tmp, env, dvc)
+                    del STEP_SYS[:]
+                    tmp = Path(tempfile.mkdtemp(prefix=f"bench-{tool.replace('/', '_')}-{w.name}-"))
+                    kept.append(tmp)
+                    env = _env(tmp, server)
+                    if tool == "mlgit":
+                        row = mlgit_round(w, server, tmp, env, args.threads)
+                    elif tool == "mlgit-boto3":
+                        row = mlgit_round(w, server, tmp, env, args.threads, sdk="boto3")
+                    elif tool.startswith("mlgit@"):
+                        row = mlgit_round(w, server, tmp, env, args.threads, tree=tool.partition("@")[2])
+                    elif tool == "limit":
+                        row = limit_round(w, server, env, args.limit_threads)
+                    else:
+                        assert dvc is not None
+                        row = dvc_round(w, server, tmp, env, dvc)
                     row["push_server_cpu_s"] = SERVER_CPU[0]
                     row["checkout_server_cpu_s"] = SERVER_CPU[1] if len(SERVER_CPU) > 1 else NAN
+                    row["push_sys_s"] = STEP_SYS[0]
+                    row["checkout_sys_s"] = STEP_SYS[1] if len(STEP_SYS) > 1 else NAN
                     row["load"] = _load()
                     loads.append(row["load"])
                     results.setdefault(w.name, {}).setdefault(tool, []).append(row)
@@ -564,6 +591,7 @@ def main(argv: list[str] | None = None) -> int:
         described = server.describe()
     finally:
         server.stop()
+        _drop_kept(kept)
     print()
     print(f"{described} on loopback, {os.cpu_count()} CPUs, load average (1/5/15 min) from {loads[0]} to "
           f"{loads[-1]}, medians of {args.rounds}, mlgit threads={args.threads}, limit threads={args.limit_threads}"

@@ -51,6 +51,23 @@ def is_cid(text: str) -> bool:
     return isinstance(text, str) and _CID_RE.match(text) is not None
 
 
+#: each base58btc character's value, indexed by its byte (the characters of a CID are ASCII)
+_VALUES = bytes(_ALPHABET.index(chr(b)) if chr(b) in _ALPHABET else 0 for b in range(256))
+_PREFIX_INT = int.from_bytes(_PREFIX, "big") << 256
+
+
+def cid_matches(key: str, data: bytes) -> bool:
+    """``cid_of(data) == key``, checked the other way round: ``key``'s number (base58 decoded, half the
+    cost of encoding the digest) against the prefix and the SHA-256 of ``data``. Exact: a CID's 48
+    characters after "z" start with "d" (no leading zero digit), so one number has one spelling."""
+    if not is_cid(key):
+        return False
+    n = 0
+    for d in key[1:].encode().translate(_VALUES):
+        n = n * 58 + d
+    return n == _PREFIX_INT | int.from_bytes(hashlib.sha256(data).digest(), "big")
+
+
 def require_cid(key: object, where: str) -> str:
     """``key`` when it is a CID, else ``InvalidKey``: checked before a key is used as a path or a storage key."""
     if not is_cid(key):  # type: ignore[arg-type]

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 from .bounds import check_checkout
-from .cid import cid_of
+from .cid import cid_matches, parse_descriptor
 from .errors import DescriptorError, ObjectNotFound
 from .objects import HashFS, descriptor_chunks, temp_folder_for, temp_name
 from .safety import clone_or_copy, mode_protects
@@ -60,8 +60,12 @@ class Builder:
         tmp_dir: Path | None = None,
         pushed: bool = False,
         shared: bool = False,
+        verified: dict[str, bytes] | None = None,
     ) -> None:
         self.objects, self.cache, self.storage = objects, cache, storage
+        #: descriptors' bytes already verified against their CID (by the download that stored them): parsed
+        #: from here, not read back from the store
+        self._verified = verified if verified is not None else {}
         self.locked = mutability != "mutable"
         self.tmp_dir = tmp_dir  # the workspace's .ml-git/tmp: temp files of workspace writes
         self.pushed = pushed  # the version's data is in the storage: the cache never holds the only copy
@@ -69,6 +73,7 @@ class Builder:
         self._dirs: set[str] = set()
         self._tmp_dirs: dict[str, str] = {}
         self._lock = threading.Lock()
+        self._tmp_lock = threading.Lock()
         self._file_locks: dict[str, threading.Lock] = {}
         self._links: dict[str, list[tuple[str, int]]] = {}
         self._seen: dict[str, tuple[str, int, int]] = {}  # chunk -> (file, offset, size) already written
@@ -97,7 +102,12 @@ class Builder:
             return temp_name(self._folder(target), name)
         tmp_folder = self._tmp_dirs.get(folder)
         if tmp_folder is None:
-            tmp_folder = self._tmp_dirs[folder] = temp_folder_for(folder, self.tmp_dir)
+            # once per folder: the pool's workers take the files of one folder together (sorted jobs),
+            # and each of them used to look the folder up itself (~8 syscalls each, 1,000s per checkout)
+            with self._tmp_lock:
+                tmp_folder = self._tmp_dirs.get(folder)
+                if tmp_folder is None:
+                    tmp_folder = self._tmp_dirs[folder] = temp_folder_for(folder, self.tmp_dir)
         if tmp_folder == folder:
             self._folder(target)
         return temp_name(tmp_folder, name)
@@ -106,7 +116,12 @@ class Builder:
         """The checked chunks of ``file_cid`` (read once)."""
         found = self._links.get(file_cid)
         if found is None:
-            found = self._links[file_cid] = descriptor_chunks(self.objects, file_cid)
+            data = self._verified.pop(file_cid, None)
+            if data is None:
+                found = descriptor_chunks(self.objects, file_cid)
+            else:
+                found = parse_descriptor(data, f"descriptor {file_cid}")
+            self._links[file_cid] = found
         return found
 
     def _reuse(self, cid: str) -> bytes | None:
@@ -120,7 +135,7 @@ class Builder:
                 data = fh.read(size)
         except OSError:
             return None
-        return data if cid_of(data) == cid else None
+        return data if cid_matches(cid, data) else None
 
     def _chunk(self, cid: str) -> bytes:
         if self.objects.exists(cid):
@@ -209,13 +224,14 @@ class Builder:
         with self._lock:
             return self._file_locks.setdefault(file_cid, threading.Lock())
 
-    def _own_copy(self, file_cid: str, cached: Path) -> bool:
+    def _own_copy(self, file_cid: str, cached: str) -> bool:
         """True when the workspace file must not share the cached file's inode: this process can write
         through a link (root: 0444 does not stop it) and the cache is shared with other workspaces, or
-        may hold the only copy of the data (not pushed, not built here from the storage)."""
-        if mode_protects(cached):
+        may hold the only copy of the data (not pushed, not built here from the storage). The mode is
+        looked at last: a checkout of pushed data into its own cache needs no syscall here."""
+        if not (self.shared or (not self.pushed and file_cid not in self._built)):
             return False
-        return self.shared or (not self.pushed and file_cid not in self._built)
+        return not mode_protects(cached)
 
     def build(self, file_cid: str, target: Path | None) -> os.stat_result | None:
         """Put file ``file_cid`` at ``target`` now (or only in the cache when ``target`` is None)."""
@@ -245,10 +261,10 @@ class Builder:
                 else:
                     st = clone_or_copy(first, tmp, 0o644)
             return Placement(tmp, dest, st)
-        cached = self.cache.path(file_cid)
+        cached = self.cache._p(file_cid)
         with self._file_lock(file_cid):  # one file listed under many names is built once
-            if not cached.exists():
-                self._write(file_cid, str(cached), 0o444, temp_name(self.cache.folder(str(cached)), file_cid))
+            if not os.path.exists(cached):
+                self._write(file_cid, cached, 0o444, temp_name(self.cache.folder(cached), file_cid))
                 with self._lock:
                     self._built.add(file_cid)
         if target is None:
@@ -266,8 +282,11 @@ class Builder:
         except OSError:
             shutil.copyfile(cached, tmp)
         try:
-            make_read_only(tmp)
-            return Placement(tmp, dest, os.stat(tmp))
+            st = os.stat(tmp)
+            if st.st_mode & 0o222:  # a cached file made writable meanwhile (a link shares its inode)
+                make_read_only(tmp)
+                st = os.stat(tmp)
+            return Placement(tmp, dest, st)
         except BaseException:
             os.unlink(tmp)
             raise

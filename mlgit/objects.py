@@ -21,7 +21,7 @@ from .atomic import (
     temp_folder_for,
     temp_name,
 )
-from .cid import cid_of, is_cid, parse_descriptor, require_cid
+from .cid import cid_matches, is_cid, parse_descriptor, require_cid
 from .errors import CorruptObject
 
 if TYPE_CHECKING:
@@ -74,10 +74,12 @@ class HashFS:
             refuse_symlinked_state(f"{folder}/-", self._checked)
         self._dirs.add(folder)
 
-    def put(self, cid: str, data: bytes) -> bool:
-        """Store bytes under their CID (temp file + rename); False when the object was already there."""
+    def put(self, cid: str, data: bytes, absent: bool = False) -> bool:
+        """Store bytes under their CID (temp file + rename); False when the object was already there.
+        ``absent``: the caller just saw it missing (no second look; a copy written meanwhile by another
+        process has the same bytes, and the rename replaces it whole)."""
         target = self._p(cid)
-        if os.path.exists(target):
+        if not absent and os.path.exists(target):
             return False
         tmp = temp_name(self.folder(target), cid)
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
@@ -97,7 +99,7 @@ class HashFS:
     def get(self, cid: str, verify: bool = True) -> bytes:
         with open(self._p(cid), "rb") as fh:
             data = fh.read()
-        if verify and cid_of(data) != cid:
+        if verify and not cid_matches(cid, data):
             raise CorruptObject(f"object {cid} in {self.root} does not match its CID (local store corrupted)")
         return data
 
@@ -197,7 +199,7 @@ class LocalObjects:
         with open(path, "rb") as fh:
             fh.seek(offset)
             data = fh.read(size)
-        if cid_of(data) != cid:
+        if not cid_matches(cid, data):
             raise CorruptObject(
                 f"chunk {cid} of cached file {path} does not match its CID: the file changed after add "
                 "(run fsck, then add again)"

@@ -36,7 +36,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol, TypeVar
 
-from .cid import cid_of, require_cid
+from .cid import cid_matches, require_cid
 from .errors import (
     CorruptObject,
     MLGitError,
@@ -274,8 +274,11 @@ def download(
     threads: int = 10,
     progress: Progress | None = None,
     fail_limit: int | None = None,
+    keep: Callable[[str, bytes], None] | None = None,
 ) -> TransferReport:
-    """Fetch the objects the local store lacks, each verified against its CID before it is kept."""
+    """Fetch the objects the local store lacks, each verified against its CID before it is kept;
+    ``keep(key, data)`` also receives each one's verified bytes (a checkout parses its descriptors from
+    them instead of reading them back from the store and verifying them again)."""
     wanted = sorted({require_cid(c, f"checkout from {storage.where()}") for c in cids})
     missing = [c for c in wanted if not store.exists(c)]
     if missing:
@@ -283,7 +286,10 @@ def download(
             retry(storage.check, f"open {storage.where()}")
 
     def one(key: str) -> None:
-        store.put(key, fetch_verified(storage, key))
+        data = fetch_verified(storage, key)
+        store.put(key, data, absent=True)  # ``missing``: looked at just before
+        if keep is not None:
+            keep(key, data)
 
     report = run_pool("checkout", missing, one, pool_size(threads, storage), progress, fail_limit)
     report.skipped = len(wanted) - len(missing)
@@ -297,7 +303,7 @@ def fetch_verified(storage: Storage, key: str) -> bytes:
 
     def get() -> bytes:
         data = storage.get(key)
-        if cid_of(data) != key:
+        if not cid_matches(key, data):
             raise CorruptObject(
                 f"object {key} in {storage.where()} does not match its CID (corrupted in the storage)"
             )

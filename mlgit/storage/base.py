@@ -23,7 +23,7 @@ def read_object(read: Callable[[int], bytes], declared: Any, key: str, where: st
         raise CorruptObject(
             f"object {key} in {where}: expected at most {limit} bytes, found {size}; not read"
         )
-    data = bytes(read(limit + 1))
+    data = read(limit + 1)  # bytes, or a bytearray the reader filled (not copied again: 256 KiB per chunk)
     if len(data) > limit:
         raise CorruptObject(f"object {key} in {where}: expected at most {limit} bytes, found more; not read")
     return data

@@ -69,7 +69,7 @@ def checkout(
     index_dir = ctx.layout.index_dir(et, name)
     ctx.store.refuse_symlinked(et, name)  # the index and HEAD are written last: looked at first
     checked: set[Path] = set()  # each folder is looked at once, not once per file under it
-    found = {rel: s for rel in manifest if (s := refuse_symlinked_parents(ctx.root, dest / rel, checked))}
+    found = _existing(ctx.root, dest, manifest, checked)
     current = find_entity(ctx.root / et, name)
     sampled = sampling.is_sampled(index_dir)  # a folder planted where the flag goes: refused before any write
     if current is not None and not force:
@@ -119,13 +119,18 @@ def checkout(
         need = {cid for cid, _ in jobs.values() if mutability == "mutable" or not cache.exists(cid)}
         threads = int(ctx.config["push_threads_count"])
         storage = ctx.storage(body["manifest"]["storage"]) if need else None
+        verified: dict[str, bytes] = {}  # the descriptors downloaded, verified: parsed from memory
         try:
             if storage is not None:
-                rep = download(storage, objects, need, threads, progress, fail_limit)  # descriptors
+                rep = download(
+                    storage, objects, need, threads, progress, fail_limit, keep=verified.__setitem__
+                )
                 downloaded, skipped = len(rep.done), rep.skipped
             pushed = is_pushed(ctx.metadata(et), sha)
             shared = ctx.layout.shared_cache(et)  # run folders: a shared cache is never linked writable
-            builder = Builder(objects, cache, mutability, storage, ctx.root / TMP_DIR, pushed, shared)
+            builder = Builder(
+                objects, cache, mutability, storage, ctx.root / TMP_DIR, pushed, shared, verified
+            )
             check_bounds(builder, tag, body, listed, jobs, dest)
             # every file built and verified in .ml-git/tmp first: one bad object leaves the workspace as it was
             staged = build_all(builder, jobs, threads, progress, fail_limit)
@@ -165,6 +170,34 @@ def checkout(
     return version_result(
         et, name, body, dest, manifest, tag, sha, size=size, downloaded=downloaded, skipped=skipped
     )
+
+
+def _existing(
+    root: Path, dest: Path, rels: Mapping[str, str], checked: set[Path]
+) -> dict[str, os.stat_result]:
+    """The lstat of each of ``rels`` that exists under ``dest``, every folder on the way refused when it is
+    a symlink (``refuse_symlinked_parents``) and added to ``checked``; a file is looked at only in a
+    folder that exists (a fresh checkout: one look per folder, not one per file)."""
+    by_folder: dict[str, list[str]] = {}
+    for rel in rels:
+        by_folder.setdefault(rel.rpartition("/")[0], []).append(rel)
+    found: dict[str, os.stat_result] = {}
+    for folder_rel, names in by_folder.items():
+        folder = dest / folder_rel if folder_rel else dest
+        if folder in checked:  # above another folder of the manifest: looked at already, no symlink
+            try:
+                st: os.stat_result | None = os.lstat(folder)
+            except (FileNotFoundError, NotADirectoryError):
+                st = None
+        else:
+            st = refuse_symlinked_parents(root, folder, checked)
+            checked.add(folder)
+        if st is None or not stat.S_ISDIR(st.st_mode):
+            continue  # nothing can exist below it (a file there is refused later, by _refuse_conflicts)
+        for rel in names:
+            if s := refuse_symlinked_parents(root, dest / rel, checked):
+                found[rel] = s
+    return found
 
 
 def _refuse_conflicts(

@@ -12,7 +12,7 @@ import threading
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from ..cid import cid_of, is_cid, parse_descriptor
+from ..cid import cid_matches, is_cid, parse_descriptor
 from ..errors import CorruptObject, ManifestError, MLGitError, ObjectNotFound
 from ..names import check_name
 from ..objects import LocalObjects
@@ -173,7 +173,7 @@ def _check_storage(
                 with lock:
                     missing.add(cid)
                 return
-            if cid_of(data) != cid:
+            if not cid_matches(cid, data):
                 with lock:
                     corrupted.add(cid)
 

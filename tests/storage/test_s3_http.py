@@ -160,6 +160,28 @@ def test_an_answer_that_is_not_http_is_unreachable_not_a_crash() -> None:
     assert plane._all == []  # the connection went with the answer
 
 
+@pytest.mark.parametrize("kernel", [True, False], ids=["SO_RCVTIMEO", "settimeout"])
+def test_a_server_that_never_answers_is_unreachable_after_the_read_timeout(
+    kernel: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import socket
+    import time
+
+    from mlgit.storage import s3_http
+
+    monkeypatch.setattr(s3_http, "_KERNEL_TIMEOUTS", kernel and s3_http._KERNEL_TIMEOUTS)
+    srv = socket.create_server(("127.0.0.1", 0))  # accepts (the backlog), never reads nor answers
+    try:
+        plane = HttpData(f"http://127.0.0.1:{srv.getsockname()[1]}", "us-east-1", lambda: ("AK", "SK", None), 5, 0.3)
+        started = time.monotonic()
+        with pytest.raises(s3_http.Unreachable, match="no answer within 0.3 s"):
+            plane.get("b", "k")
+        assert 0.25 < time.monotonic() - started < 3
+        assert plane._all == []
+    finally:
+        srv.close()
+
+
 def test_a_push_sends_one_put_per_object_and_nothing_else_per_object(
     seaweedfs_bucket: S3Bucket, tmp_path: Path, remotes: dict[str, str], monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -9,7 +9,7 @@ import pytest
 import yaml
 from helpers import VECTORS as VECTORS_FILE
 
-from mlgit.cid import cid_of, hash_file, is_cid, parse_descriptor
+from mlgit.cid import _ALPHABET, cid_of, hash_file, is_cid, parse_descriptor
 from mlgit.objects import HashFS
 
 VECTORS = yaml.safe_load(VECTORS_FILE.read_text())["vectors"]
@@ -49,7 +49,7 @@ def test_is_cid() -> None:
 
 
 # -- properties and ML-Git's own objects ---------------------------------------------------------
-from hypothesis import given  # noqa: E402
+from hypothesis import given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 
 from mlgit.cid import descriptor_bytes, require_cid  # noqa: E402
@@ -132,3 +132,41 @@ def test_require_cid() -> None:
         require_cid(key + "/x", "here")
     with pytest.raises(InvalidKey, match="found int"):
         require_cid(3, "here")
+
+
+@pytest.mark.parametrize("vector", VECTORS, ids=[v["name"] for v in VECTORS])
+def test_cid_matches_agrees_on_the_vectors(vector: dict) -> None:
+    from mlgit.cid import cid_matches
+
+    data = _content(vector)
+    assert cid_matches(cid_of(data), data)
+    assert cid_matches(vector["file_cid"], data) == (cid_of(data) == vector["file_cid"])
+    assert not cid_matches(cid_of(data), data + b"\0")
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    data=st.binary(max_size=2048),
+    other=st.binary(max_size=64),
+    pos=st.integers(5, 48),
+    ch=st.sampled_from(_ALPHABET),
+)
+def test_cid_matches_is_cid_of_equals(data: bytes, other: bytes, pos: int, ch: str) -> None:
+    """``cid_matches(key, data)`` is exactly ``cid_of(data) == key``: for the right key, another file's key,
+    the right key with one character changed, and strings that are not CIDs."""
+    from mlgit.cid import cid_matches
+
+    key = cid_of(data)
+    assert cid_matches(key, data)
+    assert cid_matches(cid_of(other), data) == (cid_of(other) == key)
+    changed = key[:pos] + ch + key[pos + 1 :]
+    assert cid_matches(changed, data) == (changed == key)
+    for bad in (
+        key[:-1],
+        key + "1",
+        key.upper(),
+        "z" + key[1:].replace("d", "0", 1),
+        key.replace("z", "Z", 1),
+        "",
+    ):
+        assert not cid_matches(bad, data)

@@ -97,3 +97,44 @@ def test_state_is_written_through_no_symlink_below_the_workspace(tmp_path: Path)
     with pytest.raises(UnsafePath, match="refs/ds is a symlink"):
         HashFS(ws / ".ml-git" / "datasets" / "refs" / "ds" / "cache").put(cid_of(b"x"), b"x")
     assert list(outside.iterdir()) == []
+
+
+def test_checkout_looks_at_files_only_in_folders_that_exist(tmp_path: Path) -> None:
+    """``verbs.checkout._existing`` (one lstat per folder on a fresh checkout) finds what the per-file
+    walk found: the lstat of every existing target, every folder on the way in ``checked``, symlinks refused."""
+    from mlgit.safety import refuse_symlinked_parents
+    from mlgit.verbs.checkout import _existing
+
+    root = tmp_path
+    dest = root / "datasets" / "ds"
+    (dest / "a" / "b").mkdir(parents=True)
+    (dest / "a" / "x.bin").write_bytes(b"x")
+    (dest / "a" / "b" / "y.bin").write_bytes(b"y")
+    (dest / "top.bin").write_bytes(b"t")
+    (dest / "file-not-folder").write_bytes(b"f")
+    rels = {
+        rel: "cid"
+        for rel in (
+            "a/b/y.bin",
+            "a/x.bin",
+            "a/missing.bin",
+            "top.bin",
+            "new/z.bin",
+            "new/deeper/w.bin",
+            "file-not-folder/v.bin",
+        )
+    }
+    checked: set[Path] = set()
+    found = _existing(root, dest, rels, checked)
+    walked: set[Path] = set()
+    expected = {rel: s for rel in rels if (s := refuse_symlinked_parents(root, dest / rel, walked))}
+    assert {rel: s.st_ino for rel, s in found.items()} == {rel: s.st_ino for rel, s in expected.items()}
+    assert set(found) == {"a/b/y.bin", "a/x.bin", "top.bin"}
+    assert walked <= checked  # every folder the per-file walk looked at was looked at
+
+    (dest / "a" / "link.bin").symlink_to(dest / "top.bin")
+    with pytest.raises(UnsafePath, match="link.bin is a symlink"):
+        _existing(root, dest, {"a/link.bin": "cid"}, set())
+    os.symlink(tmp_path, dest / "escape")
+    with pytest.raises(UnsafePath, match="escape is a symlink"):
+        _existing(root, dest, {"escape/f.bin": "cid"}, set())
