@@ -67,13 +67,15 @@ def _bound(read_timeout: float) -> float:
 
 def _workspace(tmp_path: Path, server: S3Server, endpoint: str, files: int, bucket: str = "faults") -> Path:
     """A committed, unpushed version of ``files`` small files (two objects each) on ``endpoint``, its storage
-    with a ``read-timeout`` of ``READ`` seconds."""
+    with a ``read-timeout`` of ``READ`` seconds and one request in flight."""
     server.client().create_bucket(Bucket=bucket)
     p = make_project(tmp_path / "ws", {}, tmp_path / "unused")
     for et, url in _remotes(tmp_path).items():
         p.repo.remote_add(et, url)
         p.repo.entity_init(et)
-    p.repo.set_config("storages", {"s3h": {bucket: s3_settings(endpoint, read_timeout=READ)}})
+    # one upload at a time: the push lasts seconds, so the fault lands mid-push however fast uploads are
+    p.repo.set_config("push_threads_count", 1)
+    p.repo.set_config("storages", {"s3h": {bucket: s3_settings(endpoint, read_timeout=READ, concurrency=1)}})
     path = p.repo.create("datasets", "birds", "zoo", "strict", "s3h", bucket)
     rnd = random.Random(files)
     for i in range(files):
