@@ -98,7 +98,11 @@ class Server:
         else:
             raise SystemExit(f"--server: expected moto, seaweedfs or http(s)://host:port, found {spec!r}")
         if self.owned is not None:
-            self.endpoint, self.access, self.secret = self.owned.endpoint, self.owned.access_key, self.owned.secret_key
+            self.endpoint, self.access, self.secret = (
+                self.owned.endpoint,
+                self.owned.access_key,
+                self.owned.secret_key,
+            )
         self.kind = spec if self.owned is not None else "url"
         self.run_id = uuid.uuid4().hex[:6]
         self.buckets: list[str] = []
@@ -108,7 +112,9 @@ class Server:
             from s3server import weed_binary
 
             version = subprocess.run([str(weed_binary()), "version"], capture_output=True, text=True).stdout
-            return f"SeaweedFS {version.split()[2] if len(version.split()) > 2 else version.strip()} (weed mini)"
+            return (
+                f"SeaweedFS {version.split()[2] if len(version.split()) > 2 else version.strip()} (weed mini)"
+            )
         if self.kind == "moto":
             import moto
 
@@ -119,8 +125,14 @@ class Server:
         import boto3
         from botocore.config import Config
 
-        return boto3.client("s3", endpoint_url=self.endpoint, region_name=REGION, aws_access_key_id=self.access,
-                            aws_secret_access_key=self.secret, config=Config(s3={"addressing_style": "path"}))
+        return boto3.client(
+            "s3",
+            endpoint_url=self.endpoint,
+            region_name=REGION,
+            aws_access_key_id=self.access,
+            aws_secret_access_key=self.secret,
+            config=Config(s3={"addressing_style": "path"}),
+        )
 
     def bucket(self, prefix: str) -> str:
         """A fresh bucket for one round of one tool (so no tool finds another's objects)."""
@@ -165,27 +177,44 @@ def compile_bytecode(dvc: Path | None) -> None:
     trees = [(sys.executable, [str(HERE.parent / "mlgit"), sysconfig.get_paths()["purelib"]])]
     if dvc is not None:
         python = dvc.parent / "python"
-        purelib = subprocess.run([str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
-                                 capture_output=True, text=True, check=True).stdout.strip()
+        purelib = subprocess.run(
+            [str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
         trees.append((str(python), [purelib]))
     for python, dirs in trees:
-        subprocess.run([python, "-m", "compileall", "-q", "-j", "0", *dirs], env=env,
-                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-
+        subprocess.run(
+            [python, "-m", "compileall", "-q", "-j", "0", *dirs],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
 
 
 def _env(tmp: Path, server: Server) -> dict[str, str]:
     creds = tmp / "aws-credentials"
-    creds.write_text(f"[default]\naws_access_key_id = {server.access}\naws_secret_access_key = {server.secret}\n")
+    creds.write_text(
+        f"[default]\naws_access_key_id = {server.access}\naws_secret_access_key = {server.secret}\n"
+    )
     gitconfig = tmp / "gitconfig"
-    gitconfig.write_text("[init]\n\tdefaultBranch = master\n[user]\n\tname = bench\n\temail = bench@mlgit.invalid\n")
+    gitconfig.write_text(
+        "[init]\n\tdefaultBranch = master\n[user]\n\tname = bench\n\temail = bench@mlgit.invalid\n"
+    )
     env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}  # see compile_bytecode
     return {
         **env,
-        "AWS_ACCESS_KEY_ID": server.access, "AWS_SECRET_ACCESS_KEY": server.secret, "AWS_DEFAULT_REGION": REGION,
-        "AWS_SHARED_CREDENTIALS_FILE": str(creds), "AWS_CONFIG_FILE": str(tmp / "aws-config"),
-        "AWS_EC2_METADATA_DISABLED": "true", "GIT_CONFIG_GLOBAL": str(gitconfig), "GIT_CONFIG_NOSYSTEM": "1",
-        "DVC_NO_ANALYTICS": "1", "DVC_SITE_CACHE_DIR": str(tmp / "dvc-site"),
+        "AWS_ACCESS_KEY_ID": server.access,
+        "AWS_SECRET_ACCESS_KEY": server.secret,
+        "AWS_DEFAULT_REGION": REGION,
+        "AWS_SHARED_CREDENTIALS_FILE": str(creds),
+        "AWS_CONFIG_FILE": str(tmp / "aws-config"),
+        "AWS_EC2_METADATA_DISABLED": "true",
+        "GIT_CONFIG_GLOBAL": str(gitconfig),
+        "GIT_CONFIG_NOSYSTEM": "1",
+        "DVC_NO_ANALYTICS": "1",
+        "DVC_SITE_CACHE_DIR": str(tmp / "dvc-site"),
     }
 
 
@@ -214,8 +243,11 @@ def timed(cmd: list[str], env: dict[str, str], cwd: Path | None = None) -> tuple
     SERVER_CPU.append(cpu1 - cpu0 if cpu0 is not None and cpu1 is not None else float("nan"))
     if proc.returncode != 0:
         raise RuntimeError(f"{' '.join(cmd[:4])}... failed ({proc.returncode}):\n{err.decode()[-3000:]}")
-    figures = dict(line.split("=", 1) for line in err.decode().splitlines()
-                   if line.startswith(("PEAK_RSS_KIB=", "CPU_S=", "SYS_S=")))
+    figures = dict(
+        line.split("=", 1)
+        for line in err.decode().splitlines()
+        if line.startswith(("PEAK_RSS_KIB=", "CPU_S=", "SYS_S="))
+    )
     STEP_SYS.append(float(figures.get("SYS_S", "nan")))
     return seconds, int(figures["PEAK_RSS_KIB"]) / 1024, float(figures["CPU_S"]), out.decode()
 
@@ -253,7 +285,7 @@ def profiled(cmd: list[str], name: str) -> list[str]:
 
 # -- mlgit ---------------------------------------------------------------------------------------
 
-_MLGIT_STEP = r'''
+_MLGIT_STEP = r"""
 import json, sys, time
 from pathlib import Path
 from mlgit import Repository
@@ -284,18 +316,27 @@ elif step == "checkout":
            "botocore_session": "botocore.session" in sys.modules}
 out["phases"] = {k: [round(a, 2), round(b, 2)] for k, (a, b) in phases.items()}
 print(json.dumps({**out, "seconds": time.perf_counter() - t0}))
-'''
+"""
 
 
-def mlgit_round(w: Workload, server: Server, tmp: Path, env: dict[str, str], threads: int,
-                sdk: str = "auto", tree: str | None = None) -> dict[str, Any]:
+def mlgit_round(
+    w: Workload,
+    server: Server,
+    tmp: Path,
+    env: dict[str, str],
+    threads: int,
+    sdk: str = "auto",
+    tree: str | None = None,
+) -> dict[str, Any]:
     """``tree``: the timed steps run that source tree's mlgit (``--tools mlgit@/path``: old and new in one run);
     the setup (init, add, commit) runs this one's."""
     from mlgit import Repository
 
     bucket = server.bucket(f"mlgit-{w.name.lower()}")
     remote = tmp / "datasets.git"
-    subprocess.run(["git", "init", "-q", "--bare", "--initial-branch=master", str(remote)], check=True, env=env)
+    subprocess.run(
+        ["git", "init", "-q", "--bare", "--initial-branch=master", str(remote)], check=True, env=env
+    )
     ws = tmp / "ws"
     old = dict(os.environ)
     os.environ.update(env)
@@ -321,22 +362,43 @@ def mlgit_round(w: Workload, server: Server, tmp: Path, env: dict[str, str], thr
     cwd = None
     if tree:  # from / : with python -c the current folder comes first on sys.path, before PYTHONPATH
         env, cwd = {**env, "PYTHONPATH": str(Path(tree).resolve())}, Path("/")
-    push_s, push_mb, push_cpu, out = timed(peak(profiled([sys.executable, "-c", _MLGIT_STEP, "push", str(ws), *args],
-                                                         f"{w.name}-push")), env, cwd)
+    push_s, push_mb, push_cpu, out = timed(
+        peak(profiled([sys.executable, "-c", _MLGIT_STEP, "push", str(ws), *args], f"{w.name}-push")),
+        env,
+        cwd,
+    )
     pushed = _last_json(out)
     co_s = co_mb = co_cpu = NAN
     got: dict[str, Any] = {"seconds": NAN, "phases": {}}
     if "checkout" in STEPS:
         ws2 = tmp / "ws2"
-        co_s, co_mb, co_cpu, out = timed(peak(profiled(
-            [sys.executable, "-c", _MLGIT_STEP, "checkout", str(ws2), *args], f"{w.name}-checkout")), env, cwd)
+        co_s, co_mb, co_cpu, out = timed(
+            peak(
+                profiled(
+                    [sys.executable, "-c", _MLGIT_STEP, "checkout", str(ws2), *args], f"{w.name}-checkout"
+                )
+            ),
+            env,
+            cwd,
+        )
         got = _last_json(out)
         if got["files"] != w.files:
             raise RuntimeError(f"mlgit checkout gave {got['files']} files, expected {w.files}")
     server.drop(bucket)
-    return {"add+commit_s": add_s, "push_s": push_s, "push_mb": push_mb, "checkout_s": co_s, "checkout_mb": co_mb,
-            "push_cpu_s": push_cpu, "checkout_cpu_s": co_cpu, "objects": pushed["uploaded"], "push_inner_s": pushed["seconds"], "checkout_inner_s": got["seconds"],
-            "push_phases": pushed["phases"], "checkout_phases": got["phases"]}
+    return {
+        "add+commit_s": add_s,
+        "push_s": push_s,
+        "push_mb": push_mb,
+        "checkout_s": co_s,
+        "checkout_mb": co_mb,
+        "push_cpu_s": push_cpu,
+        "checkout_cpu_s": co_cpu,
+        "objects": pushed["uploaded"],
+        "push_inner_s": pushed["seconds"],
+        "checkout_inner_s": got["seconds"],
+        "push_phases": pushed["phases"],
+        "checkout_phases": got["phases"],
+    }
 
 
 # -- DVC -----------------------------------------------------------------------------------------
@@ -351,8 +413,17 @@ def ensure_dvc() -> Path:
     python = DVC_VENV / "bin" / "python"
     uv = _find_uv()
     if uv:
-        subprocess.run([*uv, "venv", "-q", "--python", f"{sys.version_info.major}.{sys.version_info.minor}",
-                        str(DVC_VENV)], check=True)
+        subprocess.run(
+            [
+                *uv,
+                "venv",
+                "-q",
+                "--python",
+                f"{sys.version_info.major}.{sys.version_info.minor}",
+                str(DVC_VENV),
+            ],
+            check=True,
+        )
         subprocess.run([*uv, "pip", "install", "-q", "--python", str(python), "dvc[s3]"], check=True)
     else:
         import venv
@@ -399,13 +470,21 @@ def dvc_round(w: Workload, server: Server, tmp: Path, env: dict[str, str], dvc: 
         if n != w.files:
             raise RuntimeError(f"dvc pull gave {n} files, expected {w.files}")
     server.drop(bucket)
-    return {"add+commit_s": add_s, "push_s": push_s, "push_mb": push_mb, "checkout_s": pull_s, "checkout_mb": pull_mb,
-            "push_cpu_s": push_cpu, "checkout_cpu_s": pull_cpu, "objects": w.objects_dvc()}
+    return {
+        "add+commit_s": add_s,
+        "push_s": push_s,
+        "push_mb": push_mb,
+        "checkout_s": pull_s,
+        "checkout_mb": pull_mb,
+        "push_cpu_s": push_cpu,
+        "checkout_cpu_s": pull_cpu,
+        "objects": w.objects_dvc(),
+    }
 
 
 # -- the limit: a plain many-threaded SDK loop over the same objects ------------------------------
 
-_LIMIT_STEP = r'''
+_LIMIT_STEP = r"""
 import io, json, os, sys, time
 from concurrent.futures import ThreadPoolExecutor
 from urllib.parse import urlparse
@@ -433,7 +512,7 @@ with ThreadPoolExecutor(threads) as pool:
     for _ in pool.map(put if op == "push" else get, objects):
         pass
 print(json.dumps({"seconds": time.perf_counter() - t0, "objects": len(objects)}))
-'''
+"""
 
 
 def limit_sizes(w: Workload) -> list[tuple[int, int]]:
@@ -459,9 +538,17 @@ def limit_round(w: Workload, server: Server, env: dict[str, str], threads: int) 
         co_s, co_mb, co_cpu, out = timed(peak([sys.executable, "-c", _LIMIT_STEP, "checkout", *args]), env)
         got = _last_json(out)
     server.drop(bucket)
-    return {"push_s": push_s, "push_mb": push_mb, "checkout_s": co_s, "checkout_mb": co_mb, "push_cpu_s": push_cpu,
-            "checkout_cpu_s": co_cpu, "objects": pushed["objects"], "push_inner_s": pushed["seconds"],
-            "checkout_inner_s": got["seconds"]}
+    return {
+        "push_s": push_s,
+        "push_mb": push_mb,
+        "checkout_s": co_s,
+        "checkout_mb": co_mb,
+        "push_cpu_s": push_cpu,
+        "checkout_cpu_s": co_cpu,
+        "objects": pushed["objects"],
+        "push_inner_s": pushed["seconds"],
+        "checkout_inner_s": got["seconds"],
+    }
 
 
 # -- report ----------------------------------------------------------------------------------------
@@ -472,9 +559,11 @@ def _median(rows: list[dict[str, Any]], key: str) -> float:
 
 
 def report(results: dict[str, dict[str, list[dict[str, Any]]]], workloads: list[Workload]) -> str:
-    lines = ["| workload | tool | push s | push obj/s | push peak MiB | push CPU s | push server CPU s | checkout s "
-             "| checkout obj/s | checkout peak MiB | checkout CPU s | checkout server CPU s | objects |",
-             "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    lines = [
+        "| workload | tool | push s | push obj/s | push peak MiB | push CPU s | push server CPU s | checkout s "
+        "| checkout obj/s | checkout peak MiB | checkout CPU s | checkout server CPU s | objects |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
 
     def f(x: float, digits: int = 1) -> str:
         return "-" if x != x else f"{x:.{digits}f}"  # NaN: a step not run, or not measurable
@@ -483,26 +572,36 @@ def report(results: dict[str, dict[str, list[dict[str, Any]]]], workloads: list[
         for tool, rows in results.get(w.name, {}).items():
             objs = rows[0]["objects"] or (w.objects_mlgit() if tool.startswith("mlgit") else w.objects_dvc())
             p, c = _median(rows, "push_s"), _median(rows, "checkout_s")
-            lines.append(f"| {w.name} | {tool} | {p:.1f} | {objs / p:.0f} | {_median(rows, 'push_mb'):.0f} | "
-                         f"{_median(rows, 'push_cpu_s'):.1f} | {f(_median(rows, 'push_server_cpu_s'))} | {f(c)} | "
-                         f"{f(objs / c, 0)} | {f(_median(rows, 'checkout_mb'), 0)} | "
-                         f"{f(_median(rows, 'checkout_cpu_s'))} | {f(_median(rows, 'checkout_server_cpu_s'))} | {objs} |")
+            lines.append(
+                f"| {w.name} | {tool} | {p:.1f} | {objs / p:.0f} | {_median(rows, 'push_mb'):.0f} | "
+                f"{_median(rows, 'push_cpu_s'):.1f} | {f(_median(rows, 'push_server_cpu_s'))} | {f(c)} | "
+                f"{f(objs / c, 0)} | {f(_median(rows, 'checkout_mb'), 0)} | "
+                f"{f(_median(rows, 'checkout_cpu_s'))} | {f(_median(rows, 'checkout_server_cpu_s'))} | {objs} |"
+            )
     lines.append("")
-    for w, name in ((wl, name) for wl in workloads for name in results.get(wl.name, {}) if name.startswith("mlgit")):
+    for w, name in (
+        (wl, name) for wl in workloads for name in results.get(wl.name, {}) if name.startswith("mlgit")
+    ):
         r = results[w.name]
         m = r[name]
         parts = []
         if "dvc" in r:
             d = r["dvc"]
-            parts.append(f"faster than DVC: push {_median(d, 'push_s') / _median(m, 'push_s'):.2f}x, checkout "
-                         f"{f(_median(d, 'checkout_s') / _median(m, 'checkout_s'), 2)}x")
+            parts.append(
+                f"faster than DVC: push {_median(d, 'push_s') / _median(m, 'push_s'):.2f}x, checkout "
+                f"{f(_median(d, 'checkout_s') / _median(m, 'checkout_s'), 2)}x"
+            )
         if "limit" in r:
             lim = r["limit"]
-            parts.append(f"of the limit: push {_median(lim, 'push_s') / _median(m, 'push_s'):.2f}x, checkout "
-                         f"{f(_median(lim, 'checkout_s') / _median(m, 'checkout_s'), 2)}x")
+            parts.append(
+                f"of the limit: push {_median(lim, 'push_s') / _median(m, 'push_s'):.2f}x, checkout "
+                f"{f(_median(lim, 'checkout_s') / _median(m, 'checkout_s'), 2)}x"
+            )
         if "dvc" in r:
-            parts.append(f"peak MiB mlgit/DVC push {_median(m, 'push_mb'):.0f}/{_median(r['dvc'], 'push_mb'):.0f}, "
-                         f"checkout {f(_median(m, 'checkout_mb'), 0)}/{f(_median(r['dvc'], 'checkout_mb'), 0)}")
+            parts.append(
+                f"peak MiB mlgit/DVC push {_median(m, 'push_mb'):.0f}/{_median(r['dvc'], 'push_mb'):.0f}, "
+                f"checkout {f(_median(m, 'checkout_mb'), 0)}/{f(_median(r['dvc'], 'checkout_mb'), 0)}"
+            )
         lines.append(f"{w.name} {name}: " + "; ".join(parts))
     return "\n".join(lines)
 
@@ -527,17 +626,26 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--server", default="seaweedfs", help="seaweedfs (default), moto, or http(s)://host:port")
     ap.add_argument("--workloads", default="W1,W2")
-    ap.add_argument("--tools", default="mlgit,dvc,limit",
-                    help="any of mlgit (the default data plane), mlgit-boto3, mlgit@TREE (the steps run TREE's mlgit: "
-                    "another checkout of the repository, to compare in one run), dvc, limit (a plain SDK loop)")
+    ap.add_argument(
+        "--tools",
+        default="mlgit,dvc,limit",
+        help="any of mlgit (the default data plane), mlgit-boto3, mlgit@TREE (the steps run TREE's mlgit: "
+        "another checkout of the repository, to compare in one run), dvc, limit (a plain SDK loop)",
+    )
     ap.add_argument("--steps", default="push,checkout", help="push,checkout (default) or push alone")
     ap.add_argument("--rounds", type=int, default=1)
-    ap.add_argument("--threads", type=int, default=10, help="push_threads_count for mlgit (ML-Git's default: 10)")
+    ap.add_argument(
+        "--threads", type=int, default=10, help="push_threads_count for mlgit (ML-Git's default: 10)"
+    )
     ap.add_argument("--limit-threads", type=int, default=16, help="threads of the plain SDK loop")
     ap.add_argument("--scale", type=float, default=1.0, help="shrink the workloads for a smoke run")
     ap.add_argument("--json", type=Path, help="also write the raw figures here")
-    ap.add_argument("--profile", type=Path, help="run mlgit's steps under py-spy, collapsed stacks into this folder "
-                    "(install: python3 -m uv tool install py-spy)")
+    ap.add_argument(
+        "--profile",
+        type=Path,
+        help="run mlgit's steps under py-spy, collapsed stacks into this folder "
+        "(install: python3 -m uv tool install py-spy)",
+    )
     args = ap.parse_args(argv)
     if args.profile:
         args.profile.mkdir(parents=True, exist_ok=True)
@@ -585,17 +693,24 @@ def main(argv: list[str] | None = None) -> int:
                     row["load"] = _load()
                     loads.append(row["load"])
                     results.setdefault(w.name, {}).setdefault(tool, []).append(row)
-                    print(f"{w.name} {tool} round {rnd + 1}: " + ", ".join(
-                        f"{k}={v:.2f}" if isinstance(v, float) else f"{k}={v}" for k, v in row.items()), flush=True)
+                    print(
+                        f"{w.name} {tool} round {rnd + 1}: "
+                        + ", ".join(
+                            f"{k}={v:.2f}" if isinstance(v, float) else f"{k}={v}" for k, v in row.items()
+                        ),
+                        flush=True,
+                    )
                     _save(args.json, results)
         described = server.describe()
     finally:
         server.stop()
         _drop_kept(kept)
     print()
-    print(f"{described} on loopback, {os.cpu_count()} CPUs, load average (1/5/15 min) from {loads[0]} to "
-          f"{loads[-1]}, medians of {args.rounds}, mlgit threads={args.threads}, limit threads={args.limit_threads}"
-          + (f", scale={args.scale}" if args.scale != 1 else ""))
+    print(
+        f"{described} on loopback, {os.cpu_count()} CPUs, load average (1/5/15 min) from {loads[0]} to "
+        f"{loads[-1]}, medians of {args.rounds}, mlgit threads={args.threads}, limit threads={args.limit_threads}"
+        + (f", scale={args.scale}" if args.scale != 1 else "")
+    )
     print(report(results, workloads))
     _save(args.json, results)
     return 0

@@ -182,7 +182,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--backends", default="sftph,azureblobh")
     ap.add_argument("--objects", type=int, default=2000)
     ap.add_argument("--size", type=int, default=16 * 1024, help="bytes per object")
-    ap.add_argument("--threads", type=int, default=10, help="mlgit's push_threads_count (ML-Git's default: 10)")
+    ap.add_argument(
+        "--threads", type=int, default=10, help="mlgit's push_threads_count (ML-Git's default: 10)"
+    )
     ap.add_argument("--rounds", type=int, default=1)
     args = ap.parse_args(argv)
     objects = make_objects(args.objects, args.size)
@@ -201,14 +203,19 @@ def main(argv: list[str] | None = None) -> int:
                     tmp.mkdir()
                     row = one_round(bench, objects, args.threads, tmp)
                     rows.append(row)
-                    print(f"{name} round {rnd + 1}: " + ", ".join(f"{k}={v:.2f}" for k, v in row.items()), flush=True)
+                    print(
+                        f"{name} round {rnd + 1}: " + ", ".join(f"{k}={v:.2f}" for k, v in row.items()),
+                        flush=True,
+                    )
             finally:
                 bench.stop()
             med = {k: statistics.median(r[k] for r in rows) for k in rows[0]}
             n = len(objects)
             pp, mp = n / med["plain_put_s"], n / med["mlgit_put_s"]
             pg, mg = n / med["plain_get_s"], n / med["mlgit_get_s"]
-            lines.append(f"| {name} | {pp:.0f} | {mp:.0f} | {mp / pp:.2f}x | {pg:.0f} | {mg:.0f} | {mg / pg:.2f}x |")
+            lines.append(
+                f"| {name} | {pp:.0f} | {mp:.0f} | {mp / pp:.2f}x | {pg:.0f} | {mg:.0f} | {mg / pg:.2f}x |"
+            )
     print()
     print(
         f"{len(objects)} objects x {args.size} B, loopback, {os.cpu_count()} CPUs, mlgit threads={args.threads}, "

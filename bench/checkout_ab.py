@@ -55,15 +55,24 @@ def main() -> int:
     ap.add_argument("--threads", type=int, default=10)
     ap.add_argument("--limit", action="store_true", help="also the plain 16-thread SDK loop")
     ap.add_argument("--scale", type=float, default=1.0)
-    ap.add_argument("--tmp", help="where the workspaces go (default: the system's temp folder); /dev/shm takes the "
-                    "disk's state out of the figures (on ext4 without a journal, files deleted in the last minutes "
-                    "make each file creation cost more)")
-    ap.add_argument("--wrap", default="", help="a prefix for mlgit's checkouts, {n} the run's number: "
-                    "'strace -f -c -o /tmp/st-{n}.txt' (figures then include its cost)")
+    ap.add_argument(
+        "--tmp",
+        help="where the workspaces go (default: the system's temp folder); /dev/shm takes the "
+        "disk's state out of the figures (on ext4 without a journal, files deleted in the last minutes "
+        "make each file creation cost more)",
+    )
+    ap.add_argument(
+        "--wrap",
+        default="",
+        help="a prefix for mlgit's checkouts, {n} the run's number: "
+        "'strace -f -c -o /tmp/st-{n}.txt' (figures then include its cost)",
+    )
     args = ap.parse_args()
     trees = [str(Path(t).resolve()) for t in args.trees.split(",")]
     for t in trees:
-        subprocess.run([sys.executable, "-m", "compileall", "-q", "-j", "0", f"{t}/mlgit"], stdout=subprocess.DEVNULL)
+        subprocess.run(
+            [sys.executable, "-m", "compileall", "-q", "-j", "0", f"{t}/mlgit"], stdout=subprocess.DEVNULL
+        )
     b.compile_bytecode(None)
     w = b.WORKLOADS[args.workload].scaled(args.scale)
     server = b.Server("seaweedfs")
@@ -86,7 +95,14 @@ def main() -> int:
             limit_args = []
             if args.limit:
                 lb = server.bucket("limit-ab")
-                limit_args = [server.endpoint, server.access, server.secret, lb, json.dumps(b.limit_sizes(w)), "16"]
+                limit_args = [
+                    server.endpoint,
+                    server.access,
+                    server.secret,
+                    lb,
+                    json.dumps(b.limit_sizes(w)),
+                    "16",
+                ]
                 run([sys.executable, "-c", b._LIMIT_STEP, "push", *limit_args], env, server)
             n = 0
             for rnd in range(args.rounds):
@@ -97,8 +113,18 @@ def main() -> int:
                         tenv = env
                     else:
                         ws2 = tmp / f"co-{n}"
-                        cmd = [sys.executable, "-c", b._MLGIT_STEP, "checkout", str(ws2), str(remote), bucket,
-                               server.endpoint, str(args.threads), "auto"]
+                        cmd = [
+                            sys.executable,
+                            "-c",
+                            b._MLGIT_STEP,
+                            "checkout",
+                            str(ws2),
+                            str(remote),
+                            bucket,
+                            server.endpoint,
+                            str(args.threads),
+                            "auto",
+                        ]
                         tenv = {**env, "PYTHONPATH": tree}
                         if args.wrap:
                             cmd = [*args.wrap.format(n=n).split(), *cmd]
@@ -111,15 +137,20 @@ def main() -> int:
                         # kept until the end: deleting 20,000 inodes before the next run would make its
                         # file creations slower (ext4 without a journal skips recently freed inodes)
                     rows.setdefault(tree, []).append((wall, user, system, scpu))
-                    print(f"run {n}: round {rnd + 1} {tree}: wall {wall:.2f} user {user:.2f} sys {system:.2f} "
-                          f"cpu {user + system:.2f} server {scpu:.2f}{extra}", flush=True)
+                    print(
+                        f"run {n}: round {rnd + 1} {tree}: wall {wall:.2f} user {user:.2f} sys {system:.2f} "
+                        f"cpu {user + system:.2f} server {scpu:.2f}{extra}",
+                        flush=True,
+                    )
     finally:
         server.stop()
     print(f"\nmedians of {args.rounds} ({w.name}, load {b._load()}):")
     for tree, r in rows.items():
         med = [statistics.median(x[i] for x in r) for i in range(4)]
         cpu = statistics.median(x[1] + x[2] for x in r)
-        print(f"{tree}: wall {med[0]:.2f} user {med[1]:.2f} sys {med[2]:.2f} cpu {cpu:.2f} server {med[3]:.2f}")
+        print(
+            f"{tree}: wall {med[0]:.2f} user {med[1]:.2f} sys {med[2]:.2f} cpu {cpu:.2f} server {med[3]:.2f}"
+        )
     return 0
 
 

@@ -133,7 +133,9 @@ def mlgit_train_model_one_task() -> None:
             labels={"tag": labels.tag, "sha": labels.sha},
             auto_bump=True,
         )
-        result = repo.push("models", MODEL, auto_bump=True).to_dict()  # another host may take our number first
+        result = repo.push(
+            "models", MODEL, auto_bump=True
+        ).to_dict()  # another host may take our number first
         if result["created"]:  # an Asset event only for news
             event = {k: result[k] for k in ("tag", "sha", "version", "metrics")}
             get_current_context()["outlet_events"][AssetAlias("mlgit")].add(

@@ -16,8 +16,13 @@ from prefect import flow
 
 
 @flow(name="mlgit-dataset")
-def dataset_flow(source: str, repository: str = "mlgit", name: str = "imagenet8",
-                 categories: str = "computer-vision, images", mutability: str = "strict") -> dict[str, Any]:
+def dataset_flow(
+    source: str,
+    repository: str = "mlgit",
+    name: str = "imagenet8",
+    categories: str = "computer-vision, images",
+    mutability: str = "strict",
+) -> dict[str, Any]:
     """Version the files of ``source`` as dataset ``name`` (its ``data/`` folder)."""
     created = mlgit_create(repository, "datasets", name, categories=categories, mutability=mutability)
     copy_into(source, created["path"], "data")

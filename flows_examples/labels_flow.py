@@ -14,8 +14,14 @@ from prefect import flow
 
 
 @flow(name="mlgit-labels")
-def labels_flow(source: str, dataset: str, repository: str = "mlgit", name: str = "mscoco-captions",
-                categories: str = "computer-vision, captions", dataset_version: int | None = None) -> dict[str, Any]:
+def labels_flow(
+    source: str,
+    dataset: str,
+    repository: str = "mlgit",
+    name: str = "mscoco-captions",
+    categories: str = "computer-vision, captions",
+    dataset_version: int | None = None,
+) -> dict[str, Any]:
     """Version the annotation files of ``source`` as labels ``name``, linked to ``dataset``."""
     mlgit_checkout(repository, "datasets", dataset, version=dataset_version)
     created = mlgit_create(repository, "labels", name, categories=categories, mutability="mutable")

@@ -27,10 +27,15 @@ def main(base: Path) -> dict[str, object]:
     for et in ("datasets", "labels", "models"):
         remotes[et] = base / "remotes" / f"{et}.git"
         if not remotes[et].exists():
-            subprocess.run(["git", "init", "--quiet", "--bare", "--initial-branch=master", str(remotes[et])], check=True)
+            subprocess.run(
+                ["git", "init", "--quiet", "--bare", "--initial-branch=master", str(remotes[et])], check=True
+            )
     MLGitRepository(
-        workspace=str(base / "workspace"), storage_type="local", bucket="mlgit-datasets",
-        buckets={"labels": "mlgit-labels", "models": "mlgit-models"}, storage_path=str(base / "buckets"),
+        workspace=str(base / "workspace"),
+        storage_type="local",
+        bucket="mlgit-datasets",
+        buckets={"labels": "mlgit-labels", "models": "mlgit-models"},
+        storage_path=str(base / "buckets"),
         **{f"{et}_remote": str(url) for et, url in remotes.items()},
     ).save("mlgit-demo", overwrite=True)
     sample = write_points(base / "sample")
@@ -38,9 +43,14 @@ def main(base: Path) -> dict[str, object]:
     labels = labels_flow(source=str(sample / "annotations"), dataset="imagenet8", repository="mlgit-demo")
     model = training_flow(dataset="imagenet8", labels="mscoco-captions", repository="mlgit-demo")
     check = integrity_flow(dataset="imagenet8", repository="mlgit-demo")
-    return {"dataset": dataset["tag"], "labels": labels["tag"], "model": model["tag"],
-            "lineage": {"dataset": model["dataset"], "labels": model["labels"]}, "metrics": model["metrics"],
-            "fsck_corrupted": check["fsck"]["corrupted"]}
+    return {
+        "dataset": dataset["tag"],
+        "labels": labels["tag"],
+        "model": model["tag"],
+        "lineage": {"dataset": model["dataset"], "labels": model["labels"]},
+        "metrics": model["metrics"],
+        "fsck_corrupted": check["fsck"]["corrupted"],
+    }
 
 
 if __name__ == "__main__":

@@ -25,7 +25,9 @@ def _read(path: Path) -> list[dict[str, str]]:
 @task
 def train(dataset_path: str, labels_path: str, model_path: str) -> dict[str, float]:
     """Fit class centroids on ``data/points.csv`` + ``annotations/labels.csv``; write ``data/model.json``."""
-    points = {r["id"]: (float(r["x"]), float(r["y"])) for r in _read(Path(dataset_path) / "data" / "points.csv")}
+    points = {
+        r["id"]: (float(r["x"]), float(r["y"])) for r in _read(Path(dataset_path) / "data" / "points.csv")
+    }
     labels = {r["id"]: r["label"] for r in _read(Path(labels_path) / "annotations" / "labels.csv")}
     sums: dict[str, list[float]] = {}
     for pid, label in labels.items():
@@ -39,8 +41,10 @@ def train(dataset_path: str, labels_path: str, model_path: str) -> dict[str, flo
 
     truth = list(labels.items())
     hits = sum(predict(points[pid]) == label for pid, label in truth)
-    per_class = [sum(predict(points[p]) == lab for p, lab in truth if lab == c) / sum(lab == c for _, lab in truth)
-                 for c in centroids]
+    per_class = [
+        sum(predict(points[p]) == lab for p, lab in truth if lab == c) / sum(lab == c for _, lab in truth)
+        for c in centroids
+    ]
     model = Path(model_path) / "data" / "model.json"
     body = json.dumps({"kind": "nearest-centroid", "centroids": centroids}, indent=2, sort_keys=True) + "\n"
     if not (model.is_file() and model.read_text() == body):  # an identical model is not a new version
@@ -61,8 +65,14 @@ def write_metrics_csv(metrics: dict[str, float]) -> str:
 
 
 @flow(name="mlgit-training")
-def training_flow(dataset: str, labels: str, repository: str = "mlgit", name: str = "imagenet-model",
-                  categories: str = "computer-vision, images", metrics_from_csv: bool = False) -> dict[str, Any]:
+def training_flow(
+    dataset: str,
+    labels: str,
+    repository: str = "mlgit",
+    name: str = "imagenet-model",
+    categories: str = "computer-vision, images",
+    metrics_from_csv: bool = False,
+) -> dict[str, Any]:
     """Check out ``dataset`` and ``labels``, train, and version model ``name`` with metrics and lineage."""
     data = mlgit_checkout(repository, "datasets", dataset)
     annotations = mlgit_checkout(repository, "labels", labels)

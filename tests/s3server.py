@@ -119,7 +119,9 @@ def s3_server() -> Iterator[S3Server]:
         access, secret = os.environ.get(ENV_ACCESS), os.environ.get(ENV_SECRET)
         if not access or not secret:
             pytest.fail(f"{ENV_ENDPOINT} is set: set {ENV_ACCESS} and {ENV_SECRET} too")
-        yield S3Server(endpoint.rstrip("/"), access, secret, os.environ.get(ENV_REGION, "us-east-1"), kind="external")
+        yield S3Server(
+            endpoint.rstrip("/"), access, secret, os.environ.get(ENV_REGION, "us-east-1"), kind="external"
+        )
         return
     from moto.server import ThreadedMotoServer
 
@@ -145,7 +147,13 @@ def point_aws_env_at(monkeypatch: pytest.MonkeyPatch, tmp: Path, server: S3Serve
     body = f"aws_access_key_id = {server.access_key}\naws_secret_access_key = {server.secret_key}\n"
     creds.write_text(f"[default]\n{body}\n[{PROFILE}]\n{body}")
     conf.write_text(f"[default]\nregion = {server.region}\n\n[profile {PROFILE}]\nregion = {server.region}\n")
-    for name in ("AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN", "AWS_ENDPOINT_URL"):
+    for name in (
+        "AWS_PROFILE",
+        "AWS_DEFAULT_PROFILE",
+        "AWS_SESSION_TOKEN",
+        "AWS_SECURITY_TOKEN",
+        "AWS_ENDPOINT_URL",
+    ):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("AWS_CONFIG_FILE", str(conf))
     monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(creds))
@@ -203,7 +211,9 @@ def fresh_bucket(server: S3Server, monkeypatch: pytest.MonkeyPatch, tmp_path: Pa
 
 
 @pytest.fixture
-def s3_bucket(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[S3Bucket]:
+def s3_bucket(
+    request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> Iterator[S3Bucket]:
     kind = getattr(request, "param", "moto")
     if kind not in S3_SERVERS:
         raise ValueError(f"s3_bucket: unknown server {kind!r} (known: {', '.join(S3_SERVERS)})")
@@ -362,7 +372,9 @@ class SeaweedFS(_OwnProcess):
             except Exception as exc:  # not up yet: connection refused, 503 while the filer starts
                 last = exc
                 time.sleep(0.2)
-        raise RuntimeError(f"weed mini did not answer on {self.endpoint} within {timeout:.0f} s ({last}): {self.log_tail()}")
+        raise RuntimeError(
+            f"weed mini did not answer on {self.endpoint} within {timeout:.0f} s ({last}): {self.log_tail()}"
+        )
 
     def log_tail(self, lines: int = 5) -> str:
         try:

@@ -212,7 +212,9 @@ def test_checkout_through_a_symlinked_folder_is_refused(
     outside.mkdir()
     (second.root / "datasets").mkdir()
     os.symlink(outside, second.root / "datasets" / "ds")
-    with pytest.raises(UnsafePath, match=r"datasets/ds is a symlink \(to .*outside\); refusing to write through it"):
+    with pytest.raises(
+        UnsafePath, match=r"datasets/ds is a symlink \(to .*outside\); refusing to write through it"
+    ):
         second.repo.checkout("datasets", "ds")
     assert list(outside.iterdir()) == []
 
@@ -381,7 +383,9 @@ def test_push_refuses_a_strict_file_changed_after_add(project: Project) -> None:
     project.repo.add("datasets", "ds")
     project.repo.commit("datasets", "ds")
     # in place in the cached file (the workspace file's inode, unless root: then the cache's own copy)
-    cached = project.repo.layout.cache("datasets").path(project.repo.store.staged("datasets", "ds")[0]["data/a.bin"].cid)
+    cached = project.repo.layout.cache("datasets").path(
+        project.repo.store.staged("datasets", "ds")[0]["data/a.bin"].cid
+    )
     os.chmod(cached, 0o644)
     with open(cached, "r+b") as fh:
         fh.write(b"X")
@@ -484,8 +488,16 @@ def test_push_with_auto_bump_takes_the_next_free_version(project: Project, secon
 def test_tags_fetch_sees_new_versions_without_moving_the_workspace(project: Project, second: Project) -> None:
     _dataset(project)
     _version(project)
-    head = second.repo.metadata("datasets").git("rev-parse", "HEAD") if second.repo.metadata("datasets").has_commits() else ""
+    head = (
+        second.repo.metadata("datasets").git("rev-parse", "HEAD")
+        if second.repo.metadata("datasets").has_commits()
+        else ""
+    )
     assert second.repo.tags("datasets", "ds") == []
     assert second.repo.tags("datasets", "ds", fetch=True) == ["cv__img__ds__1"]
-    after = second.repo.metadata("datasets").git("rev-parse", "HEAD") if second.repo.metadata("datasets").has_commits() else ""
+    after = (
+        second.repo.metadata("datasets").git("rev-parse", "HEAD")
+        if second.repo.metadata("datasets").has_commits()
+        else ""
+    )
     assert head == after

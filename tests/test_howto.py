@@ -132,7 +132,11 @@ def test_howto_end_to_end(tmp_path: Path, cli: Cli, remotes: dict[str, str]) -> 
     assert table[0] == "Tag: computer-vision__images__imagenet-model__1"
     assert [c.strip() for c in table[2].split("|")[1:3]] == ["Name", "Value"]
     cells = {r.split("|")[1].strip(): r.split("|")[2].strip() for r in table[4:] if r.startswith("|")}
-    assert cells["f1"] == "0.5" and cells["loss"] == "1.25" and cells["Related dataset - (version)"] == "imagenet8 - (2)"
+    assert (
+        cells["f1"] == "0.5"
+        and cells["loss"] == "1.25"
+        and cells["Related dataset - (version)"] == "imagenet8 - (2)"
+    )
 
     # 6. Downloading in a second project
     ws2 = tmp_path / "your-mlgit-repository"

@@ -29,7 +29,9 @@ def test_ci_runs_lint_then_the_readmes_test_command() -> None:
     command = "python3 -m uv run --frozen --all-extras pytest"
     assert command in readme
     script = (ROOT / ".ci" / "run").read_text()
-    lines = [line.strip() for line in script.splitlines() if line.strip() and not line.lstrip().startswith("#")]
+    lines = [
+        line.strip() for line in script.splitlines() if line.strip() and not line.lstrip().startswith("#")
+    ]
     assert "set -euo pipefail" in lines
     assert lines[-1] == command  # the last step: its exit code is the script's
     steps = [line for line in lines if line.startswith("run ")]

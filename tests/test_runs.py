@@ -100,7 +100,9 @@ def test_another_host_finds_the_version_a_run_made_by_its_trailers(project: Proj
     path = project.repo.create("datasets", "ds", "cv", "strict", "local", "bucket")
     write(path / "a.bin", b"a" * 100)
     project.repo.add("datasets", "ds")
-    mine = project.repo.commit("datasets", "ds", message="v1\n\nPrefect-Flow-Run: run-1\nPrefect-Task-Run: t-1")
+    mine = project.repo.commit(
+        "datasets", "ds", message="v1\n\nPrefect-Flow-Run: run-1\nPrefect-Task-Run: t-1"
+    )
     project.repo.push("datasets", "ds")
     write(path / "b.bin", b"b" * 100)
     project.repo.add("datasets", "ds", bumpversion=True)
@@ -118,4 +120,6 @@ def test_another_host_finds_the_version_a_run_made_by_its_trailers(project: Proj
     assert made is not None and (made["tag"], made["sha"], made["created"]) == (mine.tag, mine.sha, False)
     pushed = run.push_made("datasets", "ds")  # pushed already, by the first host: nothing left to push
     assert pushed is not None and pushed["tag"] == mine.tag
-    assert run.commit_made(repo, "datasets", "ds", {"Prefect-Flow-Run": "run-3"})["tag"] == mine.tag  # recorded
+    assert (
+        run.commit_made(repo, "datasets", "ds", {"Prefect-Flow-Run": "run-3"})["tag"] == mine.tag
+    )  # recorded

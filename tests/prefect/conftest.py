@@ -21,14 +21,16 @@ from types import ModuleType
 import pytest
 
 _PREFECT_HOME = Path(tempfile.mkdtemp(prefix="mlgit-prefect-home-"))
-os.environ.update({
-    "PREFECT_HOME": str(_PREFECT_HOME),
-    "PREFECT_PROFILES_PATH": str(_PREFECT_HOME / "profiles.toml"),
-    "PREFECT_LOCAL_STORAGE_PATH": str(_PREFECT_HOME / "storage"),
-    "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
-    "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "180",
-    "PREFECT_API_URL": "",
-})
+os.environ.update(
+    {
+        "PREFECT_HOME": str(_PREFECT_HOME),
+        "PREFECT_PROFILES_PATH": str(_PREFECT_HOME / "profiles.toml"),
+        "PREFECT_LOCAL_STORAGE_PATH": str(_PREFECT_HOME / "storage"),
+        "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+        "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "180",
+        "PREFECT_API_URL": "",
+    }
+)
 
 pytest.importorskip("prefect", reason="needs the prefect extra: pip install 'mlgit[prefect]'")
 
@@ -52,8 +54,13 @@ def prefect_api() -> Iterator[str]:
     # collects this folder while one runs it
     from prefect.testing.utilities import prefect_test_harness
 
-    with temporary_settings(updates={PREFECT_HOME: _PREFECT_HOME, PREFECT_LOCAL_STORAGE_PATH: _PREFECT_HOME / "storage",
-                                     PREFECT_SERVER_ANALYTICS_ENABLED: False}):
+    with temporary_settings(
+        updates={
+            PREFECT_HOME: _PREFECT_HOME,
+            PREFECT_LOCAL_STORAGE_PATH: _PREFECT_HOME / "storage",
+            PREFECT_SERVER_ANALYTICS_ENABLED: False,
+        }
+    ):
         with prefect_test_harness(server_startup_timeout=180):
             yield str(PREFECT_API_URL.value())
     shutil.rmtree(_PREFECT_HOME, ignore_errors=True)
@@ -65,7 +72,15 @@ def examples() -> Iterator[Callable[[str], ModuleType]]:
     with pytest.MonkeyPatch.context() as mp:
         mp.syspath_prepend(str(EXAMPLES))
         yield importlib.import_module
-    for name in ("common", "sample_data", "dataset_flow", "labels_flow", "training_flow", "integrity_flow", "quickstart"):
+    for name in (
+        "common",
+        "sample_data",
+        "dataset_flow",
+        "labels_flow",
+        "training_flow",
+        "integrity_flow",
+        "quickstart",
+    ):
         sys.modules.pop(name, None)
 
 
@@ -88,8 +103,12 @@ def local_block(prefect_api: str, tmp_path: Path, remotes: dict[str, str], crede
     name = f"repo-{uuid.uuid4().hex[:8]}"
     MLGitRepository(
         workspace=str(tmp_path / "workspace"),
-        datasets_remote=remotes["datasets"], labels_remote=remotes["labels"], models_remote=remotes["models"],
-        storage_type="local", bucket="mlgit-datasets", buckets={"labels": "mlgit-labels", "models": "mlgit-models"},
+        datasets_remote=remotes["datasets"],
+        labels_remote=remotes["labels"],
+        models_remote=remotes["models"],
+        storage_type="local",
+        bucket="mlgit-datasets",
+        buckets={"labels": "mlgit-labels", "models": "mlgit-models"},
         storage_path=str(tmp_path / "buckets"),
         credentials=MLGitCredentials.load(credentials_name),
     ).save(name)
@@ -97,8 +116,9 @@ def local_block(prefect_api: str, tmp_path: Path, remotes: dict[str, str], crede
 
 
 @pytest.fixture(scope="module")
-def howto_world(prefect_api: str, examples: Callable[[str], ModuleType],
-                tmp_path_factory: pytest.TempPathFactory) -> Iterator[HowtoWorld]:
+def howto_world(
+    prefect_api: str, examples: Callable[[str], ModuleType], tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[HowtoWorld]:
     base = tmp_path_factory.mktemp("howto")
     with pytest.MonkeyPatch.context() as mp:
         (base / "gitconfig").write_text("[init]\n\tdefaultBranch = master\n")
@@ -110,14 +130,21 @@ def howto_world(prefect_api: str, examples: Callable[[str], ModuleType],
         remotes = {}
         for et in ("datasets", "labels", "models"):
             remotes[et] = str(base / "remotes" / f"{et}.git")
-            subprocess.run(["git", "init", "-q", "--bare", "--initial-branch=master", remotes[et]], check=True)
+            subprocess.run(
+                ["git", "init", "-q", "--bare", "--initial-branch=master", remotes[et]], check=True
+            )
         keys = f"keys-{uuid.uuid4().hex[:8]}"
         MLGitCredentials(aws_access_key_id=ACCESS_KEY, aws_secret_access_key=SECRET).save(keys)
         block = f"howto-{uuid.uuid4().hex[:8]}"
         MLGitRepository(
-            workspace=str(base / "workspace"), datasets_remote=remotes["datasets"], labels_remote=remotes["labels"],
-            models_remote=remotes["models"], storage_type="local", bucket="mlgit-datasets",
-            buckets={"labels": "mlgit-labels", "models": "mlgit-models"}, storage_path=str(base / "buckets"),
+            workspace=str(base / "workspace"),
+            datasets_remote=remotes["datasets"],
+            labels_remote=remotes["labels"],
+            models_remote=remotes["models"],
+            storage_type="local",
+            bucket="mlgit-datasets",
+            buckets={"labels": "mlgit-labels", "models": "mlgit-models"},
+            storage_path=str(base / "buckets"),
             credentials=MLGitCredentials.load(keys),
         ).save(block)
         sample = Path(examples("sample_data").write_points(base / "sample"))

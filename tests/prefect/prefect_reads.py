@@ -39,7 +39,9 @@ def flow_run_logs(flow_run_id: Any) -> list[str]:
 
     APILogWorker.drain_all(timeout=5)
     with get_client(sync_client=True) as client:
-        logs = client.read_logs(log_filter=LogFilter(flow_run_id=LogFilterFlowRunId(any_=[flow_run_id])), limit=200)
+        logs = client.read_logs(
+            log_filter=LogFilter(flow_run_id=LogFilterFlowRunId(any_=[flow_run_id])), limit=200
+        )
     return [log.message for log in logs]
 
 
@@ -55,12 +57,13 @@ def asset_events(key: str, flow_run_id: Any, wanted: int = 1, timeout: float = 3
     while time.monotonic() < deadline:
         with get_client(sync_client=True) as client:
             page = client.read_events(
-                EventFilter(event=EventNameFilter(prefix=["prefect.asset.materialization."]),
-                            resource=EventResourceFilter(id=[key])),
+                EventFilter(
+                    event=EventNameFilter(prefix=["prefect.asset.materialization."]),
+                    resource=EventResourceFilter(id=[key]),
+                ),
                 limit=50,
             )
-        found = [e for e in page.events
-                 if any(r.id == f"prefect.flow-run.{flow_run_id}" for r in e.related)]
+        found = [e for e in page.events if any(r.id == f"prefect.flow-run.{flow_run_id}" for r in e.related)]
         if len(found) >= wanted:
             return found
         time.sleep(0.5)
@@ -84,13 +87,21 @@ def run(flow_fn: Any, **kwargs: Any) -> tuple[dict[str, Any], Any]:
     return state.result(), state.state_details.flow_run_id
 
 
-def howto(examples: Callable[[str], ModuleType], sample: Path, block: str) -> dict[str, tuple[dict[str, Any], Any]]:
+def howto(
+    examples: Callable[[str], ModuleType], sample: Path, block: str
+) -> dict[str, tuple[dict[str, Any], Any]]:
     """Sections 2, 4 and 5: a dataset, labels linked to it, a model trained on both."""
     return {
         "dataset": run(examples("dataset_flow").dataset_flow, source=str(sample / "data"), repository=block),
-        "labels": run(examples("labels_flow").labels_flow, source=str(sample / "annotations"), dataset=DATASET,
-                      repository=block),
-        "model": run(examples("training_flow").training_flow, dataset=DATASET, labels=LABELS, repository=block),
+        "labels": run(
+            examples("labels_flow").labels_flow,
+            source=str(sample / "annotations"),
+            dataset=DATASET,
+            repository=block,
+        ),
+        "model": run(
+            examples("training_flow").training_flow, dataset=DATASET, labels=LABELS, repository=block
+        ),
     }
 
 

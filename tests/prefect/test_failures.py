@@ -24,15 +24,26 @@ from prefect_reads import task_runs
 from mlgit import EntityNotFound, MetadataError, TagNotFound
 
 
-@pytest.mark.parametrize(("call", "error", "message"), [
-    pytest.param(lambda b: mlgit_checkout(b, "datasets", "no-such-dataset"), TagNotFound,
-                 "datasets: no version matches 'no-such-dataset'", id="checkout"),
-    pytest.param(lambda b: mlgit_add(b, "datasets", "no-such-dataset"), EntityNotFound,
-                 "datasets entity 'no-such-dataset': expected datasets/.../no-such-dataset/no-such-dataset.spec",
-                 id="add"),
-])
+@pytest.mark.parametrize(
+    ("call", "error", "message"),
+    [
+        pytest.param(
+            lambda b: mlgit_checkout(b, "datasets", "no-such-dataset"),
+            TagNotFound,
+            "datasets: no version matches 'no-such-dataset'",
+            id="checkout",
+        ),
+        pytest.param(
+            lambda b: mlgit_add(b, "datasets", "no-such-dataset"),
+            EntityNotFound,
+            "datasets entity 'no-such-dataset': expected datasets/.../no-such-dataset/no-such-dataset.spec",
+            id="add",
+        ),
+    ],
+)
 def test_an_unknown_entity_fails_once_with_one_clear_message(
-        local_block: str, call: Callable[[str], Any], error: type[Exception], message: str) -> None:
+    local_block: str, call: Callable[[str], Any], error: type[Exception], message: str
+) -> None:
     @flow
     def wrong_name() -> Any:
         return call(local_block)
@@ -47,7 +58,8 @@ def test_an_unknown_entity_fails_once_with_one_clear_message(
 
 
 def test_a_push_retried_after_the_remote_failed_finishes_without_a_duplicate(
-        local_block: str, sample: Path, remotes: dict[str, str]) -> None:
+    local_block: str, sample: Path, remotes: dict[str, str]
+) -> None:
     remote = Path(remotes["datasets"])
     away = remote.with_name("datasets-away.git")
     decisions: list[bool] = []
@@ -67,7 +79,8 @@ def test_a_push_retried_after_the_remote_failed_finishes_without_a_duplicate(
         mlgit_commit(local_block, "datasets", "flaky")
         os.replace(remote, away)  # the git server goes away just before the push
         return mlgit_push.with_options(retry_condition_fn=restore_then_decide, retry_delay_seconds=0)(
-            local_block, "datasets", "flaky")
+            local_block, "datasets", "flaky"
+        )
 
     state = version_then_lose_the_remote(return_state=True)
     assert state.is_completed(), state.message
@@ -82,7 +95,8 @@ def test_a_push_retried_after_the_remote_failed_finishes_without_a_duplicate(
 
 
 def test_a_flow_retried_after_a_late_failure_versions_nothing_twice(
-        examples: Callable[[str], ModuleType], local_block: str, sample: Path, tmp_path: Path) -> None:
+    examples: Callable[[str], ModuleType], local_block: str, sample: Path, tmp_path: Path
+) -> None:
     dataset_flow = examples("dataset_flow").dataset_flow
     labels_flow = examples("labels_flow").labels_flow
     marker = tmp_path / "first-attempt-done"
@@ -107,7 +121,9 @@ def test_a_flow_retried_after_a_late_failure_versions_nothing_twice(
     labels = state.result()
     assert marker.exists() and labels["created"] is False  # the retry found the version already there
     repo = MLGitRepository.load(local_block).get_repository()
-    assert repo.tags("datasets", "imagenet8") == ["computer-vision__images__imagenet8__1",
-                                                  "computer-vision__images__imagenet8__2"]
+    assert repo.tags("datasets", "imagenet8") == [
+        "computer-vision__images__imagenet8__1",
+        "computer-vision__images__imagenet8__2",
+    ]
     assert repo.tags("labels", "mscoco-captions") == ["computer-vision__captions__mscoco-captions__1"]
     assert labels["dataset"]["tag"] == "computer-vision__images__imagenet8__2"

@@ -39,12 +39,24 @@ def fresh_workspace(block: str, tmp_path: Path, name: str) -> Repository:
 
 
 def test_the_howto_flows_version_dataset_labels_and_model_with_lineage_and_metrics(
-        howto_world: HowtoWorld, tmp_path: Path) -> None:
-    runs, local_block, remotes, sample = howto_world.runs, howto_world.block, howto_world.remotes, howto_world.sample
+    howto_world: HowtoWorld, tmp_path: Path
+) -> None:
+    runs, local_block, remotes, sample = (
+        howto_world.runs,
+        howto_world.block,
+        howto_world.remotes,
+        howto_world.sample,
+    )
     dataset, labels, model = (runs[k][0] for k in ("dataset", "labels", "model"))
 
     assert {k: dataset[k] for k in ("entity_type", "name", "version", "tag", "files", "created")} == {
-        "entity_type": "datasets", "name": DATASET, "version": 1, "tag": DS_TAG, "files": 1, "created": True}
+        "entity_type": "datasets",
+        "name": DATASET,
+        "version": 1,
+        "tag": DS_TAG,
+        "files": 1,
+        "created": True,
+    }
     assert dataset["size"] == (sample / "data" / "points.csv").stat().st_size and dataset["uploaded"] >= 2
     assert labels["tag"] == LB_TAG and labels["dataset"] == {"tag": DS_TAG, "sha": dataset["sha"]}
     assert model["tag"] == MD_TAG
@@ -67,8 +79,12 @@ def test_the_howto_flows_version_dataset_labels_and_model_with_lineage_and_metri
     # the metadata commit (as pushed to the remote) leads back to the run that made it
     flow_run_id = runs["model"][1]
     commit_task = next(t for t in task_runs(flow_run_id) if t.name.startswith("mlgit_commit"))
-    message = subprocess.run(["git", "--git-dir", remotes["models"], "log", "-1", "--format=%B", MD_TAG],
-                             capture_output=True, text=True, check=True).stdout
+    message = subprocess.run(
+        ["git", "--git-dir", remotes["models"], "log", "-1", "--format=%B", MD_TAG],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
     assert message.splitlines()[0] == f"train {MODEL} on {DATASET} + {LABELS}"
     assert f"Prefect-Flow-Run: {flow_run_id}\nPrefect-Task-Run: {commit_task.id}" in message
 
@@ -79,9 +95,21 @@ def test_push_leaves_a_table_a_lineage_summary_and_an_asset_with_metadata(howto_
 
     arts = {a.key: a for a in flow_run_artifacts(flow_run_id) if a.key}
     table = json.loads(arts["mlgit-push-models-imagenet-model"].data)
-    assert table == [{"entity_type": "models", "name": MODEL, "version": 1, "tag": MD_TAG, "sha": model["sha"],
-                      "files": 1, "size": model["size"], "uploaded": model["uploaded"],
-                      "metrics": "accuracy=1, recall=1", "dataset": DS_TAG, "labels": LB_TAG}]
+    assert table == [
+        {
+            "entity_type": "models",
+            "name": MODEL,
+            "version": 1,
+            "tag": MD_TAG,
+            "sha": model["sha"],
+            "files": 1,
+            "size": model["size"],
+            "uploaded": model["uploaded"],
+            "metrics": "accuracy=1, recall=1",
+            "dataset": DS_TAG,
+            "labels": LB_TAG,
+        }
+    ]
     summary = arts["mlgit-lineage-models-imagenet-model"].data
     assert f"| version | models | {MODEL} | 1 | `{MD_TAG}` |" in summary
     assert f"| upstream | datasets | {DATASET} | 1 | `{DS_TAG}` |" in summary
@@ -90,8 +118,12 @@ def test_push_leaves_a_table_a_lineage_summary_and_an_asset_with_metadata(howto_
 
     events = asset_events(f"mlgit://models/{MODEL}", flow_run_id)
     assert len(events) == 1 and events[0].event == "prefect.asset.materialization.succeeded"
-    assert events[0].payload == {"tag": MD_TAG, "sha": model["sha"], "version": 1,
-                                 "metrics": {"accuracy": 1.0, "recall": 1.0}}
+    assert events[0].payload == {
+        "tag": MD_TAG,
+        "sha": model["sha"],
+        "version": 1,
+        "metrics": {"accuracy": 1.0, "recall": 1.0},
+    }
     upstream = {r.id for r in events[0].related if r.role == "asset"}
     assert upstream == {f"mlgit://datasets/{DATASET}", f"mlgit://labels/{LABELS}"}
     ds_events = asset_events(f"mlgit://datasets/{DATASET}", runs["dataset"][1])
@@ -105,7 +137,8 @@ def test_push_leaves_a_table_a_lineage_summary_and_an_asset_with_metadata(howto_
 
 
 def test_new_data_makes_the_next_version_and_a_rerun_makes_none(
-        examples: Callable[[str], ModuleType], sample: Path, local_block: str, tmp_path: Path) -> None:
+    examples: Callable[[str], ModuleType], sample: Path, local_block: str, tmp_path: Path
+) -> None:
     dataset_flow = examples("dataset_flow").dataset_flow
     first, _ = run(dataset_flow, source=str(sample / "data"), repository=local_block)
     (sample / "data" / "more.csv").write_text("id,x,y\n99,1.0,1.0\n")
@@ -118,29 +151,42 @@ def test_new_data_makes_the_next_version_and_a_rerun_makes_none(
     assert repo.tags("datasets", DATASET) == [DS_TAG, DS_TAG[:-1] + "2"]
 
 
-def test_metrics_from_the_howto_csv_file(examples: Callable[[str], ModuleType], howto_world: HowtoWorld) -> None:
+def test_metrics_from_the_howto_csv_file(
+    examples: Callable[[str], ModuleType], howto_world: HowtoWorld
+) -> None:
     assert howto_world.runs["model"][0]["version"] == 1
     # retrain from the CSV path: same model, same metrics -> the same version, nothing duplicated
-    model, _ = run(examples("training_flow").training_flow, dataset=DATASET, labels=LABELS,
-                   repository=howto_world.block, metrics_from_csv=True)
+    model, _ = run(
+        examples("training_flow").training_flow,
+        dataset=DATASET,
+        labels=LABELS,
+        repository=howto_world.block,
+        metrics_from_csv=True,
+    )
     assert model["tag"] == MD_TAG and model["created"] is False
     assert model["metrics"] == {"accuracy": 1.0, "recall": 1.0}
 
 
-def test_download_and_check_flow(examples: Callable[[str], ModuleType], howto_world: HowtoWorld,
-                                 tmp_path: Path) -> None:
+def test_download_and_check_flow(
+    examples: Callable[[str], ModuleType], howto_world: HowtoWorld, tmp_path: Path
+) -> None:
     local_block, sample = howto_world.block, howto_world.sample
     other = MLGitRepository.load(local_block).model_copy(update={"workspace": str(tmp_path / "downloader")})
     other.save("downloader-" + local_block)
-    result, _ = run(examples("integrity_flow").integrity_flow, dataset=DATASET, repository="downloader-" + local_block)
+    result, _ = run(
+        examples("integrity_flow").integrity_flow, dataset=DATASET, repository="downloader-" + local_block
+    )
     checkout, fsck = result["checkout"], result["fsck"]
     assert checkout["tag"] == DS_TAG and checkout["downloaded"] >= 2
-    assert (Path(checkout["path"]) / "data" / "points.csv").read_bytes() == (sample / "data" / "points.csv").read_bytes()
+    assert (Path(checkout["path"]) / "data" / "points.csv").read_bytes() == (
+        sample / "data" / "points.csv"
+    ).read_bytes()
     assert fsck["corrupted"] == 0 and fsck["objects_checked"] >= 2 and fsck["unfixable"] == []
 
 
 def test_fsck_repairs_from_the_bucket_and_fails_when_it_cannot(
-        examples: Callable[[str], ModuleType], sample: Path, local_block: str, tmp_path: Path) -> None:
+    examples: Callable[[str], ModuleType], sample: Path, local_block: str, tmp_path: Path
+) -> None:
     integrity_flow = examples("integrity_flow").integrity_flow
     run(examples("dataset_flow").dataset_flow, source=str(sample / "data"), repository=local_block)
     objects = sorted(p for p in (tmp_path / "workspace" / "objects" / "datasets").rglob("*") if p.is_file())
@@ -162,8 +208,9 @@ def test_fsck_repairs_from_the_bucket_and_fails_when_it_cannot(
         state.result()
 
 
-def test_the_quickstart_script_runs_every_example(examples: Callable[[str], ModuleType], prefect_api: str,
-                                                  tmp_path: Path) -> None:
+def test_the_quickstart_script_runs_every_example(
+    examples: Callable[[str], ModuleType], prefect_api: str, tmp_path: Path
+) -> None:
     summary = examples("quickstart").main(tmp_path / "demo")
     assert summary["model"] == MD_TAG and summary["lineage"]["dataset"]["tag"] == DS_TAG
     assert summary["lineage"]["labels"]["tag"] == LB_TAG and summary["fsck_corrupted"] == 0
@@ -171,7 +218,8 @@ def test_the_quickstart_script_runs_every_example(examples: Callable[[str], Modu
 
 
 def test_tasks_submitted_at_once_on_a_fresh_worker_set_the_workspace_up_once(
-        howto_world: HowtoWorld, tmp_path: Path) -> None:
+    howto_world: HowtoWorld, tmp_path: Path
+) -> None:
     local_block = howto_world.block
     fresh = MLGitRepository.load(local_block).model_copy(update={"workspace": str(tmp_path / "fresh-worker")})
     fresh.save("fresh-" + local_block)

@@ -30,12 +30,15 @@ def two_datasets(one_folder: str, sample: Path) -> Repository:
     for name, versions in (("points", 2), ("other", 1)):
         path = repo.create("datasets", name, categories="cv", storage_type="local", bucket="mlgit-datasets")
         for v in range(1, versions + 1):
-            (path / f"part{v}.csv").write_bytes((sample / "data" / "points.csv").read_bytes() + str(v).encode())
+            (path / f"part{v}.csv").write_bytes(
+                (sample / "data" / "points.csv").read_bytes() + str(v).encode()
+            )
             repo.add("datasets", name, bumpversion=v > 1)
             repo.commit("datasets", name)
             repo.push("datasets", name)
-    labels = repo.create("labels", "marks", categories="cv", mutability="mutable", storage_type="local",
-                         bucket="mlgit-labels")
+    labels = repo.create(
+        "labels", "marks", categories="cv", mutability="mutable", storage_type="local", bucket="mlgit-labels"
+    )
     (labels / "labels.csv").write_bytes((sample / "annotations" / "labels.csv").read_bytes())
     return repo
 
@@ -52,7 +55,9 @@ def commit_labels(block: str, checkouts: list[tuple[str, int | None]], **commit:
     return labels_flow(return_state=True)
 
 
-def test_the_version_checked_out_in_this_flow_run_is_linked(one_folder: str, two_datasets: Repository) -> None:
+def test_the_version_checked_out_in_this_flow_run_is_linked(
+    one_folder: str, two_datasets: Repository
+) -> None:
     state = commit_labels(one_folder, [("points", 1)])
     result = state.result()
     assert result["dataset"] == {"tag": DS1, "sha": two_datasets.metadata("datasets").tag_sha(DS1)}
@@ -69,7 +74,9 @@ def test_a_checkout_result_passed_in_is_used_as_is(one_folder: str, two_datasets
     assert result["dataset"]["tag"] == DS1
 
 
-def test_two_datasets_checked_out_and_none_named_is_refused(one_folder: str, two_datasets: Repository) -> None:
+def test_two_datasets_checked_out_and_none_named_is_refused(
+    one_folder: str, two_datasets: Repository
+) -> None:
     state = commit_labels(one_folder, [("points", 2), ("other", None)])
     assert state.is_failed()
     with pytest.raises(InvalidName, match=r"found 2 \(other, points\); pass dataset=NAME"):

@@ -14,7 +14,9 @@ from mlgit import Repository
 
 
 def _other_worker(block: str, tmp_path: Path) -> Repository:
-    repo = MLGitRepository.load(block).model_copy(update={"workspace": str(tmp_path / "other")}).get_repository()
+    repo = (
+        MLGitRepository.load(block).model_copy(update={"workspace": str(tmp_path / "other")}).get_repository()
+    )
     return repo
 
 
@@ -42,14 +44,29 @@ def test_a_repeated_commit_and_push_return_this_runs_version(local_block: str, t
         theirs = another_run_pushes()
         again = mlgit_commit(local_block, "datasets", "shared", auto_bump=True)  # a retry / rerun
         repushed = mlgit_push(local_block, "datasets", "shared", auto_bump=True)
-        return {"entity": entity, "first": first, "pushed": pushed, "theirs": theirs, "again": again,
-                "repushed": repushed}
+        return {
+            "entity": entity,
+            "first": first,
+            "pushed": pushed,
+            "theirs": theirs,
+            "again": again,
+            "repushed": repushed,
+        }
 
     out, flow_run_id = run(pipeline)
-    assert out["entity"]["created"] is True and out["entity"]["path"].startswith(str(tmp_path / "workspace" / "runs"))
-    assert out["first"]["tag"] == out["pushed"]["tag"] == "runs__shared__1" and out["theirs"] == "runs__shared__2"
+    assert out["entity"]["created"] is True and out["entity"]["path"].startswith(
+        str(tmp_path / "workspace" / "runs")
+    )
+    assert (
+        out["first"]["tag"] == out["pushed"]["tag"] == "runs__shared__1"
+        and out["theirs"] == "runs__shared__2"
+    )
     assert (out["again"]["tag"], out["again"]["created"]) == ("runs__shared__1", False)
-    assert (out["repushed"]["tag"], out["repushed"]["created"], out["repushed"]["news"]) == ("runs__shared__1", False, False)
+    assert (out["repushed"]["tag"], out["repushed"]["created"], out["repushed"]["news"]) == (
+        "runs__shared__1",
+        False,
+        False,
+    )
     pushes = [a for a in flow_run_artifacts(flow_run_id) if a.key == "mlgit-push-datasets-shared"]
     assert len(pushes) == 1  # one push artifact: the second push had no news
 
@@ -59,4 +76,7 @@ def test_a_repeated_commit_and_push_return_this_runs_version(local_block: str, t
 
     again, _ = run(extend)  # a new flow run: a new folder, the entity's latest version checked out
     assert again["checked_out"] == "runs__shared__2" and again["created"] is False
-    assert sorted(p.name for p in Path(again["path"]).iterdir() if p.suffix == ".txt") == ["data.txt", "more.txt"]
+    assert sorted(p.name for p in Path(again["path"]).iterdir() if p.suffix == ".txt") == [
+        "data.txt",
+        "more.txt",
+    ]

@@ -25,8 +25,9 @@ pytest.importorskip("s3server", reason="needs tests/s3server.py (the loopback S3
 
 
 @pytest.fixture
-def s3_block(prefect_api: str, s3_bucket: Any, tmp_path: Path, remotes: dict[str, str],
-             monkeypatch: pytest.MonkeyPatch) -> str:
+def s3_block(
+    prefect_api: str, s3_bucket: Any, tmp_path: Path, remotes: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> str:
     """A saved block on the loopback bucket; the environment holds no AWS keys, only the block does."""
     assert len(s3_bucket.secret_key) >= 8
     for var in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE"):
@@ -35,18 +36,27 @@ def s3_block(prefect_api: str, s3_bucket: Any, tmp_path: Path, remotes: dict[str
     empty.write_text("")
     monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(empty))
     keys = f"s3-keys-{uuid.uuid4().hex[:8]}"
-    MLGitCredentials(aws_access_key_id=s3_bucket.access_key, aws_secret_access_key=s3_bucket.secret_key).save(keys)
+    MLGitCredentials(aws_access_key_id=s3_bucket.access_key, aws_secret_access_key=s3_bucket.secret_key).save(
+        keys
+    )
     name = f"s3-repo-{uuid.uuid4().hex[:8]}"
     MLGitRepository(
-        workspace=str(tmp_path / "workspace"), datasets_remote=remotes["datasets"], labels_remote=remotes["labels"],
-        models_remote=remotes["models"], storage_type="s3h", bucket=s3_bucket.bucket, endpoint_url=s3_bucket.endpoint,
-        region=s3_bucket.region, credentials=MLGitCredentials.load(keys),
+        workspace=str(tmp_path / "workspace"),
+        datasets_remote=remotes["datasets"],
+        labels_remote=remotes["labels"],
+        models_remote=remotes["models"],
+        storage_type="s3h",
+        bucket=s3_bucket.bucket,
+        endpoint_url=s3_bucket.endpoint,
+        region=s3_bucket.region,
+        credentials=MLGitCredentials.load(keys),
     ).save(name)
     return name
 
 
 def test_the_howto_flows_on_s3_with_keys_from_the_block(
-        examples: Callable[[str], ModuleType], sample: Path, s3_block: str, s3_bucket: Any, tmp_path: Path) -> None:
+    examples: Callable[[str], ModuleType], sample: Path, s3_block: str, s3_bucket: Any, tmp_path: Path
+) -> None:
     runs = howto(examples, sample, s3_block)
     dataset, labels, model = (runs[k][0] for k in ("dataset", "labels", "model"))
     assert (dataset["tag"], labels["tag"], model["tag"]) == (DS_TAG, LB_TAG, MD_TAG)

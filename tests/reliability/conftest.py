@@ -14,12 +14,19 @@ import pytest
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
-    parser.addoption("--run-slow", action="store_true", default=False,
-                     help="also run the long reliability trials (marked slow); or set MLGIT_SLOW=1")
+    parser.addoption(
+        "--run-slow",
+        action="store_true",
+        default=False,
+        help="also run the long reliability trials (marked slow); or set MLGIT_SLOW=1",
+    )
 
 
 def run_slow(config: pytest.Config) -> bool:
-    return bool(config.getoption("--run-slow", default=False)) or os.environ.get("MLGIT_SLOW", "") not in ("", "0")
+    return bool(config.getoption("--run-slow", default=False)) or os.environ.get("MLGIT_SLOW", "") not in (
+        "",
+        "0",
+    )
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

@@ -23,7 +23,9 @@ def git(*args: str, cwd: str | Path | None = None) -> str:
 
 def remote_tags(bare: str) -> dict[str, str]:
     """tag -> commit sha in a bare metadata remote."""
-    out = git("-C", bare, "for-each-ref", "--format=%(refname:short) %(*objectname) %(objectname)", "refs/tags")
+    out = git(
+        "-C", bare, "for-each-ref", "--format=%(refname:short) %(*objectname) %(objectname)", "refs/tags"
+    )
     tags = {}
     for line in out.splitlines():
         name, peeled, obj = (line.split() + [""])[:3]
@@ -34,8 +36,16 @@ def remote_tags(bare: str) -> dict[str, str]:
 def run_workers(jobs: Iterable[dict[str, Any]], timeout: float = 600) -> list[dict[str, Any]]:
     """Start one process per job at once; their JSON reports (a worker that crashed fails the test)."""
     procs = [
-        (job, subprocess.Popen([sys.executable, str(WORKER), json.dumps(job)], stdout=subprocess.PIPE,
-                               stderr=subprocess.PIPE, text=True, env=os.environ.copy()))
+        (
+            job,
+            subprocess.Popen(
+                [sys.executable, str(WORKER), json.dumps(job)],
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+                env=os.environ.copy(),
+            ),
+        )
         for job in jobs
     ]
     reports = []
@@ -50,8 +60,11 @@ def run_workers(jobs: Iterable[dict[str, Any]], timeout: float = 600) -> list[di
 
 def files_sha256(folder: Path) -> dict[str, str]:
     """Data files by content; ``.tmp-*`` files (left by a killed process, ignored by every verb) excluded."""
-    return {f.relative_to(folder).as_posix(): hashlib.sha256(f.read_bytes()).hexdigest()
-            for f in sorted(folder.rglob("*.bin")) if not f.name.startswith(".tmp-")}
+    return {
+        f.relative_to(folder).as_posix(): hashlib.sha256(f.read_bytes()).hexdigest()
+        for f in sorted(folder.rglob("*.bin"))
+        if not f.name.startswith(".tmp-")
+    }
 
 
 def check_nothing_lost(verifier: Repository, bare: str, reports: list[dict[str, Any]]) -> int:
@@ -63,7 +76,9 @@ def check_nothing_lost(verifier: Repository, bare: str, reports: list[dict[str, 
     verifier.update("datasets")
     for report in reports:
         for v in report["pushed"]:
-            assert v["tag"] in tags, f"worker {report['worker']} pushed {v['tag']}, the remote does not have it"
+            assert v["tag"] in tags, (
+                f"worker {report['worker']} pushed {v['tag']}, the remote does not have it"
+            )
             assert tags[v["tag"]] == v["sha"], (
                 f"{v['tag']}: worker {report['worker']} pushed {v['sha'][:12]}, remote has {tags[v['tag']][:12]} (overwritten)"
             )

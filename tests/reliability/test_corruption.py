@@ -31,7 +31,9 @@ def _flip(path: Path, rng: random.Random, keep_stat: bool = True) -> None:
         os.utime(path, ns=(st_.st_atime_ns, st_.st_mtime_ns))
 
 
-def _pushed(p: Project, name: str = "ds", mutability: str = "strict", files: int = 6, size: int = 300_000) -> Path:
+def _pushed(
+    p: Project, name: str = "ds", mutability: str = "strict", files: int = 6, size: int = 300_000
+) -> Path:
     path = p.repo.create("datasets", name, "rot", mutability, "local", "bucket")
     rng = random.Random(name)
     for i in range(files):
@@ -127,8 +129,9 @@ def test_remote_fsck_uploads_missing_objects_and_thorough_replaces_rotten_ones(p
     assert res.to_dict()["fixed"] == res.fixed
 
 
-def test_remote_fsck_from_a_workspace_without_the_objects_reports_them_unfixable(project: Project,
-                                                                                 second: Project) -> None:
+def test_remote_fsck_from_a_workspace_without_the_objects_reports_them_unfixable(
+    project: Project, second: Project
+) -> None:
     _pushed(project)
     key = sorted(f.name for f in project.bucket.iterdir())[0]
     (project.bucket / key).unlink()
@@ -163,7 +166,9 @@ def test_many_rounds_of_random_rot(project: Project) -> None:
             _flip(cache.path(cid), rng)
         flipped += len(chosen_objects) + len(chosen_cache)
         res = project.repo.fsck("datasets")
-        assert sorted(res.corrupted_objects) == sorted(chosen_objects) and sorted(res.corrupted_index) == sorted(chosen_cache)
+        assert sorted(res.corrupted_objects) == sorted(chosen_objects) and sorted(
+            res.corrupted_index
+        ) == sorted(chosen_cache)
         found += len(res.corrupted_objects) + len(res.corrupted_index)
         assert res.unfixable == []
         assert {f.name: f.read_bytes() for f in path.glob("*.bin")} == originals

@@ -25,8 +25,12 @@ FILES, FILE_SIZE = 24, 300_000  # two chunks each: 72 objects per version
 
 
 def _cli(root: Path, *args: str) -> subprocess.Popen[bytes]:
-    return subprocess.Popen([sys.executable, "-m", "mlgit.cli", "-C", str(root), *args], start_new_session=True,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    return subprocess.Popen(
+        [sys.executable, "-m", "mlgit.cli", "-C", str(root), *args],
+        start_new_session=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
 
 
 def _kill_at(proc: subprocess.Popen[bytes], delay: float) -> bool:
@@ -59,15 +63,20 @@ def _bucket_objects(p: Project, s3: Any) -> dict[str, bytes]:
     if s3 is None:
         return {f.name: f.read_bytes() for f in p.bucket.iterdir() if is_cid(f.name)}
     client = s3.client()
-    keys = [o["Key"] for page in client.get_paginator("list_objects_v2").paginate(Bucket=s3.bucket)
-            for o in page.get("Contents", ())]
+    keys = [
+        o["Key"]
+        for page in client.get_paginator("list_objects_v2").paginate(Bucket=s3.bucket)
+        for o in page.get("Contents", ())
+    ]
     return {k: client.get_object(Bucket=s3.bucket, Key=k)["Body"].read() for k in keys}
 
 
 def _project(root: Path, remotes: dict[str, str], bucket: Path, s3: Any) -> Project:
     p = make_project(root, remotes, bucket)
     if s3 is not None:
-        p.repo.set_config("storages", {"s3h": {s3.bucket: s3.settings()}, "local": {"bucket": {"path": str(bucket)}}})
+        p.repo.set_config(
+            "storages", {"s3h": {s3.bucket: s3.settings()}, "local": {"bucket": {"path": str(bucket)}}}
+        )
     return p
 
 
@@ -75,7 +84,9 @@ def _new_version(p: Project, n: int, s3: Any) -> Any:
     try:
         path = p.repo.entity_path("datasets", "ds")
     except Exception:
-        path = p.repo.create("datasets", "ds", "crash", "strict", "s3h" if s3 else "local", s3.bucket if s3 else "bucket")
+        path = p.repo.create(
+            "datasets", "ds", "crash", "strict", "s3h" if s3 else "local", s3.bucket if s3 else "bucket"
+        )
     for i in range(FILES):
         write(path / f"v{n}" / f"{i}.bin", os.urandom(FILE_SIZE))
     p.repo.add("datasets", "ds")
@@ -141,8 +152,9 @@ def _checkout_trials(tmp_path: Path, remotes: dict[str, str], trials: int, s3: A
 
 
 @pytest.mark.parametrize("kind", ["local", "s3-moto", "s3-seaweedfs"])
-def test_push_killed_then_run_again(tmp_path: Path, remotes: dict[str, str], request: pytest.FixtureRequest,
-                                    kind: str) -> None:
+def test_push_killed_then_run_again(
+    tmp_path: Path, remotes: dict[str, str], request: pytest.FixtureRequest, kind: str
+) -> None:
     s3 = s3_bucket_on(request, kind.removeprefix("s3-")) if kind != "local" else None
     out = _push_trials(tmp_path, remotes, 3 if kind == "local" else 1, s3)
     assert out["trials"] >= 1
@@ -154,16 +166,20 @@ def test_checkout_killed_then_run_again(tmp_path: Path, remotes: dict[str, str])
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize(("verb", "kind", "trials"), [
-    pytest.param("push", "local", 25, id="push-local-25"),
-    pytest.param("push", "s3-moto", 12, id="push-s3-12"),
-    pytest.param("push", "s3-seaweedfs", 12, id="push-seaweedfs-12"),
-    pytest.param("checkout", "local", 25, id="checkout-local-25"),
-    pytest.param("checkout", "s3-moto", 10, id="checkout-s3-10"),
-    pytest.param("checkout", "s3-seaweedfs", 10, id="checkout-seaweedfs-10"),
-])
-def test_long_kill_trials(tmp_path: Path, remotes: dict[str, str], request: pytest.FixtureRequest,
-                          verb: str, kind: str, trials: int) -> None:
+@pytest.mark.parametrize(
+    ("verb", "kind", "trials"),
+    [
+        pytest.param("push", "local", 25, id="push-local-25"),
+        pytest.param("push", "s3-moto", 12, id="push-s3-12"),
+        pytest.param("push", "s3-seaweedfs", 12, id="push-seaweedfs-12"),
+        pytest.param("checkout", "local", 25, id="checkout-local-25"),
+        pytest.param("checkout", "s3-moto", 10, id="checkout-s3-10"),
+        pytest.param("checkout", "s3-seaweedfs", 10, id="checkout-seaweedfs-10"),
+    ],
+)
+def test_long_kill_trials(
+    tmp_path: Path, remotes: dict[str, str], request: pytest.FixtureRequest, verb: str, kind: str, trials: int
+) -> None:
     s3 = s3_bucket_on(request, kind.removeprefix("s3-")) if kind != "local" else None
     run = _push_trials if verb == "push" else _checkout_trials
     out = run(tmp_path, remotes, trials, s3)

@@ -32,18 +32,48 @@ from mlgit import spec as specs
 from mlgit.cid import cid_of, descriptor_bytes
 from mlgit.names import check_name, safe_relpath
 
-FIXTURE_OK = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+FIXTURE_OK = settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 SOME = settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 CID = cid_of(b"x")
 
-scalars = st.one_of(st.none(), st.booleans(), st.integers(-3, 2**70), st.floats(allow_nan=True),
-                    st.text(max_size=30), st.binary(max_size=8))
-documents = st.recursive(scalars, lambda kids: st.one_of(
-    st.lists(kids, max_size=4), st.dictionaries(st.one_of(st.text(max_size=12), st.integers()), kids, max_size=4)),
-    max_leaves=12)
+scalars = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(-3, 2**70),
+    st.floats(allow_nan=True),
+    st.text(max_size=30),
+    st.binary(max_size=8),
+)
+documents = st.recursive(
+    scalars,
+    lambda kids: st.one_of(
+        st.lists(kids, max_size=4),
+        st.dictionaries(st.one_of(st.text(max_size=12), st.integers()), kids, max_size=4),
+    ),
+    max_leaves=12,
+)
 hostile_paths = st.one_of(
-    st.sampled_from(["../x", "../../etc/passwd", "/etc/passwd", "a/../../b", "./a", "a//b", "C:/w", "\\\\srv\\x",
-                     "..", ".", "", "a/\x00b", "a\nb", "\x1b[31m", "a/" * 300 + "b"]),
+    st.sampled_from(
+        [
+            "../x",
+            "../../etc/passwd",
+            "/etc/passwd",
+            "a/../../b",
+            "./a",
+            "a//b",
+            "C:/w",
+            "\\\\srv\\x",
+            "..",
+            ".",
+            "",
+            "a/\x00b",
+            "a\nb",
+            "\x1b[31m",
+            "a/" * 300 + "b",
+        ]
+    ),
     st.text(max_size=40),
 )
 
@@ -69,7 +99,12 @@ def test_any_spec_document_is_a_spec_error_or_valid(doc: object, raw: bytes) -> 
 @FIXTURE_OK
 @given(doc=documents, raw=st.binary(max_size=200), path=hostile_paths)
 def test_any_manifest_is_a_manifest_error_or_safe_paths(doc: object, raw: bytes, path: str) -> None:
-    for data in (_yaml_or_bytes(doc), raw, _yaml_or_bytes({CID: [path]}), _yaml_or_bytes({CID: {path: None}})):
+    for data in (
+        _yaml_or_bytes(doc),
+        raw,
+        _yaml_or_bytes({CID: [path]}),
+        _yaml_or_bytes({CID: {path: None}}),
+    ):
         try:
             manifest = mf.parse(data, "hostile/MANIFEST.yaml")
         except ManifestError:  # UnsafePath is one
@@ -80,11 +115,17 @@ def test_any_manifest_is_a_manifest_error_or_safe_paths(doc: object, raw: bytes,
 
 @FIXTURE_OK
 @given(doc=documents, raw=st.binary(max_size=200), path=hostile_paths)
-def test_any_index_is_a_manifest_error(tmp_path_factory: pytest.TempPathFactory, doc: object, raw: bytes,
-                                       path: str) -> None:
+def test_any_index_is_a_manifest_error(
+    tmp_path_factory: pytest.TempPathFactory, doc: object, raw: bytes, path: str
+) -> None:
     f = tmp_path_factory.mktemp("index") / "INDEX.yaml"
     entry = {"hash": CID, "size": 1, "mtime_ns": 1, "ino": 1}
-    for data in (_yaml_or_bytes(doc), raw, json.dumps({path: entry}).encode(), json.dumps({"a": doc}, default=str).encode()):
+    for data in (
+        _yaml_or_bytes(doc),
+        raw,
+        json.dumps({path: entry}).encode(),
+        json.dumps({"a": doc}, default=str).encode(),
+    ):
         f.write_bytes(data)
         try:
             index = idx.load(f)
@@ -95,10 +136,16 @@ def test_any_index_is_a_manifest_error(tmp_path_factory: pytest.TempPathFactory,
 
 @FIXTURE_OK
 @given(doc=documents, raw=st.binary(max_size=200))
-def test_any_config_is_a_config_error(tmp_path_factory: pytest.TempPathFactory, doc: object, raw: bytes) -> None:
+def test_any_config_is_a_config_error(
+    tmp_path_factory: pytest.TempPathFactory, doc: object, raw: bytes
+) -> None:
     root = tmp_path_factory.mktemp("proj")
     (root / ".ml-git").mkdir()
-    for data in (_yaml_or_bytes(doc), raw, _yaml_or_bytes({"datasets": doc, "storages": doc, "push_threads_count": doc})):
+    for data in (
+        _yaml_or_bytes(doc),
+        raw,
+        _yaml_or_bytes({"datasets": doc, "storages": doc, "push_threads_count": doc}),
+    ):
         cfg.config_path(root).write_bytes(data)
         try:
             Repository(root)
@@ -107,8 +154,14 @@ def test_any_config_is_a_config_error(tmp_path_factory: pytest.TempPathFactory, 
 
 
 @FIXTURE_OK
-@given(name=st.one_of(st.text(max_size=120), st.sampled_from(["../x", "a/b", "a__b", "..", ".", "x" * 101, "a\x00",
-                                                               "a\x7f", "é", "CON", "-x", "a."])))
+@given(
+    name=st.one_of(
+        st.text(max_size=120),
+        st.sampled_from(
+            ["../x", "a/b", "a__b", "..", ".", "x" * 101, "a\x00", "a\x7f", "é", "CON", "-x", "a."]
+        ),
+    )
+)
 def test_any_name_is_checked_before_any_io(name: str) -> None:
     try:
         check_name(name)
@@ -133,12 +186,17 @@ def outside(tmp_path: Path) -> Path:
 
 @SOME
 @given(name=st.text(min_size=1, max_size=150))
-def test_hostile_names_through_the_api_write_nothing_outside(project: Project, outside: Path, name: str) -> None:
+def test_hostile_names_through_the_api_write_nothing_outside(
+    project: Project, outside: Path, name: str
+) -> None:
     before = _snapshot(outside)
     beside = sorted(p.name for p in project.root.parent.iterdir())
-    for call in (lambda: project.repo.create("datasets", name, "cv", "strict", "local", "bucket"),
-                 lambda: project.repo.status("datasets", name), lambda: project.repo.checkout("datasets", name),
-                 lambda: project.repo.create("datasets", "ok", name, "strict", "local", "bucket")):
+    for call in (
+        lambda: project.repo.create("datasets", name, "cv", "strict", "local", "bucket"),
+        lambda: project.repo.status("datasets", name),
+        lambda: project.repo.checkout("datasets", name),
+        lambda: project.repo.create("datasets", "ok", name, "strict", "local", "bucket"),
+    ):
         try:
             call()
         except MLGitError:
@@ -184,7 +242,9 @@ def test_empty_dataset_and_zero_byte_files_round_trip(project: Project, second: 
     project.repo.add("datasets", "empty")
     project.repo.commit("datasets", "empty", version=2)
     project.repo.push("datasets", "empty")
-    second.repo.update("datasets")  # as in ML-Git: a name checks out the latest version the local metadata knows
+    second.repo.update(
+        "datasets"
+    )  # as in ML-Git: a name checks out the latest version the local metadata knows
     out = second.repo.checkout("datasets", "empty", force=True)
     assert out.files == 2 and (Path(out.path) / "zero.bin").read_bytes() == b""
     assert second.repo.fsck("datasets").total == 0
@@ -207,22 +267,38 @@ def _hostile_commit(p: Project, files: dict[str, bytes], tag: str) -> None:
     """A colleague's (hostile) metadata commit, pushed straight to the remote."""
     md = p.repo.metadata("datasets")
     md.commit_entity("ds", files, "hostile", tag)
-    subprocess.run(["git", "-C", str(md.path), "push", "-q", "origin", "HEAD:refs/heads/master", f"refs/tags/{tag}"],
-                   check=True)
+    subprocess.run(
+        ["git", "-C", str(md.path), "push", "-q", "origin", "HEAD:refs/heads/master", f"refs/tags/{tag}"],
+        check=True,
+    )
 
 
 def _spec(name: str = "ds") -> bytes:
-    return yaml.safe_dump({"dataset": {"name": name, "version": 1, "categories": ["cv"], "mutability": "strict",
-                                       "manifest": {"storage": "local://bucket", "files": "MANIFEST.yaml"}}}).encode()
+    return yaml.safe_dump(
+        {
+            "dataset": {
+                "name": name,
+                "version": 1,
+                "categories": ["cv"],
+                "mutability": "strict",
+                "manifest": {"storage": "local://bucket", "files": "MANIFEST.yaml"},
+            }
+        }
+    ).encode()
 
 
-@pytest.mark.parametrize("chunk", ["../../outside/secret.txt", "/etc/passwd", "zdj7W/../../../outside/x", "not-a-cid"])
-def test_descriptor_with_hostile_chunk_links_is_refused(project: Project, second: Project, outside: Path,
-                                                        chunk: str) -> None:
+@pytest.mark.parametrize(
+    "chunk", ["../../outside/secret.txt", "/etc/passwd", "zdj7W/../../../outside/x", "not-a-cid"]
+)
+def test_descriptor_with_hostile_chunk_links_is_refused(
+    project: Project, second: Project, outside: Path, chunk: str
+) -> None:
     desc = descriptor_bytes([(chunk, 21)])
     key = cid_of(desc)
     (project.bucket / key).write_bytes(desc)  # a valid CID for hostile content
-    _hostile_commit(project, {"ds.spec": _spec(), "MANIFEST.yaml": f"{key}: !!set\n  f.bin: null\n".encode()}, "cv__ds__1")
+    _hostile_commit(
+        project, {"ds.spec": _spec(), "MANIFEST.yaml": f"{key}: !!set\n  f.bin: null\n".encode()}, "cv__ds__1"
+    )
     before = _snapshot(outside)
     with pytest.raises(MLGitError):
         second.repo.checkout("datasets", "ds")
@@ -233,9 +309,12 @@ def test_descriptor_with_hostile_chunk_links_is_refused(project: Project, second
 
 
 @pytest.mark.parametrize("evil", ["../../outside/pwned", "/tmp/pwned-by-mlgit", "sub/../../x"])
-def test_hostile_manifest_path_is_refused_and_nothing_written(project: Project, second: Project, outside: Path,
-                                                              evil: str) -> None:
-    _hostile_commit(project, {"ds.spec": _spec(), "MANIFEST.yaml": yaml.safe_dump({CID: [evil]}).encode()}, "cv__ds__1")
+def test_hostile_manifest_path_is_refused_and_nothing_written(
+    project: Project, second: Project, outside: Path, evil: str
+) -> None:
+    _hostile_commit(
+        project, {"ds.spec": _spec(), "MANIFEST.yaml": yaml.safe_dump({CID: [evil]}).encode()}, "cv__ds__1"
+    )
     before = _snapshot(outside)
     with pytest.raises(UnsafePath):
         second.repo.checkout("datasets", "ds")
@@ -243,8 +322,11 @@ def test_hostile_manifest_path_is_refused_and_nothing_written(project: Project, 
 
 
 def test_hostile_spec_in_the_metadata_repo_is_a_spec_error(project: Project, second: Project) -> None:
-    _hostile_commit(project, {"ds.spec": b"dataset: {name: ds, version: [1], categories: cv}\n",
-                              "MANIFEST.yaml": b"{}\n"}, "cv__ds__1")
+    _hostile_commit(
+        project,
+        {"ds.spec": b"dataset: {name: ds, version: [1], categories: cv}\n", "MANIFEST.yaml": b"{}\n"},
+        "cv__ds__1",
+    )
     with pytest.raises(SpecError, match="expected 'version' to be a positive integer"):
         second.repo.checkout("datasets", "ds")
     with pytest.raises(SpecError):

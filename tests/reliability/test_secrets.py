@@ -27,8 +27,9 @@ def _tree_text(folder: Path) -> str:
     return "\n".join(p.read_bytes().decode("utf-8", "replace") for p in folder.rglob("*") if p.is_file())
 
 
-def test_keys_appear_nowhere(tmp_path: Path, remotes: dict[str, str], s3_bucket: Any,
-                             caplog: pytest.LogCaptureFixture) -> None:
+def test_keys_appear_nowhere(
+    tmp_path: Path, remotes: dict[str, str], s3_bucket: Any, caplog: pytest.LogCaptureFixture
+) -> None:
     secrets = (ACCESS, SECRET, s3_bucket.secret_key)
     creds = {s3_bucket.bucket: {"aws_access_key_id": ACCESS, "aws_secret_access_key": SECRET}}
     caplog.set_level(logging.DEBUG)
@@ -37,8 +38,11 @@ def test_keys_appear_nowhere(tmp_path: Path, remotes: dict[str, str], s3_bucket:
     repo = Repository(p.root, storage_credentials=creds)
     path = repo.create("datasets", "ds", "sec", "strict", "s3h", s3_bucket.bucket)
     write(path / "a.bin", b"a" * 300_000)
-    results: list[dict[str, Any]] = [repo.add("datasets", "ds").to_dict(), repo.commit("datasets", "ds").to_dict(),
-                                     repo.push("datasets", "ds").to_dict()]
+    results: list[dict[str, Any]] = [
+        repo.add("datasets", "ds").to_dict(),
+        repo.commit("datasets", "ds").to_dict(),
+        repo.push("datasets", "ds").to_dict(),
+    ]
     other = make_project(tmp_path / "ws2", remotes, tmp_path / "bucket")
     other.repo.set_config("storages", {"s3h": {s3_bucket.bucket: s3_bucket.settings()}})
     other_repo = Repository(other.root, storage_credentials=creds)
@@ -50,7 +54,10 @@ def test_keys_appear_nowhere(tmp_path: Path, remotes: dict[str, str], s3_bucket:
         write(path / "b.bin", b"b" * 10)
         repo.add("datasets", "ds")
         repo.commit("datasets", "ds", version=2)
-        for call in (lambda: repo.push("datasets", "ds"), lambda: other_repo.remote_fsck("datasets", "ds", thorough=True)):
+        for call in (
+            lambda: repo.push("datasets", "ds"),
+            lambda: other_repo.remote_fsck("datasets", "ds", thorough=True),
+        ):
             with pytest.raises(MLGitError) as info:
                 call()
             errors.append(f"{info.value!r} {info.value} {info.value.__cause__!r}")
@@ -62,6 +69,10 @@ def test_keys_appear_nowhere(tmp_path: Path, remotes: dict[str, str], s3_bucket:
     assert not _leaks("\n".join(errors), secrets), errors
     assert not _leaks(_tree_text(p.root) + _tree_text(other.root), secrets)  # specs, config, index, metadata
     for url in remotes.values():
-        history = subprocess.run(["git", "-C", url, "log", "--all", "-p", "--format=%B"], capture_output=True,
-                                 text=True, check=True).stdout
+        history = subprocess.run(
+            ["git", "-C", url, "log", "--all", "-p", "--format=%B"],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
         assert not _leaks(history, secrets)

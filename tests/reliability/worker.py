@@ -65,9 +65,15 @@ def one_version(repo: Repository, job: dict[str, Any], path: Path, n: int) -> di
     conflicts = 0
     for attempt in range(job.get("retries", 60)):
         try:
-            repo.add("datasets", name, bumpversion=True)  # bumps only past a version tagged with other content
-            committed = repo.commit("datasets", name, message=f"worker {job['worker']} v{n}",
-                                    auto_bump=job.get("auto_bump", False))
+            repo.add(
+                "datasets", name, bumpversion=True
+            )  # bumps only past a version tagged with other content
+            committed = repo.commit(
+                "datasets",
+                name,
+                message=f"worker {job['worker']} v{n}",
+                auto_bump=job.get("auto_bump", False),
+            )
             pushed = repo.push("datasets", name, auto_bump=job.get("auto_bump", False))
             break
         except VersionConflict:
@@ -80,8 +86,16 @@ def one_version(repo: Repository, job: dict[str, Any], path: Path, n: int) -> di
     files = {}
     for f in sorted(path.rglob("*.bin")):
         files[f.relative_to(path).as_posix()] = hashlib.sha256(f.read_bytes()).hexdigest()
-    return {"tag": pushed.tag, "sha": pushed.sha, "version": pushed.version, "committed": committed.tag,
-            "rel": rel, "sha256": hashlib.sha256(data).hexdigest(), "files": files, "conflicts": conflicts}
+    return {
+        "tag": pushed.tag,
+        "sha": pushed.sha,
+        "version": pushed.version,
+        "committed": committed.tag,
+        "rel": rel,
+        "sha256": hashlib.sha256(data).hexdigest(),
+        "files": files,
+        "conflicts": conflicts,
+    }
 
 
 def keep_updating(repo: Repository, job: dict[str, Any]) -> dict[str, Any]:

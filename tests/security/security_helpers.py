@@ -46,7 +46,9 @@ class Attacker:
         self.git("rm", "-r", "-q", "--cached", "--ignore-unmatch", "--", path)
 
     def show(self, ref_path: str) -> bytes:
-        return subprocess.run(["git", "show", ref_path], cwd=self.path, capture_output=True, check=True).stdout
+        return subprocess.run(
+            ["git", "show", ref_path], cwd=self.path, capture_output=True, check=True
+        ).stdout
 
     def commit(self, message: str, tag: str | None = None, force_tag: bool = False) -> str:
         self.git("commit", "-q", "--allow-empty", "-m", message)
@@ -55,11 +57,14 @@ class Attacker:
         return self.git("rev-parse", "HEAD")
 
     def push(self, *refs: str, force: bool = False) -> None:
-        self.git("push", "-q", *(["--force"] if force else []), "origin", *(refs or ("HEAD:refs/heads/master",)))
+        self.git(
+            "push", "-q", *(["--force"] if force else []), "origin", *(refs or ("HEAD:refs/heads/master",))
+        )
 
 
-def publish(p: Project, name: str = "ds", et: str = "datasets", data: bytes = b"genuine data\n",
-            **commit: object) -> str:
+def publish(
+    p: Project, name: str = "ds", et: str = "datasets", data: bytes = b"genuine data\n", **commit: object
+) -> str:
     """A version pushed the normal way; returns its tag."""
     path = p.repo.create(et, name, "cv", "strict", "local", "bucket")
     write(path / "data" / "a.bin", data)
@@ -82,9 +87,15 @@ def run_cli(cwd: Path, *args: str, timeout: float = TIMEOUT) -> subprocess.Compl
     def limits() -> None:
         resource.setrlimit(resource.RLIMIT_AS, (MEMORY, MEMORY))
 
-    return subprocess.run([sys.executable, "-m", "mlgit.cli", "-C", str(cwd), *args], capture_output=True,
-                          text=True, timeout=timeout, preexec_fn=limits, cwd=cwd,
-                          env={**os.environ, "COLUMNS": "200"})
+    return subprocess.run(
+        [sys.executable, "-m", "mlgit.cli", "-C", str(cwd), *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        preexec_fn=limits,
+        cwd=cwd,
+        env={**os.environ, "COLUMNS": "200"},
+    )
 
 
 def snapshot(base: Path, skip: Path) -> dict[str, tuple[int, int, int]]:
@@ -95,8 +106,9 @@ def snapshot(base: Path, skip: Path) -> dict[str, tuple[int, int, int]]:
         dirs[:] = [d for d in dirs if here / d != skip]
         for entry in [*dirs, *files]:
             st = os.lstat(here / entry)  # a folder's own mtime moves with any entry: its entries are listed
-            out[str(here / entry)] = (st.st_mode, 0, 0) if stat.S_ISDIR(st.st_mode) else (
-                st.st_mode, st.st_size, st.st_mtime_ns)
+            out[str(here / entry)] = (
+                (st.st_mode, 0, 0) if stat.S_ISDIR(st.st_mode) else (st.st_mode, st.st_size, st.st_mtime_ns)
+            )
     return out
 
 

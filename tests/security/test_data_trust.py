@@ -328,7 +328,9 @@ def test_root_writing_in_place_keeps_the_unpushed_version(
     write(path / "a.bin", original)
     project.repo.add("datasets", "ds")
     project.repo.commit("datasets", "ds")
-    cached = project.repo.layout.cache("datasets").path(project.repo.store.staged("datasets", "ds")[0]["a.bin"].cid)
+    cached = project.repo.layout.cache("datasets").path(
+        project.repo.store.staged("datasets", "ds")[0]["a.bin"].cid
+    )
     assert os.stat(cached).st_ino != os.stat(path / "a.bin").st_ino
     # a checkout of the version that exists only here does not share the cache's inode either
     (path / "a.bin").unlink()
@@ -453,7 +455,9 @@ def test_metrics_file_must_be_a_small_regular_file_and_is_never_quoted(
     with pytest.raises((InputFileError, SpecError)) as err:
         project.repo.add("models", "m", metrics_file=target)
     assert "SECRETHASH" not in str(err.value) and str(target) in str(err.value)
-    assert not (project.repo.layout.index_dir("models", "m") / "INDEX.yaml").exists()  # checked before any work
+    assert not (
+        project.repo.layout.index_dir("models", "m") / "INDEX.yaml"
+    ).exists()  # checked before any work
     run = Cli(project.root)(f"models add m --metrics-file={target}", ok=False)
     assert run.exit_code == 1 and "SECRETHASH" not in run.output and "internal error" not in run.output
 
@@ -514,8 +518,11 @@ def test_remote_fsck_no_fix_exits_1_when_objects_are_missing(project: Project) -
 # -- 10. a refused checkout leaves the workspace as it was ------------------------------------------------------
 def _workspace_state(p: Project) -> dict[str, tuple[bytes, int]]:
     """Every file of the entity folder (bytes, mode), and the entity's index, manifest and HEAD."""
-    files = [*(p.root / "datasets").rglob("*"), *(p.root / ".ml-git" / "datasets" / "index").rglob("*"),
-             p.root / ".ml-git" / "datasets" / "refs" / "ds" / "HEAD"]
+    files = [
+        *(p.root / "datasets").rglob("*"),
+        *(p.root / ".ml-git" / "datasets" / "index").rglob("*"),
+        p.root / ".ml-git" / "datasets" / "refs" / "ds" / "HEAD",
+    ]
     return {str(f): (f.read_bytes(), f.stat().st_mode) for f in files if f.is_file()}
 
 
@@ -540,7 +547,9 @@ def _plant_second_version(p: Project, tmp: Path, mutability: str, fault: str) ->
     (p.bucket / cid_of(desc)).write_bytes(desc)
     paths[cid_of(desc)] = ["zz/bad.bin"]
     body = spec(mutability=mutability, size="1 MB", amount=19).replace(b"version: 1", b"version: 2")
-    attacker_push(p.remotes["datasets"], tmp, {"ds/ds.spec": body, "ds/MANIFEST.yaml": manifest(paths)}, "cv__ds__2")
+    attacker_push(
+        p.remotes["datasets"], tmp, {"ds/ds.spec": body, "ds/MANIFEST.yaml": manifest(paths)}, "cv__ds__2"
+    )
     return chunk
 
 
@@ -569,7 +578,9 @@ def test_a_refused_checkout_leaves_the_previous_version_as_it_was(
     assert not (v1 / "new").exists() and not (v1 / "zz").exists()  # no folder of version 2 either
     assert [f for f in (second.root / ".ml-git" / "tmp").rglob("*") if f.is_file()] == []
     st = second.repo.status("datasets", "ds")
-    assert st.modified == st.new == st.deleted == st.missing == [] and st.untracked == (["data/notes.txt"] if force else [])
+    assert st.modified == st.new == st.deleted == st.missing == [] and st.untracked == (
+        ["data/notes.txt"] if force else []
+    )
     res = Cli(second.root)(f"datasets checkout cv__ds__2{' --force' if force else ''}", ok=False)
     assert res.exit_code == 1 and _workspace_state(second) == before
 
@@ -593,7 +604,9 @@ def test_a_fresh_checkout_never_overwrites_the_users_files_in_its_folder(
     assert own.read_bytes() == b"the user's own file\n" and other.exists()
     assert not (second.root / "datasets" / "ds" / "ds.spec").exists()
     second.repo.checkout("datasets", "ds", force=True)
-    assert own.read_bytes() == b"the version's data\n" and other.read_bytes() == b"another of the user's files\n"
+    assert (
+        own.read_bytes() == b"the version's data\n" and other.read_bytes() == b"another of the user's files\n"
+    )
 
 
 @pytest.mark.parametrize("clash", ["folder-where-a-file-goes", "file-where-a-folder-goes"])

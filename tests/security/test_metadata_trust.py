@@ -36,8 +36,9 @@ def _bumped_spec(evil: Attacker, version: int, name: str = "ds") -> bytes:
 
 
 # -- 1. symlinks in a metadata tree are never written through ----------------------------------------
-def test_readme_symlink_to_git_config_runs_nothing(tmp_path: Path, remotes: dict[str, str],
-                                                   project: Project) -> None:
+def test_readme_symlink_to_git_config_runs_nothing(
+    tmp_path: Path, remotes: dict[str, str], project: Project
+) -> None:
     """v2's README holds a git config with core.fsmonitor; then README.md becomes a symlink to
     ../.git/config. Writing the README through it would run the command on the next git call."""
     publish(project)
@@ -58,7 +59,9 @@ def test_readme_symlink_to_git_config_runs_nothing(tmp_path: Path, remotes: dict
     md = v.repo.metadata("datasets")
     config_before = (md.path / ".git" / "config").read_bytes()
     before = snapshot(tmp_path, v.root)
-    with pytest.raises(UnsafeMetadata, match=r"ds/README.md is a symlink \(to '\.\./\.git/config'\).*regular file"):
+    with pytest.raises(
+        UnsafeMetadata, match=r"ds/README.md is a symlink \(to '\.\./\.git/config'\).*regular file"
+    ):
         v.repo.commit("datasets", "ds")
     res = cli("datasets commit ds", ok=False)
     assert res.exit_code == 1 and "ds/README.md is a symlink" in res.output and "Traceback" not in res.output
@@ -69,8 +72,9 @@ def test_readme_symlink_to_git_config_runs_nothing(tmp_path: Path, remotes: dict
     assert md.tags("ds") == ["cv__ds__1", "cv__ds__2"]  # nothing tagged
 
 
-def test_absolute_symlink_does_not_overwrite_user_files(tmp_path: Path, remotes: dict[str, str],
-                                                        project: Project) -> None:
+def test_absolute_symlink_does_not_overwrite_user_files(
+    tmp_path: Path, remotes: dict[str, str], project: Project
+) -> None:
     publish(project)
     bashrc = write(tmp_path / "home" / ".bashrc", b"# the user's own\n")
     evil = Attacker(remotes["datasets"], tmp_path / "attacker")
@@ -91,8 +95,9 @@ def test_absolute_symlink_does_not_overwrite_user_files(tmp_path: Path, remotes:
     assert snapshot(tmp_path, v.root) == before
 
 
-def test_symlinked_entity_folder_writes_nothing_outside(tmp_path: Path, remotes: dict[str, str],
-                                                        project: Project) -> None:
+def test_symlinked_entity_folder_writes_nothing_outside(
+    tmp_path: Path, remotes: dict[str, str], project: Project
+) -> None:
     publish(project)
     outside = tmp_path / "outside"
     outside.mkdir()
@@ -153,8 +158,9 @@ def test_symlinks_under_ml_git_of_a_workspace_are_refused(tmp_path: Path, remote
     assert git(other, "remote", "get-url", "origin") == "https://example.invalid/real.git"
 
 
-def test_checkout_never_reads_a_spec_through_a_symlink(tmp_path: Path, remotes: dict[str, str],
-                                                      project: Project) -> None:
+def test_checkout_never_reads_a_spec_through_a_symlink(
+    tmp_path: Path, remotes: dict[str, str], project: Project
+) -> None:
     publish(project)
     evil = Attacker(remotes["datasets"], tmp_path / "attacker")
     evil.symlink("ds/ds.spec", "/etc/passwd")
@@ -168,8 +174,9 @@ def test_checkout_never_reads_a_spec_through_a_symlink(tmp_path: Path, remotes: 
     assert not (v.root / "datasets").exists()
 
 
-def test_a_symlink_pushed_while_we_commit_is_refused_at_the_replay(tmp_path: Path, remotes: dict[str, str],
-                                                                   project: Project) -> None:
+def test_a_symlink_pushed_while_we_commit_is_refused_at_the_replay(
+    tmp_path: Path, remotes: dict[str, str], project: Project
+) -> None:
     """Our commit is built on a clean tree; the attacker turns the entity folder into a symlink on the
     remote meanwhile. Replaying our commit on the remote's branch (a rejected push) refuses it."""
     publish(project)
@@ -217,7 +224,10 @@ def test_files_planted_on_the_worker_are_not_read(tmp_path: Path, project: Proje
         project.repo.add("datasets", "ds", bumpversion=True)  # add refuses it; planted between add and commit
         (entity / "README.md").unlink()
         os.symlink(secret, entity / "README.md")
-        args, needle = ["datasets", "commit", "ds"], f"README {entity / 'README.md'} is a symlink (to {secret})"
+        args, needle = (
+            ["datasets", "commit", "ds"],
+            f"README {entity / 'README.md'} is a symlink (to {secret})",
+        )
     res = run_cli(project.root, *args, timeout=30)
     assert res.returncode == 1, res.stderr
     assert needle in res.stderr and res.stderr.startswith("ERROR - ")
@@ -236,8 +246,9 @@ def test_files_planted_on_the_worker_are_not_read(tmp_path: Path, project: Proje
         ("tmp", "checkout"),
     ],
 )
-def test_state_folders_swapped_for_symlinks_are_never_written_through(tmp_path: Path, project: Project,
-                                                                      planted: str, verb: str) -> None:
+def test_state_folders_swapped_for_symlinks_are_never_written_through(
+    tmp_path: Path, project: Project, planted: str, verb: str
+) -> None:
     """Another task on the worker swaps a folder of mlgit's own state under .ml-git/ (an entity's index,
     its HEAD's folder, the cache, the temp folder) for a symlink to a folder of its choosing, holding what
     the real one held: the verb refuses before it writes anything, with one line naming the symlink."""
@@ -257,8 +268,11 @@ def test_state_folders_swapped_for_symlinks_are_never_written_through(tmp_path: 
         outside.mkdir()
     os.symlink(outside, real)
     before = {f: f.read_bytes() for f in outside.rglob("*") if f.is_file()}
-    args = {"add": ["datasets", "add", "ds"], "commit": ["datasets", "commit", "ds"],
-            "checkout": ["datasets", "checkout", "ds", "--force"]}[verb]
+    args = {
+        "add": ["datasets", "add", "ds"],
+        "commit": ["datasets", "commit", "ds"],
+        "checkout": ["datasets", "checkout", "ds", "--force"],
+    }[verb]
     res = run_cli(project.root, *args)
     assert res.returncode == 1, res.stderr
     assert f"{real} is a symlink (to {outside})" in res.stderr and res.stderr.startswith("ERROR - ")
@@ -270,8 +284,9 @@ def test_state_folders_swapped_for_symlinks_are_never_written_through(tmp_path: 
 
 
 @pytest.mark.parametrize("verb", ["unlock", "fsck", "reset"])
-def test_entity_folder_swapped_for_a_symlink_is_never_written_through(tmp_path: Path, project: Project,
-                                                                      verb: str) -> None:
+def test_entity_folder_swapped_for_a_symlink_is_never_written_through(
+    tmp_path: Path, project: Project, verb: str
+) -> None:
     """A data folder of a checked-out entity swapped for a symlink to another's folder holding a file of the
     same name: unlock (replaces the file), fsck (rebuilds it) and reset --hard (deletes it) leave it alone."""
     if verb == "reset":  # ds's only version on top of another entity's: reset --hard HEAD~1 deletes its files
@@ -311,8 +326,9 @@ _BOMB = "".join(
 
 
 @pytest.mark.parametrize("where", ["spec", "manifest", "config", "index"])
-def test_yaml_alias_bombs_are_refused(tmp_path: Path, remotes: dict[str, str], project: Project,
-                                      where: str) -> None:
+def test_yaml_alias_bombs_are_refused(
+    tmp_path: Path, remotes: dict[str, str], project: Project, where: str
+) -> None:
     """A 700-byte billion-laughs document: refused before anything is built from it, in bounded time
     and memory (the child process has 2 GiB of address space)."""
     publish(project)
@@ -322,7 +338,10 @@ def test_yaml_alias_bombs_are_refused(tmp_path: Path, remotes: dict[str, str], p
         evil = Attacker(remotes["datasets"], tmp_path / "attacker")
         spec = _bumped_spec(evil, 2)
         if where == "spec":
-            evil.put("ds/ds.spec", spec + b"  metadata:\n" + "".join("  " + line + "\n" for line in bomb.splitlines()).encode())
+            evil.put(
+                "ds/ds.spec",
+                spec + b"  metadata:\n" + "".join("  " + line + "\n" for line in bomb.splitlines()).encode(),
+            )
             needle = "spec cv__ds__2:ds/ds.spec: malformed YAML (found YAML anchor &a at line"
         else:
             evil.put("ds/ds.spec", spec)
@@ -340,7 +359,11 @@ def test_yaml_alias_bombs_are_refused(tmp_path: Path, remotes: dict[str, str], p
         v = project
         config = v.root / ".ml-git" / "config.yaml"
         config.write_text(config.read_text() + bomb)
-        args, needle, error = ["repository", "config", "show"], "config.yaml: malformed YAML (found YAML anchor", ConfigError
+        args, needle, error = (
+            ["repository", "config", "show"],
+            "config.yaml: malformed YAML (found YAML anchor",
+            ConfigError,
+        )
 
         def api() -> object:
             return Repository(v.root)
@@ -348,10 +371,15 @@ def test_yaml_alias_bombs_are_refused(tmp_path: Path, remotes: dict[str, str], p
         v = project
         index = v.root / ".ml-git/datasets/index/metadata/ds/INDEX.yaml"
         index.write_text(bomb)
-        args, needle, error = ["datasets", "status", "ds"], "INDEX.yaml: malformed YAML (found YAML anchor", ManifestError
+        args, needle, error = (
+            ["datasets", "status", "ds"],
+            "INDEX.yaml: malformed YAML (found YAML anchor",
+            ManifestError,
+        )
 
         def api() -> object:
             return v.repo.status("datasets", "ds")
+
     with pytest.raises(error, match="anchors or aliases"):
         api()
     res = run_cli(v.root, *args, timeout=30)
@@ -362,7 +390,9 @@ def test_yaml_alias_bombs_are_refused(tmp_path: Path, remotes: dict[str, str], p
 def test_what_mlgit_writes_has_no_anchors(tmp_path: Path, project: Project) -> None:
     """The same object twice in a config (a shared dict) is written twice, not as an alias we would refuse."""
     shared = {"profile": "default"}
-    project.repo.set_config("storages", {"s3h": {"a": {"aws-credentials": shared}, "b": {"aws-credentials": shared}}})
+    project.repo.set_config(
+        "storages", {"s3h": {"a": {"aws-credentials": shared}, "b": {"aws-credentials": shared}}}
+    )
     text = (project.root / ".ml-git" / "config.yaml").read_text()
     assert "&" not in text and "*" not in text
     assert Repository(project.root).config["storages"]["s3h"]["b"]["aws-credentials"] == shared
@@ -382,7 +412,9 @@ def _move_tag(remotes: dict[str, str], tmp_path: Path, tag: str) -> tuple[str, s
 def test_a_moved_tag_is_refused_on_fetch(tmp_path: Path, remotes: dict[str, str], project: Project) -> None:
     tag = publish(project)
     old, new = _move_tag(remotes, tmp_path, tag)
-    with pytest.raises(TagMoved, match=rf"version tag {tag} moved .* commit {old} here .* now says {new}") as info:
+    with pytest.raises(
+        TagMoved, match=rf"version tag {tag} moved .* commit {old} here .* now says {new}"
+    ) as info:
         project.repo.update("datasets")
     assert (info.value.tag, info.value.old, info.value.new) == (tag, old, new)
     res = Cli(project.root)("datasets update", ok=False)
@@ -394,8 +426,9 @@ def test_a_moved_tag_is_refused_on_fetch(tmp_path: Path, remotes: dict[str, str]
     assert project.repo.metadata("datasets").tag_sha(tag) == old  # ours never moved
 
 
-def test_a_moved_tag_is_neither_pushed_over_nor_taken_at_push(tmp_path: Path, remotes: dict[str, str],
-                                                              project: Project) -> None:
+def test_a_moved_tag_is_neither_pushed_over_nor_taken_at_push(
+    tmp_path: Path, remotes: dict[str, str], project: Project
+) -> None:
     """Push compares tags with the remote too: a pushed tag the remote moved is not mistaken for a version
     another worker took first (which would drop our genuine tag and take the rewritten one)."""
     tag = publish(project)
@@ -412,19 +445,24 @@ def test_a_moved_tag_is_neither_pushed_over_nor_taken_at_push(tmp_path: Path, re
     assert str(v2.tag) not in git(Path(remotes["datasets"]), "tag")  # and nothing pushed
 
 
-def test_lineage_and_checkout_by_link_verify_the_recorded_sha(tmp_path: Path, remotes: dict[str, str],
-                                                             project: Project, caplog: pytest.LogCaptureFixture) -> None:
+def test_lineage_and_checkout_by_link_verify_the_recorded_sha(
+    tmp_path: Path, remotes: dict[str, str], project: Project, caplog: pytest.LogCaptureFixture
+) -> None:
     tag = publish(project)
     publish(project, "m", "models", data=b"weights", dataset="ds")
     assert "not pushed yet" not in caplog.text  # a link to a pushed version: no warning
     old, new = _move_tag(remotes, tmp_path, tag)
     v = victim(tmp_path, remotes)  # a fresh clone: it never saw the genuine tag
-    with pytest.raises(LinkMismatch, match=rf"models cv__m__1 records datasets {tag} at commit {old}.*commit {new}"):
+    with pytest.raises(
+        LinkMismatch, match=rf"models cv__m__1 records datasets {tag} at commit {old}.*commit {new}"
+    ):
         v.repo.lineage("models", "cv__m__1")
     res = Cli(v.root)("models lineage cv__m__1", ok=False)
     assert res.exit_code == 1 and old in res.output and new in res.output
     for link in (Link(tag, old), {"tag": tag, "sha": old}):
-        with pytest.raises(LinkMismatch, match=rf"checkout of the link {tag} records datasets {tag} at commit {old}"):
+        with pytest.raises(
+            LinkMismatch, match=rf"checkout of the link {tag} records datasets {tag} at commit {old}"
+        ):
             v.repo.checkout("datasets", link)  # type: ignore[arg-type]
     assert not (v.root / "datasets").exists()
     # the genuine link still works where the genuine tag is
@@ -432,8 +470,9 @@ def test_lineage_and_checkout_by_link_verify_the_recorded_sha(tmp_path: Path, re
     assert project.repo.checkout("datasets", Link(tag, old), force=True).sha == old
 
 
-def test_a_link_to_a_version_replayed_by_its_push_is_still_valid(project: Project, second: Project,
-                                                                  caplog: pytest.LogCaptureFixture) -> None:
+def test_a_link_to_a_version_replayed_by_its_push_is_still_valid(
+    project: Project, second: Project, caplog: pytest.LogCaptureFixture
+) -> None:
     """Not an attack: labels linked to a dataset version committed but not pushed yet; another worker
     pushes first, so the dataset's commit is replayed and its tag moves (before anyone saw it). The link's
     commit holds the same entity folder: lineage and checkout by link accept it."""
@@ -456,8 +495,16 @@ def test_a_link_to_a_version_replayed_by_its_push_is_still_valid(project: Projec
 
 
 # -- 4. git URLs ---------------------------------------------------------------------------------------------
-@pytest.mark.parametrize("url", ["ext::sh -c touch% {marker}", "ext://sh -c touch% {marker}", "fd::7", "FD::7,8",
-                                 "--upload-pack=touch {marker}"])
+@pytest.mark.parametrize(
+    "url",
+    [
+        "ext::sh -c touch% {marker}",
+        "ext://sh -c touch% {marker}",
+        "fd::7",
+        "FD::7,8",
+        "--upload-pack=touch {marker}",
+    ],
+)
 def test_code_running_transports_are_refused(tmp_path: Path, project: Project, url: str) -> None:
     marker = tmp_path / "PWNED-ext"
     url = url.format(marker=marker)
@@ -472,8 +519,12 @@ def test_code_running_transports_are_refused(tmp_path: Path, project: Project, u
     git(project.repo.metadata("datasets").path, "config", "remote.origin.url", url)
     fresh = make_project(tmp_path / "fresh", {}, tmp_path / "bucket")
     fresh.repo.set_config("datasets", {"git": url})
-    for verb in (lambda: project.repo.update("datasets"), lambda: project.repo.tags("datasets", "ds", fetch=True),
-                 lambda: project.repo.push("datasets", "ds"), lambda: fresh.repo.entity_init("datasets")):
+    for verb in (
+        lambda: project.repo.update("datasets"),
+        lambda: project.repo.tags("datasets", "ds", fetch=True),
+        lambda: project.repo.push("datasets", "ds"),
+        lambda: fresh.repo.entity_init("datasets"),
+    ):
         with pytest.raises(UnsafeRemote, match="git URL"):
             verb()
     res = Cli(fresh.root)("datasets init", ok=False)
@@ -481,7 +532,9 @@ def test_code_running_transports_are_refused(tmp_path: Path, project: Project, u
     assert not marker.exists()
 
 
-def test_only_safe_transports_reach_git(tmp_path: Path, project: Project, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_only_safe_transports_reach_git(
+    tmp_path: Path, project: Project, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """A remote helper installed on the worker (git-remote-NAME) is not run for a URL from a config:
     GIT_ALLOW_PROTOCOL is set on every git call (this one passes GitPython's own check)."""
     marker = tmp_path / "PWNED-helper"
@@ -495,15 +548,18 @@ def test_only_safe_transports_reach_git(tmp_path: Path, project: Project, monkey
     res = Cli(project.root)("datasets update", ok=False)
     assert res.exit_code == 1 and "transport 'evil' not allowed" in res.output
     assert not marker.exists()
-    subprocess.run(["git", "ls-remote", "evil::x"], capture_output=True)  # the helper runs when git may run it
+    subprocess.run(
+        ["git", "ls-remote", "evil::x"], capture_output=True
+    )  # the helper runs when git may run it
     assert marker.exists()
 
 
 TOKEN = "ghp_S3cretT0kenForMlgitTests0123456789"
 
 
-def test_a_token_in_a_git_url_is_never_shown(tmp_path: Path, project: Project,
-                                             caplog: pytest.LogCaptureFixture) -> None:
+def test_a_token_in_a_git_url_is_never_shown(
+    tmp_path: Path, project: Project, caplog: pytest.LogCaptureFixture
+) -> None:
     publish(project)
     caplog.set_level(logging.DEBUG)
     url = f"https://mlgit:{TOKEN}@127.0.0.1:{closed_port()}/team/datasets.git"
@@ -515,8 +571,11 @@ def test_a_token_in_a_git_url_is_never_shown(tmp_path: Path, project: Project,
     fresh.repo.set_config("datasets", {"git": url})
     outputs.append(Cli(fresh.root)("--verbose datasets init", ok=False).output)
     errors = []
-    for verb in (lambda: project.repo.push("datasets", "ds"), lambda: project.repo.update("datasets"),
-                 lambda: fresh.repo.entity_init("datasets")):
+    for verb in (
+        lambda: project.repo.push("datasets", "ds"),
+        lambda: project.repo.update("datasets"),
+        lambda: fresh.repo.entity_init("datasets"),
+    ):
         with pytest.raises(MetadataError) as info:
             verb()
         errors.append(f"{info.value} {info.value!r}")

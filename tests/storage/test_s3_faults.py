@@ -122,11 +122,15 @@ def _not_pushed(root: Path) -> None:
     repo = Repository(root)
     assert repo.fsck("datasets").total == 0  # every object still in the workspace
     remote = root.parent / "remotes" / "datasets.git"
-    tags = subprocess.run(["git", "-C", str(remote), "tag"], capture_output=True, text=True, check=True).stdout
+    tags = subprocess.run(
+        ["git", "-C", str(remote), "tag"], capture_output=True, text=True, check=True
+    ).stdout
     assert tags.strip() == "", "a version whose objects are not all stored must not be published"
 
 
-def test_server_killed_mid_push_is_one_line_in_seconds(own_server: SeaweedFS | MotoProcess, tmp_path: Path) -> None:
+def test_server_killed_mid_push_is_one_line_in_seconds(
+    own_server: SeaweedFS | MotoProcess, tmp_path: Path
+) -> None:
     server = own_server.server()
     root = _workspace(tmp_path, server, own_server.endpoint, files=800)
     proc = _cli(root, "datasets", "push", "birds")
@@ -139,7 +143,9 @@ def test_server_killed_mid_push_is_one_line_in_seconds(own_server: SeaweedFS | M
     _not_pushed(root)
 
 
-def test_server_frozen_mid_push_ends_within_the_deadline(own_server: SeaweedFS | MotoProcess, tmp_path: Path) -> None:
+def test_server_frozen_mid_push_ends_within_the_deadline(
+    own_server: SeaweedFS | MotoProcess, tmp_path: Path
+) -> None:
     server = own_server.server()
     root = _workspace(tmp_path, server, own_server.endpoint, files=800)
     proc = _cli(root, "datasets", "push", "birds")

@@ -38,7 +38,9 @@ def test_signature_matches_botocore(
     import botocore.auth
 
     monkeypatch.setattr(botocore.auth, "get_current_datetime", lambda: NOW.replace(tzinfo=None))
-    plane = HttpData("http://127.0.0.1:9000", "eu-west-3", lambda: ("AKIDEXAMPLE", "s3cr3t/Key+", token), 5, 15)
+    plane = HttpData(
+        "http://127.0.0.1:9000", "eu-west-3", lambda: ("AKIDEXAMPLE", "s3cr3t/Key+", token), 5, 15
+    )
     path = HttpData._path("my-bucket", key)
     payload = payload_sha256(key, body) if method == "PUT" else EMPTY_SHA256
     ours = plane.sign(method, path, query, payload, now=NOW.timestamp())
@@ -103,8 +105,14 @@ def _canned_server(answers: list[bytes], close_after: set[int] | None = None) ->
                     if b"\r\n\r\n" not in buf:
                         break
                     head, _, buf = buf.partition(b"\r\n\r\n")
-                    length = next((int(v) for k, _, v in (ln.partition(b":") for ln in head.split(b"\r\n"))
-                                   if k.strip().lower() == b"content-length"), 0)
+                    length = next(
+                        (
+                            int(v)
+                            for k, _, v in (ln.partition(b":") for ln in head.split(b"\r\n"))
+                            if k.strip().lower() == b"content-length"
+                        ),
+                        0,
+                    )
                     while len(buf) < length:
                         buf += conn.recv(65536)
                     buf = buf[length:]
@@ -127,7 +135,8 @@ def test_answers_chunked_close_delimited_and_1xx_are_read_whole() -> None:
             b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello",
             b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n" + chunked + b"0\r\nX-Trailer: t\r\n\r\n",
             b"HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\n",  # a HEAD answer: the length, no body
-            b"HTTP/1.1 200 OK\r\nConnection: close\r\n\r\n" + body,  # no length: the body ends with the connection
+            b"HTTP/1.1 200 OK\r\nConnection: close\r\n\r\n"
+            + body,  # no length: the body ends with the connection
         ],
         close_after={3},
     )
@@ -138,7 +147,10 @@ def test_answers_chunked_close_delimited_and_1xx_are_read_whole() -> None:
     assert plane.get("b", "four") == body
     assert plane.opened == 1  # one kept-alive connection served all four, then it was closed
     assert plane._all == []
-    assert heads[0].startswith(b"GET /b/one HTTP/1.1\r\n") and b"\r\nauthorization: AWS4-HMAC-SHA256 " in heads[0]
+    assert (
+        heads[0].startswith(b"GET /b/one HTTP/1.1\r\n")
+        and b"\r\nauthorization: AWS4-HMAC-SHA256 " in heads[0]
+    )
 
 
 def test_a_kept_alive_connection_the_server_closed_is_replaced_once() -> None:
@@ -172,7 +184,9 @@ def test_a_server_that_never_answers_is_unreachable_after_the_read_timeout(
     monkeypatch.setattr(s3_http, "_KERNEL_TIMEOUTS", kernel and s3_http._KERNEL_TIMEOUTS)
     srv = socket.create_server(("127.0.0.1", 0))  # accepts (the backlog), never reads nor answers
     try:
-        plane = HttpData(f"http://127.0.0.1:{srv.getsockname()[1]}", "us-east-1", lambda: ("AK", "SK", None), 5, 0.3)
+        plane = HttpData(
+            f"http://127.0.0.1:{srv.getsockname()[1]}", "us-east-1", lambda: ("AK", "SK", None), 5, 0.3
+        )
         started = time.monotonic()
         with pytest.raises(s3_http.Unreachable, match="no answer within 0.3 s"):
             plane.get("b", "k")

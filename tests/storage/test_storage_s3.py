@@ -45,8 +45,15 @@ def test_profile_from_config(s3_bucket: S3Bucket) -> None:
     assert s3_bucket.client().get_object(Bucket=s3_bucket.bucket, Key=key)["Body"].read() == data
 
 
-def test_credentials_passed_by_code_need_no_environment(s3_bucket: S3Bucket, monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SHARED_CREDENTIALS_FILE", "AWS_CONFIG_FILE"):
+def test_credentials_passed_by_code_need_no_environment(
+    s3_bucket: S3Bucket, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name in (
+        "AWS_ACCESS_KEY_ID",
+        "AWS_SECRET_ACCESS_KEY",
+        "AWS_SHARED_CREDENTIALS_FILE",
+        "AWS_CONFIG_FILE",
+    ):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent/credentials")
     monkeypatch.setenv("AWS_CONFIG_FILE", "/nonexistent/config")
@@ -82,7 +89,9 @@ def test_no_credentials_at_all(s3_bucket: S3Bucket, monkeypatch: pytest.MonkeyPa
 
 @pytest.mark.parametrize("sdk", ["http", "minio", "boto3"])
 @on_each_s3_server
-def test_wrong_credentials_name_bucket_and_endpoint_never_the_secret(s3_bucket: S3Bucket, tmp_path: Path, sdk: str) -> None:
+def test_wrong_credentials_name_bucket_and_endpoint_never_the_secret(
+    s3_bucket: S3Bucket, tmp_path: Path, sdk: str
+) -> None:
     secret = "wrong-secret-Zq8v3XbT5s"
     creds = {"aws_access_key_id": "AKIAWRONGWRONGWRONG1", "aws_secret_access_key": secret}
     st = S3Storage.from_config(s3_bucket.bucket, {**s3_bucket.settings(profile=None), "sdk": sdk}, creds)
@@ -117,7 +126,11 @@ def test_endpoint_down_is_one_error_in_bounded_time(s3_bucket: S3Bucket, tmp_pat
         transfer.upload(st, src, keys, threads=8)
     msg = str(err.value)
     assert f"50 of 50 objects not transferred to s3h://{s3_bucket.bucket} at {endpoint}" in msg
-    assert "cannot reach" in msg and "connection refused" in msg and f"gave up after {transfer.ATTEMPTS} attempts" in msg
+    assert (
+        "cannot reach" in msg
+        and "connection refused" in msg
+        and f"gave up after {transfer.ATTEMPTS} attempts" in msg
+    )
     assert sorted(err.value.failed) == sorted(keys)
     with pytest.raises(StorageError, match="cannot reach"):
         st.get(keys[0])
@@ -186,7 +199,10 @@ def test_few_keys_use_head(s3_bucket: S3Bucket) -> None:
     assert calls == {"HeadObject": 3}
 
 
-@pytest.mark.parametrize("writer,reader", [("minio", "boto3"), ("boto3", "minio"), ("http", "boto3"), ("boto3", "http"), ("http", "minio")])
+@pytest.mark.parametrize(
+    "writer,reader",
+    [("minio", "boto3"), ("boto3", "minio"), ("http", "boto3"), ("boto3", "http"), ("http", "minio")],
+)
 @on_each_s3_server
 def test_minio_sdk_and_boto3_read_each_other(s3_bucket: S3Bucket, writer: str, reader: str) -> None:
     w = S3Storage.from_config(s3_bucket.bucket, {**s3_bucket.settings(), "sdk": writer})
@@ -205,7 +221,13 @@ def test_plain_minio_client_reads_what_we_wrote(s3_bucket: S3Bucket) -> None:
     from minio import Minio
 
     url = urlparse(s3_bucket.endpoint)
-    mc = Minio(url.netloc, s3_bucket.access_key, s3_bucket.secret_key, secure=url.scheme == "https", region=s3_bucket.region)
+    mc = Minio(
+        url.netloc,
+        s3_bucket.access_key,
+        s3_bucket.secret_key,
+        secure=url.scheme == "https",
+        region=s3_bucket.region,
+    )
     st = S3Storage.from_config(s3_bucket.bucket, {**s3_bucket.settings(), "sdk": "boto3"})
     by_minio_key, by_minio = _blob(300_000)
     mc.put_object(s3_bucket.bucket, by_minio_key, io.BytesIO(by_minio), len(by_minio))
@@ -230,7 +252,9 @@ def test_sdk_choice(s3_bucket: S3Bucket) -> None:
 
 def test_concurrency_of_the_http_plane_is_a_setting(s3_bucket: S3Bucket) -> None:
     assert S3Storage.from_config(s3_bucket.bucket, s3_bucket.settings()).concurrency == 32
-    assert S3Storage.from_config(s3_bucket.bucket, {**s3_bucket.settings(), "concurrency": 12}).concurrency == 12
+    assert (
+        S3Storage.from_config(s3_bucket.bucket, {**s3_bucket.settings(), "concurrency": 12}).concurrency == 12
+    )
     # the SDK planes keep push_threads_count as it is
     assert S3Storage.from_config(s3_bucket.bucket, {**s3_bucket.settings(), "sdk": "boto3"}).concurrency == 0
     for bad in (0, 1000, "many", True):

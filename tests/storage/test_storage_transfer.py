@@ -54,7 +54,9 @@ def test_upload_skips_what_the_storage_has(bucket: LocalStorage, objects: HashFS
     assert rep.skipped == 5 and sorted(rep.done) == sorted(keys[5:])
 
 
-def test_corrupted_object_is_named_and_never_kept(bucket: LocalStorage, objects: HashFS, tmp_path: Path) -> None:
+def test_corrupted_object_is_named_and_never_kept(
+    bucket: LocalStorage, objects: HashFS, tmp_path: Path
+) -> None:
     keys = _objects(objects, 8)
     transfer.upload(bucket, objects, keys)
     bad = sorted(keys)[3]
@@ -87,7 +89,9 @@ class _Flaky(LocalStorage):
         super().put(key, data)
 
 
-def test_transient_errors_are_retried(bucket: LocalStorage, objects: HashFS, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_transient_errors_are_retried(
+    bucket: LocalStorage, objects: HashFS, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setattr(transfer.time, "sleep", lambda s: None)
     flaky = _Flaky(bucket.root, failures=2)
     keys = _objects(objects, 8)
@@ -95,7 +99,9 @@ def test_transient_errors_are_retried(bucket: LocalStorage, objects: HashFS, mon
     assert len(rep.done) == 8 and all(n == 3 for n in flaky.attempts.values())
 
 
-def test_fail_limit_stops_early(bucket: LocalStorage, objects: HashFS, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_fail_limit_stops_early(
+    bucket: LocalStorage, objects: HashFS, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setattr(transfer.time, "sleep", lambda s: None)
     flaky = _Flaky(bucket.root, failures=1000)
     keys = _objects(objects, 200, size=16)

@@ -15,7 +15,9 @@ def plural_entity_type(value: str) -> str:
     try:
         return entity_type(value)  # the core owns the types and their singular forms
     except InvalidName:
-        raise MLGitInputError(f"unknown entity type {value!r}; expected one of {list(ENTITY_TYPES)}") from None
+        raise MLGitInputError(
+            f"unknown entity type {value!r}; expected one of {list(ENTITY_TYPES)}"
+        ) from None
 
 
 def name_of_tag(tag: str) -> str:

@@ -17,7 +17,16 @@ from .tasks import (
 )
 
 __all__ = [
-    "BlockNotFound", "MLGitCredentials", "MLGitRepository", "load_repository_block",
-    "mlgit_add", "mlgit_checkout", "mlgit_commit", "mlgit_create", "mlgit_fsck", "mlgit_push",
-    "mlgit_remote_fsck", "mlgit_update",
+    "BlockNotFound",
+    "MLGitCredentials",
+    "MLGitRepository",
+    "load_repository_block",
+    "mlgit_add",
+    "mlgit_checkout",
+    "mlgit_commit",
+    "mlgit_create",
+    "mlgit_fsck",
+    "mlgit_push",
+    "mlgit_remote_fsck",
+    "mlgit_update",
 ]

@@ -32,13 +32,24 @@ def _upstream_name(tag: str) -> str:
 def emit_asset(result: Mapping[str, Any]) -> None:
     """Materialize ``mlgit://<type>/<name>`` with ``{tag, sha, version, metrics}``, downstream of its lineage."""
     et, name = str(result["entity_type"]), str(result["name"])
-    deps: list[Asset | str] = [asset_key(kind, _upstream_name(link["tag"]))
-            for kind, link in (("datasets", result.get("dataset")), ("labels", result.get("labels"))) if link]
+    deps: list[Asset | str] = [
+        asset_key(kind, _upstream_name(link["tag"]))
+        for kind, link in (("datasets", result.get("dataset")), ("labels", result.get("labels")))
+        if link
+    ]
     key = asset_key(et, name)
-    asset = Asset(key=key, properties=AssetProperties(name=f"{et}/{name}",
-                                                      description=f"mlgit {et} entity {name} (ML-Git compatible)"))
-    metadata = {"tag": result["tag"], "sha": result["sha"], "version": result["version"],
-                "metrics": dict(result.get("metrics") or {})}
+    asset = Asset(
+        key=key,
+        properties=AssetProperties(
+            name=f"{et}/{name}", description=f"mlgit {et} entity {name} (ML-Git compatible)"
+        ),
+    )
+    metadata = {
+        "tag": result["tag"],
+        "sha": result["sha"],
+        "version": result["version"],
+        "metrics": dict(result.get("metrics") or {}),
+    }
 
     def record(tag: str) -> str:
         add_asset_metadata(key, metadata)
@@ -56,13 +67,23 @@ def _metrics_text(metrics: Mapping[str, Any] | None) -> str:
 def pushed_table(result: Mapping[str, Any]) -> None:
     """A table artifact (keyed per entity, so the UI shows its history) of the version pushed."""
     row = {
-        "entity_type": result["entity_type"], "name": result["name"], "version": result["version"],
-        "tag": result["tag"], "sha": result["sha"], "files": result["files"], "size": result["size"],
-        "uploaded": result.get("uploaded", 0), "metrics": _metrics_text(result.get("metrics")),
-        "dataset": (result.get("dataset") or {}).get("tag", ""), "labels": (result.get("labels") or {}).get("tag", ""),
+        "entity_type": result["entity_type"],
+        "name": result["name"],
+        "version": result["version"],
+        "tag": result["tag"],
+        "sha": result["sha"],
+        "files": result["files"],
+        "size": result["size"],
+        "uploaded": result.get("uploaded", 0),
+        "metrics": _metrics_text(result.get("metrics")),
+        "dataset": (result.get("dataset") or {}).get("tag", ""),
+        "labels": (result.get("labels") or {}).get("tag", ""),
     }
-    create_table_artifact([row], key=artifact_key("mlgit-push", str(result["entity_type"]), str(result["name"])),
-                          description=f"mlgit push: {result['entity_type']}/{result['name']} version {result['version']}")
+    create_table_artifact(
+        [row],
+        key=artifact_key("mlgit-push", str(result["entity_type"]), str(result["name"])),
+        description=f"mlgit push: {result['entity_type']}/{result['name']} version {result['version']}",
+    )
 
 
 def lineage_markdown(lineage: Lineage) -> str:
@@ -75,8 +96,10 @@ def lineage_markdown(lineage: Lineage) -> str:
         "|---|---|---|---|---|---|---|",
     ]
     for role, node in [("version", root), *(("upstream", n) for n in lineage.upstream)]:
-        lines.append(f"| {role} | {node.entity_type} | {node.name} | {node.version} | `{node.tag}` | "
-                     f"`{node.sha[:12]}` | {_metrics_text(node.metrics)} |")
+        lines.append(
+            f"| {role} | {node.entity_type} | {node.name} | {node.version} | `{node.tag}` | "
+            f"`{node.sha[:12]}` | {_metrics_text(node.metrics)} |"
+        )
     if not lineage.upstream:
         lines += ["", "No dataset or labels linked."]
     lines += ["", f"Flow run `{flow_run_id}`, task run `{task_run_id}`."]
@@ -85,5 +108,8 @@ def lineage_markdown(lineage: Lineage) -> str:
 
 def lineage_summary(lineage: Lineage) -> None:
     root = lineage.root
-    create_markdown_artifact(lineage_markdown(lineage), key=artifact_key("mlgit-lineage", root.entity_type, root.name),
-                             description=f"mlgit lineage: {root.entity_type}/{root.name} version {root.version}")
+    create_markdown_artifact(
+        lineage_markdown(lineage),
+        key=artifact_key("mlgit-lineage", root.entity_type, root.name),
+        description=f"mlgit lineage: {root.entity_type}/{root.name} version {root.version}",
+    )

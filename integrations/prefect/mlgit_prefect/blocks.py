@@ -49,14 +49,16 @@ class MLGitCredentials(Block):
         default=None, title="SSH private key (sftph)", description="The key itself (OpenSSH/PEM text)."
     )
     passphrase: SecretStr | None = Field(
-        default=None, title="SSH key passphrase (sftph)",
+        default=None,
+        title="SSH key passphrase (sftph)",
         description="Of private_key, or of the repository's private_key_path.",
     )
     password: SecretStr | None = Field(
         default=None, title="SSH password (sftph)", description="Only for a server without key login."
     )
     connection_string: SecretStr | None = Field(
-        default=None, title="Azure connection string (azureblobh)",
+        default=None,
+        title="Azure connection string (azureblobh)",
         description="DefaultEndpointsProtocol=https;AccountName=...;AccountKey=...",
     )
 
@@ -94,14 +96,19 @@ class MLGitRepository(Block):
         title="Workspace",
         description="Folder of the ML-Git project on the worker (created and configured when missing).",
     )
-    datasets_remote: str | None = Field(default=None, description="git URL of the datasets metadata repository.")
+    datasets_remote: str | None = Field(
+        default=None, description="git URL of the datasets metadata repository."
+    )
     labels_remote: str | None = Field(default=None, description="git URL of the labels metadata repository.")
     models_remote: str | None = Field(default=None, description="git URL of the models metadata repository.")
     storage_type: Literal["s3h", "local", "sftph", "azureblobh"] = Field(
-        default="s3h", description="s3h: AWS S3 or an S3-compatible server (MinIO); local: a folder used as bucket; "
+        default="s3h",
+        description="s3h: AWS S3 or an S3-compatible server (MinIO); local: a folder used as bucket; "
         "sftph: a folder on an SSH server (SFTP); azureblobh: an Azure Blob container.",
     )
-    bucket: str = Field(description="Bucket (s3h) or storage name (local) used by every entity type by default.")
+    bucket: str = Field(
+        description="Bucket (s3h) or storage name (local) used by every entity type by default."
+    )
     buckets: dict[str, str] = Field(
         default_factory=dict,
         description="Per entity type bucket, e.g. {'labels': 'mlgit-labels'}; others use `bucket`.",
@@ -115,7 +122,8 @@ class MLGitRepository(Block):
     username: str | None = Field(default=None, description="sftph: the SSH user.")
     port: int | None = Field(default=None, ge=1, le=65535, description="sftph: the SSH port (22 when empty).")
     private_key_path: str | None = Field(
-        default=None, description="sftph: a private key file on the worker (or put the key in the credentials)."
+        default=None,
+        description="sftph: a private key file on the worker (or put the key in the credentials).",
     )
     known_hosts: str | None = Field(
         default=None, description="sftph: a known_hosts file on the worker; a host not in it is refused."
@@ -125,7 +133,8 @@ class MLGitRepository(Block):
         default=None, description="AWS profile written to the config when no credentials block is given."
     )
     credentials: MLGitCredentials | None = Field(
-        default=None, description="The storage secret: S3 keys, SSH key/password, Azure connection string (SecretStr)."
+        default=None,
+        description="The storage secret: S3 keys, SSH key/password, Azure connection string (SecretStr).",
     )
     run_folders: bool = Field(
         default=True,
@@ -135,8 +144,12 @@ class MLGitRepository(Block):
     keep_failed_runs_hours: float = Field(
         default=72.0, description="How long the folder of a failed flow run is kept for inspection."
     )
-    git_author_name: str | None = Field(default=None, description="git author/committer name of metadata commits.")
-    git_author_email: str | None = Field(default=None, description="git author/committer email of metadata commits.")
+    git_author_name: str | None = Field(
+        default=None, description="git author/committer name of metadata commits."
+    )
+    git_author_email: str | None = Field(
+        default=None, description="git author/committer email of metadata commits."
+    )
 
     def bucket_for(self, entity_type: str) -> str:
         return self.buckets.get(plural_entity_type(entity_type), self.bucket)
@@ -156,7 +169,9 @@ class MLGitRepository(Block):
         return Repository.setup(root, self.workspace_setup(), storage_credentials=creds)
 
     def remotes(self) -> dict[str, str]:
-        return {et: str(getattr(self, f"{et}_remote")) for et in ENTITY_TYPES if getattr(self, f"{et}_remote")}
+        return {
+            et: str(getattr(self, f"{et}_remote")) for et in ENTITY_TYPES if getattr(self, f"{et}_remote")
+        }
 
     def run_folder(self) -> runs.RunFolder | None:
         """The running flow run's folder (its key is the flow run id), None outside a flow run."""
@@ -166,7 +181,9 @@ class MLGitRepository(Block):
         if not self.run_folders or not flow_run_id:
             return None
         root = Path(self.workspace).expanduser().resolve()
-        return runs.RunFolder(root, runs.run_key("flow-run", str(flow_run_id)), {"flow_run_id": str(flow_run_id)})
+        return runs.RunFolder(
+            root, runs.run_key("flow-run", str(flow_run_id)), {"flow_run_id": str(flow_run_id)}
+        )
 
     def workspace_setup(self) -> WorkspaceSetup:
         """What the workspace must hold, for the core's one setup (``Repository.setup``: under a file
@@ -180,16 +197,37 @@ class MLGitRepository(Block):
                         f"MLGitRepository{named}: storage_type local needs "
                         f"storage_path (the folder used as bucket {bucket!r}), found none"
                     )
-                storages.append(StorageSpec(bucket, "local", path=str(Path(self.storage_path).expanduser() / bucket)))
+                storages.append(
+                    StorageSpec(bucket, "local", path=str(Path(self.storage_path).expanduser() / bucket))
+                )
             elif self.storage_type in ("sftph", "azureblobh"):
-                storages.append(StorageSpec(bucket, self.storage_type, endpoint_url=self.endpoint_url,
-                                            username=self.username, private_key=self.private_key_path,
-                                            port=self.port, known_hosts=self.known_hosts))
+                storages.append(
+                    StorageSpec(
+                        bucket,
+                        self.storage_type,
+                        endpoint_url=self.endpoint_url,
+                        username=self.username,
+                        private_key=self.private_key_path,
+                        port=self.port,
+                        known_hosts=self.known_hosts,
+                    )
+                )
             else:
-                storages.append(StorageSpec(bucket, "s3h", credentials=self.aws_profile,
-                                            endpoint_url=self.endpoint_url, region=self.region))
-        return WorkspaceSetup(remotes=self.remotes(), storages=storages, git_author_name=self.git_author_name,
-                              git_author_email=self.git_author_email)
+                storages.append(
+                    StorageSpec(
+                        bucket,
+                        "s3h",
+                        credentials=self.aws_profile,
+                        endpoint_url=self.endpoint_url,
+                        region=self.region,
+                    )
+                )
+        return WorkspaceSetup(
+            remotes=self.remotes(),
+            storages=storages,
+            git_author_name=self.git_author_name,
+            git_author_email=self.git_author_email,
+        )
 
 
 def flow_run_state(info: Mapping[str, Any]) -> str | None:
@@ -220,7 +258,9 @@ def load_repository_block(ref: MLGitRepository | str) -> MLGitRepository:
     if isinstance(ref, MLGitRepository):
         return ref
     if not isinstance(ref, str) or not ref:
-        raise BlockNotFound(f"repository: expected an MLGitRepository block or the name of a saved one, found {ref!r}")
+        raise BlockNotFound(
+            f"repository: expected an MLGitRepository block or the name of a saved one, found {ref!r}"
+        )
     try:
         block = MLGitRepository.load(ref)
     except ValueError as exc:

@@ -18,7 +18,9 @@ from prefect.artifacts import create_table_artifact
 from mlgit import InvalidName
 from mlgit.names import link_type
 
-CHECKOUT_DESCRIPTION = "mlgit checkout: the version this flow run took (read back by mlgit_commit for lineage)"
+CHECKOUT_DESCRIPTION = (
+    "mlgit checkout: the version this flow run took (read back by mlgit_commit for lineage)"
+)
 CHECKOUT_FIELDS = ("entity_type", "name", "version", "tag", "sha")
 
 
@@ -33,8 +35,10 @@ def commit_message(message: str | None, entity_type: str, name: str) -> str:
     """The user's message (or a default) with the run ids as git trailers, so a version leads back to its run."""
     flow_run_id, task_run_id = run_ids()
     text = message or f"{entity_type} {name}"
-    trailers = [f"Prefect-Flow-Run: {flow_run_id}" if flow_run_id else "",
-                f"Prefect-Task-Run: {task_run_id}" if task_run_id else ""]
+    trailers = [
+        f"Prefect-Flow-Run: {flow_run_id}" if flow_run_id else "",
+        f"Prefect-Task-Run: {task_run_id}" if task_run_id else "",
+    ]
     trailers = [t for t in trailers if t]
     return text + ("\n\n" + "\n".join(trailers) if trailers else "")
 
@@ -45,8 +49,11 @@ def record_checkout(result: Mapping[str, Any]) -> None:
         return
     from .artifacts import artifact_key
 
-    create_table_artifact([{k: result[k] for k in CHECKOUT_FIELDS}], description=CHECKOUT_DESCRIPTION,
-                          key=artifact_key("mlgit-checkout", str(result["entity_type"]), str(result["name"])))
+    create_table_artifact(
+        [{k: result[k] for k in CHECKOUT_FIELDS}],
+        description=CHECKOUT_DESCRIPTION,
+        key=artifact_key("mlgit-checkout", str(result["entity_type"]), str(result["name"])),
+    )
 
 
 def checkouts_in_this_flow_run() -> list[dict[str, Any]]:
