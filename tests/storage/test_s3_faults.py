@@ -55,6 +55,9 @@ def own_server(
 #: default (``READ_TIMEOUT``) is bounded the same way, only slower: by ``transfer.DEADLINE`` over all attempts
 #: (tests/unit/test_transfer.py)
 READ = 2.0
+#: files of the version pushed when the server dies or freezes: 2 objects each, uploaded one at a time (a
+#: PUT takes ~0.5 ms on SeaweedFS here), so the push lasts seconds and the fault lands mid-push
+FILES = 3000
 
 
 def _bound(read_timeout: float) -> float:
@@ -94,15 +97,22 @@ def _remotes(tmp_path: Path) -> dict[str, str]:
     return out
 
 
-def _wait_for_objects(server: S3Server, bucket: str, at_least: int, proc: subprocess.Popen[str]) -> None:
-    """Until the push has stored some objects (so the fault lands mid-push)."""
+def _push_then_wait_for_objects(
+    root: Path, server: S3Server, bucket: str, at_least: int
+) -> subprocess.Popen[str]:
+    """Start the push; return once it has stored ``at_least`` objects (so the fault lands mid-push). The client
+    that looks is made first, so that its start (a second, under load) is not part of the race."""
     client = server.client()
+    client.list_objects_v2(Bucket=bucket, MaxKeys=1)
+    proc = _cli(root, "datasets", "push", "birds")
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline and proc.poll() is None:
         if client.list_objects_v2(Bucket=bucket, MaxKeys=at_least).get("KeyCount", 0) >= at_least:
-            return
-        time.sleep(0.05)
-    raise AssertionError(f"the push stored fewer than {at_least} objects (exit {proc.poll()})")
+            return proc
+        time.sleep(0.02)
+    raise AssertionError(
+        f"the push stored fewer than {at_least} objects before it ended (exit {proc.poll()})"
+    )
 
 
 def _one_line(proc: subprocess.Popen[str], timeout: float) -> tuple[str, float]:
@@ -132,9 +142,8 @@ def test_server_killed_mid_push_is_one_line_in_seconds(
     own_server: SeaweedFS | MotoProcess, tmp_path: Path
 ) -> None:
     server = own_server.server()
-    root = _workspace(tmp_path, server, own_server.endpoint, files=800)
-    proc = _cli(root, "datasets", "push", "birds")
-    _wait_for_objects(server, "faults", 20, proc)
+    root = _workspace(tmp_path, server, own_server.endpoint, files=FILES)
+    proc = _push_then_wait_for_objects(root, server, "faults", 10)
     own_server.kill()
     line, elapsed = _one_line(proc, timeout=60)
     assert "not transferred to s3h://faults at " + own_server.endpoint in line, line
@@ -147,9 +156,8 @@ def test_server_frozen_mid_push_ends_within_the_deadline(
     own_server: SeaweedFS | MotoProcess, tmp_path: Path
 ) -> None:
     server = own_server.server()
-    root = _workspace(tmp_path, server, own_server.endpoint, files=800)
-    proc = _cli(root, "datasets", "push", "birds")
-    _wait_for_objects(server, "faults", 20, proc)
+    root = _workspace(tmp_path, server, own_server.endpoint, files=FILES)
+    proc = _push_then_wait_for_objects(root, server, "faults", 10)
     os.killpg(own_server.proc.pid, signal.SIGSTOP)  # the kernel still accepts connections; nobody answers
     try:
         line, elapsed = _one_line(proc, timeout=120)
