@@ -261,7 +261,7 @@ class Builder:
                 else:
                     st = clone_or_copy(first, tmp, 0o644)
             return Placement(tmp, dest, st)
-        cached = self.cache._p(file_cid)
+        cached = self.cache.path_of(file_cid)
         with self._file_lock(file_cid):  # one file listed under many names is built once
             if not os.path.exists(cached):
                 self._write(file_cid, cached, 0o444, temp_name(self.cache.folder(cached), file_cid))

@@ -43,16 +43,17 @@ class HashFS:
         self._dirs: set[str] = set()
         self._checked: set[Path] = set()  # folders on the way to the store's objects, seen not to be symlinks
 
-    def _p(self, cid: str) -> str:
+    def path_of(self, cid: str) -> str:
+        """Where ``cid`` is (or goes) in this store, as a string (hot paths: no Path object per object)."""
         if not is_cid(cid):  # a key from a manifest, index or descriptor is never a path of its own
             require_cid(cid, f"object store {self.root}")
         return f"{self._base}/{cid[5:7]}/{cid[7:9]}/{cid}"
 
     def path(self, cid: str) -> Path:
-        return Path(self._p(cid))
+        return Path(self.path_of(cid))
 
     def exists(self, cid: str) -> bool:
-        return os.path.exists(self._p(cid))
+        return os.path.exists(self.path_of(cid))
 
     def folder(self, target: str) -> str:
         """The folder of ``target`` (a path in this store), made once per store object."""
@@ -78,7 +79,7 @@ class HashFS:
         """Store bytes under their CID (temp file + rename); False when the object was already there.
         ``absent``: the caller just saw it missing (no second look; a copy written meanwhile by another
         process has the same bytes, and the rename replaces it whole)."""
-        target = self._p(cid)
+        target = self.path_of(cid)
         if not absent and os.path.exists(target):
             return False
         tmp = temp_name(self.folder(target), cid)
@@ -97,14 +98,14 @@ class HashFS:
         return True
 
     def get(self, cid: str, verify: bool = True) -> bytes:
-        with open(self._p(cid), "rb") as fh:
+        with open(self.path_of(cid), "rb") as fh:
             data = fh.read()
         if verify and not cid_matches(cid, data):
             raise CorruptObject(f"object {cid} in {self.root} does not match its CID (local store corrupted)")
         return data
 
     def remove(self, cid: str) -> None:
-        path = self._p(cid)
+        path = self.path_of(cid)
         refuse_symlinked_state(path, self._checked)  # a store folder swapped for a symlink: nothing deleted
         with contextlib.suppress(OSError):
             os.unlink(path)
@@ -112,7 +113,7 @@ class HashFS:
     def link_from(self, cid: str, src: str | os.PathLike[str]) -> Path:
         """Keep ``src`` (a whole file) under ``cid``: hardlinked when possible (a link appears
         atomically, whole), copied through a temp file otherwise."""
-        target = self._p(cid)
+        target = self.path_of(cid)
         if os.path.exists(target):
             return Path(target)
         folder = self.folder(target)
@@ -133,7 +134,7 @@ class HashFS:
         try:
             fo = write(tmp)
             os.chmod(tmp, 0o444)
-            target = self._p(fo.cid)
+            target = self.path_of(fo.cid)
             if os.path.exists(target):
                 os.unlink(tmp)
             else:
@@ -176,7 +177,7 @@ class LocalObjects:
         """The keys (descriptor + chunks) of a whole file; chunks absent from ``objects/`` are
         mapped to their place in the cached file when the cache has it."""
         links = descriptor_chunks(self.objects, file_cid)
-        cached = self.cache._p(file_cid)
+        cached = self.cache.path_of(file_cid)
         offset = 0
         for chunk_cid, size in links:
             if (
