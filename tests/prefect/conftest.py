@@ -97,21 +97,27 @@ def credentials_name(prefect_api: str) -> str:
     return name
 
 
-@pytest.fixture
-def local_block(prefect_api: str, tmp_path: Path, remotes: dict[str, str], credentials_name: str) -> str:
-    """A saved MLGitRepository block on a local storage and bare git remotes; returns its name."""
-    name = f"repo-{uuid.uuid4().hex[:8]}"
+def _save_local_block(name: str, base: Path, remotes: dict[str, str], credentials_name: str) -> None:
+    """Save an MLGitRepository block ``name``: workspace and buckets under ``base`` (local storage), the
+    bare git remotes ``remotes``, the MLGitCredentials block ``credentials_name``."""
     MLGitRepository(
-        workspace=str(tmp_path / "workspace"),
+        workspace=str(base / "workspace"),
         datasets_remote=remotes["datasets"],
         labels_remote=remotes["labels"],
         models_remote=remotes["models"],
         storage_type="local",
         bucket="mlgit-datasets",
         buckets={"labels": "mlgit-labels", "models": "mlgit-models"},
-        storage_path=str(tmp_path / "buckets"),
+        storage_path=str(base / "buckets"),
         credentials=MLGitCredentials.load(credentials_name),
     ).save(name)
+
+
+@pytest.fixture
+def local_block(prefect_api: str, tmp_path: Path, remotes: dict[str, str], credentials_name: str) -> str:
+    """A saved MLGitRepository block on a local storage and bare git remotes; returns its name."""
+    name = f"repo-{uuid.uuid4().hex[:8]}"
+    _save_local_block(name, tmp_path, remotes, credentials_name)
     return name
 
 
@@ -136,16 +142,6 @@ def howto_world(
         keys = f"keys-{uuid.uuid4().hex[:8]}"
         MLGitCredentials(aws_access_key_id=ACCESS_KEY, aws_secret_access_key=SECRET).save(keys)
         block = f"howto-{uuid.uuid4().hex[:8]}"
-        MLGitRepository(
-            workspace=str(base / "workspace"),
-            datasets_remote=remotes["datasets"],
-            labels_remote=remotes["labels"],
-            models_remote=remotes["models"],
-            storage_type="local",
-            bucket="mlgit-datasets",
-            buckets={"labels": "mlgit-labels", "models": "mlgit-models"},
-            storage_path=str(base / "buckets"),
-            credentials=MLGitCredentials.load(keys),
-        ).save(block)
+        _save_local_block(block, base, remotes, keys)
         sample = Path(examples("sample_data").write_points(base / "sample"))
         yield HowtoWorld(block, remotes, sample, howto(examples, sample, block))
