@@ -56,7 +56,7 @@ _VALUES = bytes(_ALPHABET.index(chr(b)) if chr(b) in _ALPHABET else 0 for b in r
 _PREFIX_INT = int.from_bytes(_PREFIX, "big") << 256
 
 
-def cid_matches(key: str, data: bytes) -> bool:
+def cid_matches(key: str, data: bytes | bytearray) -> bool:
     """``cid_of(data) == key``, checked the other way round: ``key``'s number (base58 decoded, half the
     cost of encoding the digest) against the prefix and the SHA-256 of ``data``. Exact: a CID's 48
     characters after "z" start with "d" (no leading zero digit), so one number has one spelling."""

@@ -28,7 +28,16 @@ from .errors import DescriptorError, ObjectNotFound
 from .objects import HashFS, descriptor_chunks, temp_folder_for, temp_name
 from .safety import clone_or_copy, mode_protects
 from .storage.base import Storage
-from .transfer import Progress, TransferReport, fetch_verified, pool_size, raise_failed, run_pool
+from .streaming import stream_build
+from .transfer import (
+    Progress,
+    TransferReport,
+    fetch_verified,
+    offset_progress,
+    pool_size,
+    raise_failed,
+    run_pool,
+)
 from .workspace import make_read_only
 
 #: chunks of one file fetched ahead of the one being written (memory: AHEAD x 256 KiB per file)
@@ -220,6 +229,12 @@ class Builder:
                 self._seen.setdefault(chunk_cid, (target or tmp, off, size))
         return st
 
+    def built(self, file_cid: str, chunks: int) -> None:
+        """``file_cid`` was put in the cache from ``chunks`` chunks of the storage (``streaming``)."""
+        with self._lock:
+            self._built.add(file_cid)
+            self.fetched += chunks
+
     def _file_lock(self, file_cid: str) -> threading.Lock:
         with self._lock:
             return self._file_locks.setdefault(file_cid, threading.Lock())
@@ -356,8 +371,13 @@ def build_all(
 
     try:
         try:
+            done = stream_build(builder, jobs, staged.files, progress)
+            rest = sorted(rel for rel in jobs if rel not in done)
             workers = pool_size(threads, builder.storage)
-            report: TransferReport = run_pool("checkout", sorted(jobs), one, workers, progress, fail_limit)
+            report: TransferReport = run_pool(
+                "checkout", rest, one, workers, offset_progress(progress, len(done), len(jobs)), fail_limit
+            )
+            report.done[:0] = sorted(done)
         finally:
             builder.close()
         where = builder.storage.where() if builder.storage else str(builder.objects.root)

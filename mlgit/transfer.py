@@ -187,6 +187,70 @@ def run_pool(
     return report
 
 
+class Ticker:
+    """``progress(phase, count, total)`` at 0 now, then at most every ``PROGRESS_EVERY`` s (called by the
+    one thread that moves the objects: no progress thread)."""
+
+    def __init__(self, phase: str, progress: Progress | None, total: int) -> None:
+        self.phase, self.progress, self.total = phase, progress, total
+        self.last = time.monotonic()
+        if progress:
+            progress(phase, 0, total)
+
+    def __call__(self, count: int) -> None:
+        if self.progress and time.monotonic() - self.last >= PROGRESS_EVERY:
+            self.last = time.monotonic()
+            self.progress(self.phase, count, self.total)
+
+
+def stream_first(
+    phase: str,
+    storage: Storage,
+    keys: list[str],
+    take: Callable[[str, bytes | bytearray], None],
+    progress: Progress | None,
+    total: int,
+) -> list[str]:
+    """The first attempt at every key in one stream (``storage.stream``: many GETs in flight from this
+    thread, where the storage ``streams``): each body that matches its CID goes to ``take``; the keys
+    that did not make it (a failed, corrupt or never-answered request, or ``take`` failing) are
+    returned, for the retried path that reports them (``run_pool``). After an error that ends every
+    transfer (``GIVE_UP``) no other key is asked. ``progress`` gets the keys taken, of ``total``."""
+    left: list[str] = []
+    answered: set[str] = set()
+    taken = 0
+    tick = Ticker(phase, progress, total)
+    results = storage.stream(keys)
+    try:
+        for key, got in results:
+            answered.add(key)
+            if isinstance(got, BaseException) or not cid_matches(key, got):
+                left.append(key)
+                if isinstance(got, GIVE_UP):
+                    log.debug("%s: stream stopped at %s: %s", phase, key, got)
+                    break
+                continue
+            try:
+                take(key, got)
+            except (MLGitError, OSError) as exc:
+                log.debug("%s: %s left to the retried path: %s", phase, key, exc)
+                left.append(key)
+                continue
+            taken += 1
+            tick(taken)
+    finally:
+        results.close()  # type: ignore[attr-defined]  # a generator: its connections close now
+    left.extend(k for k in keys if k not in answered)
+    return left
+
+
+def offset_progress(progress: Progress | None, done: int, total: int) -> Progress | None:
+    """``progress`` of a transfer's remaining part, counting ``done`` objects already moved."""
+    if progress is None:
+        return None
+    return lambda phase, count, _: progress(phase, done + count, total)
+
+
 def raise_failed(report: TransferReport, phase: str, total: int, where: str) -> None:
     if not report.failed:
         return
@@ -286,12 +350,25 @@ def download(
             retry(storage.check, f"open {storage.where()}")
 
     def one(key: str) -> None:
-        data = fetch_verified(storage, key)
+        take(key, fetch_verified(storage, key))
+
+    def take(key: str, data: bytes | bytearray) -> None:
+        data = bytes(data)  # kept (descriptors): a bytearray the stream filled would stay mutable
         store.put(key, data, absent=True)  # ``missing``: looked at just before
         if keep is not None:
             keep(key, data)
 
-    report = run_pool("checkout", missing, one, pool_size(threads, storage), progress, fail_limit)
+    left = (
+        stream_first("checkout", storage, missing, take, progress, len(missing))
+        if storage.streams
+        else missing
+    )
+    gone = set(left)
+    streamed = [k for k in missing if k not in gone]
+    workers = pool_size(threads, storage)
+    done_progress = offset_progress(progress, len(streamed), len(missing))
+    report = run_pool("checkout", left, one, workers, done_progress, fail_limit)
+    report.done[:0] = streamed
     report.skipped = len(wanted) - len(missing)
     raise_failed(report, "checkout", len(missing), storage.where())
     return report

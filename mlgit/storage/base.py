@@ -7,7 +7,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from ..errors import CorruptObject, StorageError
+from ..errors import CorruptObject, MLGitError, StorageError
 
 #: the most bytes one object may hold: a backend never reads more, whatever size the bucket declares
 #: (no object of ML-Git's layout comes near it: a chunk is 256 KiB, the descriptor of a 1 TB file ~80 MB)
@@ -77,6 +77,21 @@ class Storage(ABC):
     @abstractmethod
     def get(self, key: str) -> bytes:
         """The bytes under ``key`` (``ObjectNotFound`` when absent)."""
+
+    @property
+    def streams(self) -> bool:
+        """Whether ``stream`` keeps many GETs in flight from the caller's one thread (else transfers use
+        a thread per request in flight)."""
+        return False
+
+    def stream(self, keys: Iterable[str]) -> Iterator[tuple[str, bytes | bytearray | MLGitError]]:
+        """Each key's bytes, or the error that one attempt met, as they come (in any order): one attempt
+        per key, unverified; callers verify and retry. Here: one ``get`` after the other."""
+        for key in keys:
+            try:
+                yield key, self.get(key)
+            except MLGitError as exc:
+                yield key, exc
 
     @abstractmethod
     def exists(self, key: str) -> bool: ...

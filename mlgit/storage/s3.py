@@ -30,7 +30,7 @@ from ..errors import (
     StorageNotFound,
     StorageUnreachable,
 )
-from . import s3_http
+from . import s3_http, s3_stream
 from .base import Storage, existing, read_object, timeout_settings
 
 if TYPE_CHECKING:
@@ -441,6 +441,18 @@ class S3Storage(Storage):
             finally:
                 body.close()
         return data
+
+    @property
+    def streams(self) -> bool:
+        return self._http is not None and self._http.streams
+
+    def stream(self, keys: Iterable[str]) -> Iterator[tuple[str, bytes | bytearray | MLGitError]]:
+        """Many GETs in flight from this one thread (``s3_stream``), where our HTTP plane serves plain HTTP."""
+        if self._http is None or not self._http.streams:
+            yield from super().stream(keys)
+            return
+        for key, got in s3_stream.stream(self._http, self.bucket, keys, self.concurrency):
+            yield key, self._translate(got, "download", key) if isinstance(got, Exception) else got
 
     def exists(self, key: str) -> bool:
         try:

@@ -136,6 +136,23 @@ class _Protocol(Exception):
     """An answer that is not HTTP/1.x as we speak it."""
 
 
+def parse_head(block: bytes) -> tuple[int, dict[str, str], bool]:
+    """The status, the headers (names lower-cased) and whether the server closes the connection after
+    this answer, of an answer's head (up to, not including, the blank line)."""
+    lines = block.decode("latin-1").split("\r\n")
+    version, _, rest = lines[0].partition(" ")
+    if not version.startswith("HTTP/1.") or len(rest) < 3 or not rest[:3].isdigit():
+        raise _Protocol(f"not an HTTP/1.x status line: {lines[0][:60]!r}")
+    headers: dict[str, str] = {}
+    for line in lines[1:]:
+        name, sep, value = line.partition(":")
+        if sep:
+            headers[name.strip().lower()] = value.strip()
+    connection = headers.get("connection", "").lower()
+    closes = connection == "close" or (version == "HTTP/1.0" and connection != "keep-alive")
+    return int(rest[:3]), headers, closes
+
+
 class _Connection:
     """One HTTP/1.1 connection kept alive: a request is one ``sendall`` of its head and body, the
     answer is parsed here (``http.client`` parses headers with the email package: on 10,000 small
@@ -196,21 +213,11 @@ class _Connection:
         while True:
             block = self._read_head(first)
             first = False
-            lines = block.decode("latin-1").split("\r\n")
-            version, _, rest = lines[0].partition(" ")
-            if not version.startswith("HTTP/1.") or len(rest) < 3 or not rest[:3].isdigit():
-                raise _Protocol(f"not an HTTP/1.x status line: {lines[0][:60]!r}")
-            status = int(rest[:3])
-            headers: dict[str, str] = {}
-            for line in lines[1:]:
-                name, sep, value = line.partition(":")
-                if sep:
-                    headers[name.strip().lower()] = value.strip()
+            status, headers, closes = parse_head(block)
             if 100 <= status < 200:
                 continue
             resp = _Response(self, status, headers, head_only)
-            if version == "HTTP/1.0" and headers.get("connection", "").lower() != "keep-alive":
-                resp.will_close = True
+            resp.will_close = resp.will_close or closes
             return resp
 
     def _recv(self) -> bytes:
@@ -312,8 +319,8 @@ class HttpData:
     ) -> None:
         url = urlparse(endpoint_url)
         self._tls = url.scheme == "https"
-        self._hostname = url.hostname or ""
-        self._port = url.port
+        self.hostname = url.hostname or ""
+        self.port = url.port or (443 if self._tls else 80)
         self.host = url.netloc  # the Host header, as signed
         self.region = region
         self._credentials = credentials
@@ -367,13 +374,21 @@ class HttpData:
         if conn is not None:
             return conn, False
         tls = ssl.create_default_context() if self._tls else None
-        port = self._port or (443 if self._tls else 80)
-        conn = _Connection(self._hostname, port, self.connect_timeout, self.read_timeout, tls)
+        conn = _Connection(self.hostname, self.port, self.connect_timeout, self.read_timeout, tls)
         self._local.conn = conn
         with self._lock:
             self._all.append(conn)
-            self.opened += 1
+        self.count_opened()
         return conn, True
+
+    def count_opened(self) -> None:
+        with self._lock:
+            self.opened += 1
+
+    @property
+    def streams(self) -> bool:
+        """Whether ``s3_stream.stream`` can serve GETs here (plain HTTP: TLS endpoints use the thread pool)."""
+        return not self._tls
 
     def _drop(self, conn: _Connection) -> None:
         conn.close()
@@ -381,6 +396,20 @@ class HttpData:
         with self._lock:
             if conn in self._all:
                 self._all.remove(conn)
+
+    def head_of(
+        self, op: str, method: str, path: str, query: str = "", body: bytes = b"", payload: str = EMPTY_SHA256
+    ) -> bytes:
+        """The signed head of one request (counted in ``calls``), ready to send before ``body``."""
+        with self._lock:
+            self.calls[op] = self.calls.get(op, 0) + 1
+        headers = self.sign(method, path, query, payload)
+        if body or method == "PUT":
+            headers["content-length"] = str(len(body))
+        target = f"{path}?{query}" if query else path
+        return "".join(
+            (f"{method} {target} HTTP/1.1\r\n", *(f"{k}: {v}\r\n" for k, v in headers.items()), _FIXED)
+        ).encode("latin-1")
 
     def request(
         self,
@@ -394,15 +423,7 @@ class HttpData:
     ) -> tuple[int, bytes]:
         """(status, body) of one signed request; ``HttpError`` for an S3 error, ``Unreachable`` for none.
         ``bounded`` (key, where): an object's body, refused (``CorruptObject``) past ``MAX_OBJECT``."""
-        with self._lock:
-            self.calls[op] = self.calls.get(op, 0) + 1
-        headers = self.sign(method, path, query, payload)
-        if body or method == "PUT":
-            headers["content-length"] = str(len(body))
-        target = f"{path}?{query}" if query else path
-        head = "".join(
-            (f"{method} {target} HTTP/1.1\r\n", *(f"{k}: {v}\r\n" for k, v in headers.items()), _FIXED)
-        ).encode("latin-1")
+        head = self.head_of(op, method, path, query, body, payload)
         for _ in range(2):
             conn, fresh = self._connection()
             try:
@@ -442,27 +463,29 @@ class HttpData:
     # -- the operations S3Storage needs --------------------------------------------------------------
 
     @staticmethod
-    def _path(bucket: str, key: str = "") -> str:
+    def path_of(bucket: str, key: str = "") -> str:
         return (
             f"/{quote(bucket, safe='')}/{quote(key, safe='/-_.~')}" if key else f"/{quote(bucket, safe='')}"
         )
 
     def put(self, bucket: str, key: str, data: bytes) -> None:
         self.request(
-            "PutObject", "PUT", self._path(bucket, key), body=data, payload=payload_sha256(key, data)
+            "PutObject", "PUT", self.path_of(bucket, key), body=data, payload=payload_sha256(key, data)
         )
 
     def get(self, bucket: str, key: str) -> bytes:
-        return self.request("GetObject", "GET", self._path(bucket, key), bounded=(key, f"s3h://{bucket}"))[1]
+        return self.request("GetObject", "GET", self.path_of(bucket, key), bounded=(key, f"s3h://{bucket}"))[
+            1
+        ]
 
     def head_bucket(self, bucket: str) -> None:
-        self.request("HeadBucket", "HEAD", self._path(bucket))
+        self.request("HeadBucket", "HEAD", self.path_of(bucket))
 
     def head(self, bucket: str, key: str) -> None:
-        self.request("HeadObject", "HEAD", self._path(bucket, key))
+        self.request("HeadObject", "HEAD", self.path_of(bucket, key))
 
     def delete(self, bucket: str, key: str) -> None:
-        self.request("DeleteObject", "DELETE", self._path(bucket, key))
+        self.request("DeleteObject", "DELETE", self.path_of(bucket, key))
 
     def list_page(
         self, bucket: str, prefix: str = "", start_after: str = "", token: str = "", max_keys: int = 1000
@@ -478,7 +501,7 @@ class HttpData:
         query = "&".join(
             f"{quote(k, safe='-_.~')}={quote(v, safe='-_.~')}" for k, v in sorted(params.items())
         )
-        _, data = self.request("ListObjectsV2", "GET", self._path(bucket), query=query)
+        _, data = self.request("ListObjectsV2", "GET", self.path_of(bucket), query=query)
         root = ElementTree.fromstring(data)
         keys = [el.text or "" for el in root.iter(f"{_NS}Key")]
         truncated = (root.findtext(f"{_NS}IsTruncated") or "").lower() == "true"

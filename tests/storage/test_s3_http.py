@@ -41,7 +41,7 @@ def test_signature_matches_botocore(
     plane = HttpData(
         "http://127.0.0.1:9000", "eu-west-3", lambda: ("AKIDEXAMPLE", "s3cr3t/Key+", token), 5, 15
     )
-    path = HttpData._path("my-bucket", key)
+    path = HttpData.path_of("my-bucket", key)
     payload = payload_sha256(key, body) if method == "PUT" else EMPTY_SHA256
     ours = plane.sign(method, path, query, payload, now=NOW.timestamp())
 
