@@ -12,6 +12,7 @@ import pytest
 from botocore.auth import S3SigV4Auth
 from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
+from canned import canned_server
 from s3server import S3Bucket
 
 from mlgit.cid import cid_of
@@ -75,62 +76,13 @@ def test_connections_are_kept_and_reused(seaweedfs_bucket: S3Bucket) -> None:
     assert st._http._all == []
 
 
-# -- the HTTP/1.1 answers our parser must read (a loopback socket server that answers canned bytes:
-#    S3 servers send chunked, close-delimited and 1xx answers only in corner cases we cannot cause) --
-
-
-def _canned_server(answers: list[bytes], close_after: set[int] | None = None) -> tuple[str, list[bytes]]:
-    """``http://127.0.0.1:PORT`` of a thread that answers each request with the next canned answer
-    (closing the connection after the answers whose index is in ``close_after``); the requests'
-    heads are collected."""
-    import socket
-    import threading
-
-    close_after = close_after or set()
-    srv = socket.create_server(("127.0.0.1", 0))
-    heads: list[bytes] = []
-
-    def serve() -> None:
-        i = 0
-        while i < len(answers):
-            conn, _ = srv.accept()
-            with conn:
-                buf = b""
-                while i < len(answers):
-                    while b"\r\n\r\n" not in buf:
-                        data = conn.recv(65536)
-                        if not data:
-                            break
-                        buf += data
-                    if b"\r\n\r\n" not in buf:
-                        break
-                    head, _, buf = buf.partition(b"\r\n\r\n")
-                    length = next(
-                        (
-                            int(v)
-                            for k, _, v in (ln.partition(b":") for ln in head.split(b"\r\n"))
-                            if k.strip().lower() == b"content-length"
-                        ),
-                        0,
-                    )
-                    while len(buf) < length:
-                        buf += conn.recv(65536)
-                    buf = buf[length:]
-                    heads.append(head)
-                    conn.sendall(answers[i])
-                    i += 1
-                    if i - 1 in close_after:
-                        break
-        srv.close()
-
-    threading.Thread(target=serve, daemon=True).start()
-    return f"http://127.0.0.1:{srv.getsockname()[1]}", heads
+# -- the HTTP/1.1 answers our parser must read (canned.py: a loopback server of canned answers) --
 
 
 def test_answers_chunked_close_delimited_and_1xx_are_read_whole() -> None:
     body = os.urandom(70_000)
     chunked = b"".join(b"%x;ext=1\r\n%s\r\n" % (len(p), p) for p in (body[:1], body[1:65536], body[65536:]))
-    url, heads = _canned_server(
+    url, heads = canned_server(
         [
             b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello",
             b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n" + chunked + b"0\r\nX-Trailer: t\r\n\r\n",
@@ -155,7 +107,7 @@ def test_answers_chunked_close_delimited_and_1xx_are_read_whole() -> None:
 
 def test_a_kept_alive_connection_the_server_closed_is_replaced_once() -> None:
     ok = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"
-    url, heads = _canned_server([ok, ok], close_after={0})  # the server drops the connection after one answer
+    url, heads = canned_server([ok, ok], close_after={0})  # the server drops the connection after one answer
     plane = HttpData(url, "us-east-1", lambda: ("AK", "SK", None), 5, 5)
     assert plane.get("b", "k1") == b"ok"
     assert plane.get("b", "k2") == b"ok"  # sent on the dead connection, then once on a new one
@@ -165,7 +117,7 @@ def test_a_kept_alive_connection_the_server_closed_is_replaced_once() -> None:
 def test_an_answer_that_is_not_http_is_unreachable_not_a_crash() -> None:
     from mlgit.storage.s3_http import Unreachable
 
-    url, _ = _canned_server([b"SSH-2.0-OpenSSH_9.2\r\n\r\n"])
+    url, _ = canned_server([b"SSH-2.0-OpenSSH_9.2\r\n\r\n"])
     plane = HttpData(url, "us-east-1", lambda: ("AK", "SK", None), 5, 5)
     with pytest.raises(Unreachable, match="not an HTTP/1.x status line"):
         plane.get("b", "k")
