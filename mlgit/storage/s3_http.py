@@ -141,7 +141,7 @@ def parse_head(block: bytes) -> tuple[int, dict[str, str], bool]:
     this answer, of an answer's head (up to, not including, the blank line)."""
     lines = block.decode("latin-1").split("\r\n")
     version, _, rest = lines[0].partition(" ")
-    if not version.startswith("HTTP/1.") or len(rest) < 3 or not rest[:3].isdigit():
+    if not version.startswith("HTTP/1.") or len(rest) < 3 or not (rest[:3].isascii() and rest[:3].isdigit()):
         raise _Protocol(f"not an HTTP/1.x status line: {lines[0][:60]!r}")
     headers: dict[str, str] = {}
     for line in lines[1:]:

@@ -25,7 +25,7 @@ from collections import deque
 from collections.abc import Iterable, Iterator
 
 from .base import MAX_OBJECT
-from .s3_http import HttpData, HttpError, Unreachable, _error, parse_head
+from .s3_http import HttpData, HttpError, Unreachable, _error, _Protocol, parse_head
 
 Body = bytes | bytearray
 _HEAD_MAX = 65536
@@ -187,7 +187,10 @@ class _Loop:
         if slot.status < 200:
             raise Unstreamable(f"an interim answer ({slot.status})")
         length = headers.get("content-length", "")
-        if not length.isdigit() or "chunked" in headers.get("transfer-encoding", "").lower():
+        if (
+            not (length.isascii() and length.isdigit())
+            or "chunked" in headers.get("transfer-encoding", "").lower()
+        ):
             raise Unstreamable(f"an answer without a plain content-length (status {slot.status})")
         size = int(length)
         if size > MAX_OBJECT:
@@ -263,6 +266,9 @@ class _Loop:
                 except (Unreachable, Unstreamable) as exc:
                     yield fail(slot, exc)
                     continue
+                except _Protocol as exc:  # not HTTP/1.x (another service on the port): as HttpData says
+                    yield fail(slot, Unreachable(str(exc)))
+                    continue
                 except OSError as exc:
                     why = "connection refused" if isinstance(exc, ConnectionRefusedError) else str(exc)
                     yield fail(slot, Unreachable(f"{type(exc).__name__}: {why}"))
@@ -276,11 +282,17 @@ class _Loop:
             now = time.monotonic()
             if now >= next_tick:
                 next_tick = now + _TICK
-                for slot in list(busy):
-                    limit = self.http.connect_timeout if slot.state == "connect" else self.http.read_timeout
-                    if now - slot.since >= limit:
+                late = [slot for slot in busy if now - slot.since >= self.limit(slot)]
+                # what came while the caller held a result is not late: it is read on the next turn
+                ready = {sk.data for sk, _ in self.sel.select(0)} if late else set()
+                for slot in late:
+                    if slot not in ready:
                         what = "connection" if slot.state == "connect" else "answer"
-                        yield fail(slot, Unreachable(f"no {what} within {limit:g} s"))
+                        yield fail(slot, Unreachable(f"no {what} within {self.limit(slot):g} s"))
+
+    def limit(self, slot: _Slot) -> float:
+        """Seconds ``slot``'s request may go without progress."""
+        return self.http.connect_timeout if slot.state == "connect" else self.http.read_timeout
 
     def shut(self) -> None:
         for slot in self.slots:

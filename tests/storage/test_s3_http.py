@@ -114,10 +114,18 @@ def test_a_kept_alive_connection_the_server_closed_is_replaced_once() -> None:
     assert plane.opened == 2 and len(heads) == 2
 
 
-def test_an_answer_that_is_not_http_is_unreachable_not_a_crash() -> None:
+@pytest.mark.parametrize(
+    "answer",
+    [
+        b"SSH-2.0-OpenSSH_9.2\r\n\r\n",
+        b"HTTP/1.1 \xb2\xb2\xb2 OK\r\n\r\n",
+    ],  # "²" is a digit to isdigit, not to int
+    ids=["ssh", "status"],
+)
+def test_an_answer_that_is_not_http_is_unreachable_not_a_crash(answer: bytes) -> None:
     from mlgit.storage.s3_http import Unreachable
 
-    url, _ = canned_server([b"SSH-2.0-OpenSSH_9.2\r\n\r\n"])
+    url, _ = canned_server([answer])
     plane = HttpData(url, "us-east-1", lambda: ("AK", "SK", None), 5, 5)
     with pytest.raises(Unreachable, match="not an HTTP/1.x status line"):
         plane.get("b", "k")
