@@ -113,12 +113,16 @@ class _Loop:
     def start(self, slot: _Slot, key: str) -> None:
         """Send ``key``'s GET on ``slot`` (a new connection when it has none)."""
         slot.key, slot.body, slot.got, slot.status, slot.closes = key, None, 0, 0, False
-        slot.out = memoryview(self.http.head_of("GetObject", "GET", self.http.path_of(self.bucket, key)))
-        slot.since = time.monotonic()
+        head = memoryview(self.http.head_of("GetObject", "GET", self.http.path_of(self.bucket, key)))
+        slot.out, slot.since = head, time.monotonic()
         if slot.sock is not None:
             slot.state = "send"
-            self.send(slot)
-            return
+            try:
+                self.send(slot)
+                return
+            except (BrokenPipeError, ConnectionResetError):  # reset meanwhile: a new connection, at once
+                self.close(slot)
+                slot.out = head
         family, addr = self._address()
         sock = socket.socket(family, socket.SOCK_STREAM)
         try:
