@@ -232,6 +232,32 @@ def test_a_server_that_never_answers_times_every_key_out_together() -> None:
     assert http.opened == 10
 
 
+def test_a_connection_never_accepted_is_unreachable_after_the_connect_timeout() -> None:
+    with open("/proc/sys/net/ipv4/tcp_abort_on_overflow") as f:
+        if f.read().strip() != "0":
+            pytest.skip("this kernel refuses connections past a full backlog: nothing hangs")
+    srv = socket.socket()
+    srv.bind(("127.0.0.1", 0))
+    srv.listen(0)  # a backlog of one connection, never accepted: the SYNs past it get no answer
+    port = srv.getsockname()[1]
+    fill = [socket.socket() for _ in range(3)]
+    try:
+        for sock in fill:
+            sock.setblocking(False)
+            sock.connect_ex(("127.0.0.1", port))
+        http = HttpData(f"http://127.0.0.1:{port}", "us-east-1", lambda: ("AK", "SK", None), 0.3, 5)
+        keys = [f"k{i}" for i in range(4)]
+        started = time.monotonic()
+        got = each_once(list(stream(http, "b", keys, 4)), keys)
+        elapsed = time.monotonic() - started
+    finally:
+        for sock in [srv, *fill]:
+            sock.close()
+    for key, error in got.items():
+        assert isinstance(error, Unreachable) and str(error) == "no connection within 0.3 s", (key, error)
+    assert 0.3 <= elapsed < 2
+
+
 def test_a_refused_connection_is_unreachable_for_every_key_at_once() -> None:
     http = plane(f"http://127.0.0.1:{free_port()}")
     keys = [f"k{i}" for i in range(6)]
@@ -248,6 +274,11 @@ def test_a_refused_connection_is_unreachable_for_every_key_at_once() -> None:
         pytest.param(b"SSH-2.0-OpenSSH_9.2\r\n\r\n", "not an HTTP/1.x status line", id="ssh"),
         pytest.param(b"HTTP/1.1 \xb2\xb2\xb2 OK\r\nContent-Length: 0\r\n\r\n", "status line", id="status"),
         pytest.param(ok(b"ok") + b"EXTRA", "more than the answer's content-length", id="more-than-length"),
+        pytest.param(  # the bound is looked at between reads (as HttpData): 64-128 KiB of head may pass
+            b"HTTP/1.1 200 OK\r\nX-Pad: " + b"a" * 200_000 + b"\r\nContent-Length: 0\r\n\r\n",
+            "answer headers longer than 64 KiB",
+            id="long-head",
+        ),
     ],
 )
 def test_an_answer_that_is_not_http_as_we_speak_it_is_unreachable_not_a_crash(
@@ -272,6 +303,16 @@ def test_bytes_past_a_long_body_spoil_the_next_answer_on_that_connection_not_its
     assert results[1][0] == "two" and isinstance(results[1][1], Unreachable), results[1]
     assert "not an HTTP/1.x status line: 'EXTRAHTTP/1.1 200 OK'" in str(results[1][1])
     assert results[2] == ("three", b"three")
+
+
+def test_a_body_cut_short_is_unreachable_and_the_stream_goes_on() -> None:
+    url, _ = canned_server([ok(os.urandom(100_000))[:60_000], ok(b"next")], close_after={0})
+    http = plane(url)
+    results = list(stream(http, "b", ["cut", "next"], 1))
+    assert results[0][0] == "cut" and isinstance(results[0][1], Unreachable), results[0]
+    assert "connection closed after" in str(results[0][1]) and "of 100000 body bytes" in str(results[0][1])
+    assert results[1] == ("next", b"next")
+    assert http.calls == {"GetObject": 2}  # a connection dropped inside an answer: not re-sent
 
 
 def test_a_content_length_that_is_not_a_number_is_not_a_crash() -> None:
