@@ -74,8 +74,10 @@ def world(tmp_path: Path) -> tuple[HashFS, HashFS, Streaming]:
     return HashFS(tmp_path / "objects"), HashFS(tmp_path / "cache"), Streaming("b", tmp_path / "bucket")
 
 
-def _builder(tmp_path: Path, objects: HashFS, cache: HashFS, bucket: LocalStorage) -> Builder:
-    return Builder(objects, cache, "strict", storage=bucket, tmp_dir=tmp_path / "ws" / ".ml-git" / "tmp")
+def _builder(
+    tmp_path: Path, objects: HashFS, cache: HashFS, bucket: LocalStorage, mutability: str = "strict"
+) -> Builder:
+    return Builder(objects, cache, mutability, storage=bucket, tmp_dir=tmp_path / "ws" / ".ml-git" / "tmp")
 
 
 def _leftovers(*roots: Path) -> list[str]:
@@ -85,8 +87,9 @@ def _leftovers(*roots: Path) -> list[str]:
     )
 
 
+@pytest.mark.parametrize("mutability", ["strict", "mutable"])
 def test_files_of_their_own_come_from_the_stream_the_rest_from_the_pool(
-    tmp_path: Path, world: tuple[HashFS, HashFS, Streaming]
+    tmp_path: Path, world: tuple[HashFS, HashFS, Streaming], mutability: str
 ) -> None:
     objects, cache, bucket = world
     own = {f"own/{i}": os.urandom(i * 7000 + 1) for i in range(12)}
@@ -108,7 +111,7 @@ def test_files_of_their_own_come_from_the_stream_the_rest_from_the_pool(
         if rel in own:
             streamable_chunks.update(chunks)
     jobs["own/again"] = (jobs["own/3"][0], tmp_path / "ws" / "own" / "again")  # one file, two names
-    b = _builder(tmp_path, objects, cache, bucket)
+    b = _builder(tmp_path, objects, cache, bucket, mutability)
     seen: list[tuple[str, int, int]] = []
     staged = build_all(b, jobs, threads=3, progress=lambda *a: seen.append(a))
     staged.place()
@@ -121,6 +124,15 @@ def test_files_of_their_own_come_from_the_stream_the_rest_from_the_pool(
     assert seen[0] == ("checkout", 0, len(jobs)) and seen[-1] == ("checkout", len(jobs), len(jobs))
     assert [c for _, c, _ in seen] == sorted(c for _, c, _ in seen)
     assert _leftovers(tmp_path / "ws", tmp_path / "cache") == []
+    again, three = (tmp_path / "ws" / "own" / "again").stat(), (tmp_path / "ws" / "own" / "3").stat()
+    if mutability == "mutable":  # private, writable copies; nothing in the cache
+        assert again.st_ino != three.st_ino and again.st_mode & 0o200 and three.st_mode & 0o200
+        assert not (tmp_path / "cache").exists() or not any(
+            p.is_file() for p in (tmp_path / "cache").rglob("*")
+        )
+    else:  # read-only links of the cached file
+        assert again.st_ino == three.st_ino == cache.path(jobs["own/3"][0]).stat().st_ino
+        assert not three.st_mode & 0o222
 
 
 def test_a_swapped_chunk_is_named_and_nothing_of_its_file_is_left(
