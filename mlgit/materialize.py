@@ -101,7 +101,7 @@ class Builder:
                 self._dirs.add(folder)
         return folder
 
-    def _tmp(self, target: str) -> str:
+    def temp_for(self, target: str) -> str:
         """A temp name for ``target``, unique while many staged files wait for their rename. The target's
         folder is not made here (a refused checkout leaves no new folder), except when the temp file must
         go beside it (``.ml-git/tmp`` on another filesystem)."""
@@ -229,10 +229,14 @@ class Builder:
                 self._seen.setdefault(chunk_cid, (target or tmp, off, size))
         return st
 
-    def built(self, file_cid: str, chunks: int) -> None:
-        """``file_cid`` was put in the cache from ``chunks`` chunks of the storage (``streaming``)."""
+    def built(self, file_cid: str, chunks: int, tmp: str | None = None) -> None:
+        """``file_cid`` was built from ``chunks`` chunks of the storage (``streaming``): into the cache,
+        or (mutable) at ``tmp``, which other names of it are copied from."""
         with self._lock:
-            self._built.add(file_cid)
+            if tmp is None:
+                self._built.add(file_cid)
+            else:
+                self._written[file_cid] = tmp
             self.fetched += chunks
 
     def _file_lock(self, file_cid: str) -> threading.Lock:
@@ -267,7 +271,7 @@ class Builder:
             if target is None:
                 return None
             dest = str(target)
-            tmp = self._tmp(dest)
+            tmp = self.temp_for(dest)
             with self._file_lock(file_cid):  # one file listed under many names is built once, then copied
                 first = self._written.get(file_cid)
                 if first is None:
@@ -285,7 +289,7 @@ class Builder:
         if target is None:
             return None
         dest = str(target)
-        tmp = self._tmp(dest)
+        tmp = self.temp_for(dest)
         if self._own_copy(file_cid, cached):
             # read-only from its creation: no chmod, no stat after
             return Placement(tmp, dest, clone_or_copy(cached, tmp, 0o444))
