@@ -215,10 +215,12 @@ def stream_first(
     thread, where the storage ``streams``): each body that matches its CID goes to ``take``; the keys
     that did not make it (a failed, corrupt or never-answered request, or ``take`` failing) are
     returned, for the retried path that reports them (``run_pool``). After an error that ends every
-    transfer (``GIVE_UP``) no other key is asked. ``progress`` gets the keys taken, of ``total``."""
+    transfer no other key is asked: refused keys or a missing bucket at once, an unreachable storage
+    after ``DOWN_AFTER`` keys in a row (one request past its timeout is not a storage down: a silent
+    server fails every request in flight together). ``progress`` gets the keys taken, of ``total``."""
     left: list[str] = []
     answered: set[str] = set()
-    taken = 0
+    taken = unreachable = 0
     tick = Ticker(phase, progress, total)
     results = storage.stream(keys)
     try:
@@ -226,7 +228,8 @@ def stream_first(
             answered.add(key)
             if isinstance(got, BaseException) or not cid_matches(key, got):
                 left.append(key)
-                if isinstance(got, GIVE_UP):
+                unreachable = unreachable + 1 if isinstance(got, StorageUnreachable) else 0
+                if isinstance(got, (StorageAuthError, StorageNotFound)) or unreachable >= DOWN_AFTER:
                     log.debug("%s: stream stopped at %s: %s", phase, key, got)
                     break
                 continue
@@ -237,9 +240,10 @@ def stream_first(
                 left.append(key)
                 continue
             taken += 1
+            unreachable = 0
             tick(taken)
     finally:
-        results.close()  # type: ignore[attr-defined]  # a generator: its connections close now
+        results.close()  # its connections close now
     left.extend(k for k in keys if k not in answered)
     return left
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Generator, Iterable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -84,7 +84,9 @@ class Storage(ABC):
         a thread per request in flight)."""
         return False
 
-    def stream(self, keys: Iterable[str]) -> Iterator[tuple[str, bytes | bytearray | MLGitError]]:
+    def stream(
+        self, keys: Iterable[str]
+    ) -> Generator[tuple[str, bytes | bytearray | MLGitError], None, None]:
         """Each key's bytes, or the error that one attempt met, as they come (in any order): one attempt
         per key, unverified; callers verify and retry. Here: one ``get`` after the other."""
         for key in keys:

@@ -16,7 +16,7 @@ import contextlib
 import logging
 import os
 import threading
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Generator, Iterable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
 
@@ -446,7 +446,9 @@ class S3Storage(Storage):
     def streams(self) -> bool:
         return self._http is not None and self._http.streams
 
-    def stream(self, keys: Iterable[str]) -> Iterator[tuple[str, bytes | bytearray | MLGitError]]:
+    def stream(
+        self, keys: Iterable[str]
+    ) -> Generator[tuple[str, bytes | bytearray | MLGitError], None, None]:
         """Many GETs in flight from this one thread (``s3_stream``), where our HTTP plane serves plain HTTP."""
         if self._http is None or not self._http.streams:
             yield from super().stream(keys)

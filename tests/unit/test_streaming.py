@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import os
 import threading
-from collections.abc import Iterable, Iterator
+from collections.abc import Generator, Iterable
 from pathlib import Path
 
 import pytest
@@ -36,7 +36,9 @@ class Streaming(LocalStorage):
     def streams(self) -> bool:
         return True
 
-    def stream(self, keys: Iterable[str]) -> Iterator[tuple[str, bytes | bytearray | MLGitError]]:
+    def stream(
+        self, keys: Iterable[str]
+    ) -> Generator[tuple[str, bytes | bytearray | MLGitError], None, None]:
         for key in keys:
             if self.stop_after is not None and len(self.streamed) >= self.stop_after:
                 raise KeyboardInterrupt  # the user's ^C, between two answers
@@ -186,26 +188,38 @@ def test_an_interrupted_stream_leaves_no_temp_file(
 
 
 def test_stream_first_leaves_failures_to_the_pool_and_stops_when_the_storage_is_gone(tmp_path: Path) -> None:
-    from mlgit.errors import StorageUnreachable
+    from mlgit.errors import StorageAuthError, StorageUnreachable
 
-    keys = [cid_of(str(i).encode()) for i in range(6)]
-    answers: dict[str, bytes | MLGitError] = {k: str(i).encode() for i, k in enumerate(keys)}
-    answers[keys[1]] = b"not the bytes of its CID"
-    answers[keys[3]] = StorageUnreachable("cannot reach the server")
+    def run(answers: dict[str, bytes | MLGitError]) -> tuple[list[str], list[str]]:
+        class Scripted(LocalStorage):
+            @property
+            def streams(self) -> bool:
+                return True
 
-    class Scripted(LocalStorage):
-        @property
-        def streams(self) -> bool:
-            return True
+            def stream(
+                self, ks: Iterable[str]
+            ) -> Generator[tuple[str, bytes | bytearray | MLGitError], None, None]:
+                for k in ks:
+                    yield k, answers[k]
 
-        def stream(self, ks: Iterable[str]) -> Iterator[tuple[str, bytes | bytearray | MLGitError]]:
-            for k in ks:
-                yield k, answers[k]
+        taken: list[str] = []
+        keys = list(answers)
+        left = transfer.stream_first(
+            "checkout", Scripted("b", tmp_path), keys, lambda k, d: taken.append(k), None, 9
+        )
+        return taken, left
 
-    (tmp_path / "b").mkdir()
-    taken: list[str] = []
-    left = transfer.stream_first(
-        "checkout", Scripted("b", tmp_path / "b"), keys, lambda k, d: taken.append(k), None, 6
+    keys = [cid_of(str(i).encode()) for i in range(transfer.DOWN_AFTER + 9)]
+    good: dict[str, bytes | MLGitError] = {k: str(i).encode() for i, k in enumerate(keys)}
+    # a corrupt object and one request past its timeout: left to the pool, the stream goes on
+    taken, left = run(
+        {**good, keys[1]: b"not the bytes of its CID", keys[3]: StorageUnreachable("no answer")}
     )
-    assert taken == [keys[0], keys[2]]
-    assert left == [keys[1], keys[3], keys[4], keys[5]]  # corrupt, unreachable, then never asked
+    assert left == [keys[1], keys[3]] and taken == [k for k in keys if k not in left]
+    # refused keys: nothing more is asked
+    taken, left = run({**good, keys[2]: StorageAuthError("refused")})
+    assert taken == keys[:2] and left == keys[2:]
+    # DOWN_AFTER unreachable in a row: the storage is down, nothing more is asked
+    down = {k: StorageUnreachable("refused") for k in keys[4 : 4 + transfer.DOWN_AFTER]}
+    taken, left = run({**good, **down})
+    assert taken == keys[:4] and left == keys[4:]
