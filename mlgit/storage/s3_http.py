@@ -373,7 +373,7 @@ class HttpData:
         conn: _Connection | None = getattr(self._local, "conn", None)
         if conn is not None:
             return conn, False
-        tls = ssl.create_default_context() if self._tls else None
+        tls = self.tls_context()
         conn = _Connection(self.hostname, self.port, self.connect_timeout, self.read_timeout, tls)
         self._local.conn = conn
         with self._lock:
@@ -385,10 +385,9 @@ class HttpData:
         with self._lock:
             self.opened += 1
 
-    @property
-    def streams(self) -> bool:
-        """Whether ``s3_stream.stream`` can serve GETs here (plain HTTP: TLS endpoints use the thread pool)."""
-        return not self._tls
+    def tls_context(self) -> ssl.SSLContext | None:
+        """A new client TLS context (the system's CAs, host names checked) on an ``https`` endpoint."""
+        return ssl.create_default_context() if self._tls else None
 
     def _drop(self, conn: _Connection) -> None:
         conn.close()

@@ -11,7 +11,8 @@ fails: ``HttpError`` (an S3 error answer), ``Unreachable`` (refused, dropped, si
 connect or read timeout), ``Unstreamable`` (an answer this loop does not read: chunked, no length,
 an interim answer, past ``MAX_OBJECT``; the caller fetches that key through ``HttpData``, which
 does). One attempt per key, as ``HttpData.request``: a kept-alive connection the server closed
-before answering is replaced, once, at once. Plain HTTP only (``HttpData.streams``).
+before answering is replaced, once, at once. HTTPS: each connection's TLS handshake runs on the loop
+too (non-blocking), with the certificate checks of ``HttpData``'s own connections.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ import errno
 import os
 import selectors
 import socket
+import ssl
 import time
 from collections import deque
 from collections.abc import Iterable, Iterator
@@ -65,7 +67,7 @@ class _Slot:
         self.mask = 0  # the events the selector watches for
         self.reused = False  # an answer came on this connection before
         self.key = ""
-        self.state = ""  # connect, send, head, body
+        self.state = ""  # connect, handshake, send, head, body
         self.since = 0.0  # when the request last made progress
         self.out = memoryview(b"")  # what is left to send of the request
         self.buf = b""  # answer bytes read, not yet consumed
@@ -83,6 +85,7 @@ class _Loop:
         self.rbuf = bytearray(_HEAD_MAX)
         self.rview = memoryview(self.rbuf)
         self.addr: tuple[int, tuple[str, int]] | None = None
+        self.tls = http.tls_context()
 
     # -- connections ------------------------------------------------------------------------------
 
@@ -143,11 +146,27 @@ class _Loop:
         try:
             while slot.out:
                 slot.out = slot.out[slot.sock.send(slot.out) :]
-        except (BlockingIOError, InterruptedError):
+        except (BlockingIOError, InterruptedError, ssl.SSLWantWriteError):
             self.watch(slot, _WRITE)
+            return
+        except ssl.SSLWantReadError:  # TLS needs the server's bytes first
+            self.watch(slot, _READ)
             return
         slot.state = "head"
         self.watch(slot, _READ)
+
+    def handshake(self, slot: _Slot) -> None:
+        assert isinstance(slot.sock, ssl.SSLSocket)
+        try:
+            slot.sock.do_handshake()
+        except ssl.SSLWantReadError:
+            self.watch(slot, _READ)
+            return
+        except ssl.SSLWantWriteError:
+            self.watch(slot, _WRITE)
+            return
+        slot.state = "send"
+        self.send(slot)
 
     # -- answers ----------------------------------------------------------------------------------
 
@@ -158,8 +177,18 @@ class _Loop:
             err = slot.sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
             if err:
                 raise OSError(err, os.strerror(err))
-            slot.state = "send"
-            self.send(slot)
+            if self.tls is None:
+                slot.state = "send"
+                self.send(slot)
+                return None
+            self.sel.unregister(slot.sock)  # the TLS socket takes over the descriptor
+            slot.mask = 0
+            slot.sock = self.tls.wrap_socket(
+                slot.sock, server_hostname=self.http.hostname, do_handshake_on_connect=False
+            )
+            slot.state = "handshake"
+        if slot.state == "handshake":
+            self.handshake(slot)
             return None
         if slot.state == "send":
             self.send(slot)
@@ -251,9 +280,11 @@ class _Loop:
                     continue
                 try:
                     body = self.step(slot)
-                except (BlockingIOError, InterruptedError):
+                    while body is None and slot.state in ("head", "body") and self.pending(slot):
+                        body = self.step(slot)  # TLS: bytes already decrypted wake no selector
+                except (BlockingIOError, InterruptedError, ssl.SSLWantReadError, ssl.SSLWantWriteError):
                     continue
-                except (_Dropped, BrokenPipeError, ConnectionResetError) as exc:
+                except (_Dropped, BrokenPipeError, ConnectionResetError, ssl.SSLEOFError) as exc:
                     if slot.reused and not slot.buf and not slot.status and slot.key not in retried:
                         retried.add(slot.key)  # closed meanwhile: once, at once, on a new connection
                         self.close(slot)
@@ -293,6 +324,10 @@ class _Loop:
                     if slot not in ready:
                         what = "connection" if slot.state == "connect" else "answer"
                         yield fail(slot, Unreachable(f"no {what} within {self.limit(slot):g} s"))
+
+    @staticmethod
+    def pending(slot: _Slot) -> bool:
+        return isinstance(slot.sock, ssl.SSLSocket) and slot.sock.pending() > 0
 
     def limit(self, slot: _Slot) -> float:
         """Seconds ``slot``'s request may go without progress."""
