@@ -207,12 +207,13 @@ def test_server_lost_mid_checkout_is_one_line_and_leaves_the_workspace_as_it_was
     own_server: SeaweedFS | MotoProcess, tmp_path: Path, fault: str
 ) -> None:
     server = own_server.server()
-    _workspace(tmp_path, server, own_server.endpoint, files=FILES)
-    subprocess.run(  # the whole version in the bucket
-        [sys.executable, "-m", "mlgit.cli", "-C", str(tmp_path / "ws"), "datasets", "push", "birds"],
-        check=True,
-        capture_output=True,
-    )
+    from mlgit import Repository
+
+    # half the push tests' files: a checkout moves them in a second or more, and the fault lands after 10
+    pusher = Repository(_workspace(tmp_path, server, own_server.endpoint, files=FILES // 2))
+    pusher.set_config("push_threads_count", 10)  # the whole version in the bucket, many uploads in flight
+    pusher.set_config("storages", {"s3h": {"faults": s3_settings(own_server.endpoint)}})
+    pusher.push("datasets", "birds")
     root = _fresh_workspace(tmp_path, own_server.endpoint)
     proc = _checkout_then_wait_for_objects(root, 10)
     if fault == "killed":
