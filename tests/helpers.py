@@ -78,6 +78,25 @@ def write(path: Path, data: bytes) -> Path:
     return path
 
 
+def s3_workspace(root: Path, remotes: dict[str, str], bucket: str, endpoint: str) -> Repository:
+    """A new workspace with the datasets remote and an ``s3h`` storage ``bucket`` at ``endpoint``."""
+    repo = Repository.init(root)
+    repo.remote_add("datasets", remotes["datasets"])
+    repo.entity_init("datasets")
+    repo.storage_add(bucket, "s3h", endpoint_url=endpoint)
+    return repo
+
+
+def publish(repo: Repository, name: str, bucket: str, files: dict[str, bytes]) -> None:
+    """Dataset ``name`` holding ``files`` (relative path -> bytes): created, added, committed, pushed."""
+    entity = repo.create("datasets", name, categories=["zoo"], storage_type="s3h", bucket=bucket)
+    for rel, data in files.items():
+        write(entity / rel, data)
+    repo.add("datasets", name)
+    repo.commit("datasets", name)
+    repo.push("datasets", name)
+
+
 def serve_fixture(base: Path) -> dict[str, str]:
     """The ML-Git 2.9.9 metadata repositories as bare remotes under ``base``."""
     out = {}

@@ -39,3 +39,23 @@ def docker_setup() -> Iterator[list[str]]:
 @pytest.fixture(scope="session")
 def docker_cleanup() -> list[str]:
     return ["down -v"]
+
+
+@pytest.fixture
+def gets(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, str]]:
+    """(path, thread name) of every GetObject our HTTP plane signs from now on: the stream and the
+    thread pool alike build each request's head with ``HttpData.head_of``."""
+    import threading
+
+    from mlgit.storage.s3_http import HttpData
+
+    seen: list[tuple[str, str]] = []
+    real = HttpData.head_of
+
+    def counted(self: HttpData, op: str, method: str, path: str, *args: object) -> bytes:
+        if op == "GetObject":
+            seen.append((path, threading.current_thread().name))
+        return real(self, op, method, path, *args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(HttpData, "head_of", counted)
+    return seen

@@ -12,9 +12,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from helpers import publish, s3_workspace
 from s3server import SeaweedFS, weed_binary
 
-from mlgit import Repository
 from mlgit.errors import TransferError
 from mlgit.storage import s3_http
 from mlgit.storage.s3_http import HttpData, Unreachable
@@ -115,47 +115,30 @@ def test_a_server_whose_certificate_is_not_trusted_is_refused(tls_server: tuple[
 
 
 def test_a_fresh_checkout_over_https_streams_from_its_own_thread(
-    trusted: SeaweedFS, tmp_path: Path, remotes: dict[str, str], monkeypatch: pytest.MonkeyPatch
+    trusted: SeaweedFS,
+    tmp_path: Path,
+    remotes: dict[str, str],
+    monkeypatch: pytest.MonkeyPatch,
+    gets: list[tuple[str, str]],
 ) -> None:
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", trusted.access_key)
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", trusted.secret_key)
     files = {f"data/{i:03d}.bin": os.urandom(10 + 3001 * i) for i in range(60)}
 
-    def workspace(root: Path) -> Repository:
-        repo = Repository.init(root)
-        repo.remote_add("datasets", remotes["datasets"])
-        repo.entity_init("datasets")
-        repo.storage_add(BUCKET, "s3h", endpoint_url=trusted.https_endpoint)
-        return repo
+    assert trusted.https_endpoint is not None
+    publish(s3_workspace(tmp_path / "ws", remotes, BUCKET, trusted.https_endpoint), "secure", BUCKET, files)
 
-    repo = workspace(tmp_path / "ws")
-    entity = repo.create("datasets", "secure", categories=["zoo"], storage_type="s3h", bucket=BUCKET)
-    for rel, data in files.items():
-        (entity / rel).parent.mkdir(parents=True, exist_ok=True)
-        (entity / rel).write_bytes(data)
-    repo.add("datasets", "secure")
-    repo.commit("datasets", "secure")
-    repo.push("datasets", "secure")
-
-    threads: set[str] = set()
-    real = HttpData.head_of
-
-    def counted(self: HttpData, op: str, *args: object) -> bytes:
-        if op == "GetObject":
-            threads.add(threading.current_thread().name)
-        return real(self, op, *args)  # type: ignore[arg-type]
-
-    monkeypatch.setattr(HttpData, "head_of", counted)
-    fresh = workspace(tmp_path / "fresh")
+    gets.clear()  # the push's own requests
+    fresh = s3_workspace(tmp_path / "fresh", remotes, BUCKET, trusted.https_endpoint)
     fresh.checkout("datasets", "secure")
     for rel, data in files.items():
         assert (tmp_path / "fresh" / "datasets" / "secure" / rel).read_bytes() == data
-    assert threads == {threading.current_thread().name}
+    assert gets and {name for _, name in gets} == {threading.current_thread().name}
 
     monkeypatch.delenv(
         "SSL_CERT_FILE"
     )  # the same checkout from a server it cannot trust: refused, nothing written
-    other = workspace(tmp_path / "other")
+    other = s3_workspace(tmp_path / "other", remotes, BUCKET, trusted.https_endpoint)
     with pytest.raises(TransferError, match="CERTIFICATE_VERIFY_FAILED"):
         other.checkout("datasets", "secure")
     assert not (tmp_path / "other" / "datasets" / "secure").exists()

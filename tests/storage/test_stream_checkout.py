@@ -8,19 +8,10 @@ import threading
 from pathlib import Path
 
 import pytest
+from helpers import publish, s3_workspace
 from s3server import S3Bucket
 
-from mlgit import Repository
 from mlgit.errors import TransferError
-from mlgit.storage import s3_http
-
-
-def _workspace(root: Path, remotes: dict[str, str], b: S3Bucket) -> Repository:
-    repo = Repository.init(root)
-    repo.remote_add("datasets", remotes["datasets"])
-    repo.entity_init("datasets")
-    repo.storage_add(b.bucket, "s3h", endpoint_url=b.endpoint)
-    return repo
 
 
 def _keys(b: S3Bucket) -> list[str]:
@@ -40,17 +31,9 @@ def _files() -> dict[str, bytes]:
 def pushed(
     seaweedfs_bucket: S3Bucket, tmp_path: Path, remotes: dict[str, str]
 ) -> tuple[S3Bucket, dict[str, bytes]]:
-    repo = _workspace(tmp_path / "ws", remotes, seaweedfs_bucket)
-    entity = repo.create(
-        "datasets", "many", categories=["zoo"], storage_type="s3h", bucket=seaweedfs_bucket.bucket
-    )
     files = _files()
-    for rel, data in files.items():
-        (entity / rel).parent.mkdir(parents=True, exist_ok=True)
-        (entity / rel).write_bytes(data)
-    repo.add("datasets", "many")
-    repo.commit("datasets", "many")
-    repo.push("datasets", "many")
+    b = seaweedfs_bucket
+    publish(s3_workspace(tmp_path / "ws", remotes, b.bucket, b.endpoint), "many", b.bucket, files)
     return seaweedfs_bucket, files
 
 
@@ -58,19 +41,11 @@ def test_a_fresh_checkout_asks_each_object_once_from_its_own_thread(
     pushed: tuple[S3Bucket, dict[str, bytes]],
     tmp_path: Path,
     remotes: dict[str, str],
-    monkeypatch: pytest.MonkeyPatch,
+    gets: list[tuple[str, str]],
 ) -> None:
     b, files = pushed
-    gets: list[tuple[str, str]] = []
-    real = s3_http.HttpData.head_of
-
-    def counted(self: s3_http.HttpData, op: str, method: str, path: str, *args: object) -> bytes:
-        if op == "GetObject":
-            gets.append((path, threading.current_thread().name))
-        return real(self, op, method, path, *args)  # type: ignore[arg-type]
-
-    monkeypatch.setattr(s3_http.HttpData, "head_of", counted)
-    fresh = _workspace(tmp_path / "fresh", remotes, b)
+    gets.clear()  # the push's own requests, if any
+    fresh = s3_workspace(tmp_path / "fresh", remotes, b.bucket, b.endpoint)
     result = fresh.checkout("datasets", "many")
     root = tmp_path / "fresh" / "datasets" / "many"
     for rel, data in files.items():
@@ -87,7 +62,7 @@ def test_a_swapped_object_is_refused_by_name_and_the_workspace_is_untouched(
     b, files = pushed
     victim = _keys(b)[17]
     b.client().put_object(Bucket=b.bucket, Key=victim, Body=b"not what the CID says")
-    fresh = _workspace(tmp_path / "fresh", remotes, b)
+    fresh = s3_workspace(tmp_path / "fresh", remotes, b.bucket, b.endpoint)
     with pytest.raises(TransferError, match=rf"{victim}.* does not match its CID"):
         fresh.checkout("datasets", "many")
     assert not (tmp_path / "fresh" / "datasets" / "many" / "data").exists()
