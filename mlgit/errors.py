@@ -70,6 +70,15 @@ class LocalChanges(MLGitError):
     """A checkout would overwrite local changes (use force)."""
 
 
+class UnfinishedCheckout(MLGitError):
+    """A checkout stopped while it changed the workspace (killed, or a rename failed): the entity's files are
+    partly the new version's; checking it out again finishes it."""
+
+    def __init__(self, message: str, tag: str) -> None:
+        super().__init__(message)
+        self.tag = tag  # the version the checkout was putting in place
+
+
 class MutabilityError(MLGitError):
     """An operation that the entity's mutability forbids."""
 

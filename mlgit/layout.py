@@ -55,6 +55,10 @@ class Layout:
     def head_file(self, et: str, name: str) -> Path:
         return self.type_dir(et) / "refs" / name / "HEAD"
 
+    def checkout_file(self, et: str, name: str) -> Path:
+        """Present while a checkout changes the entity's files (its tag and sha, as HEAD holds them)."""
+        return self.type_dir(et) / "refs" / name / "CHECKOUT"
+
     def entity_path(self, entity_type_: str, name: str) -> Path:
         """The folder holding ``<name>/<name>.spec`` in the workspace; ``EntityNotFound`` without one."""
         et = entity_type(entity_type_)

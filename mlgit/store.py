@@ -12,7 +12,7 @@ from . import manifest as mf
 from . import spec as specs
 from . import yamlio
 from .atomic import atomic_write, refuse_symlinked_state
-from .errors import MetadataError, TagNotFound
+from .errors import MetadataError, TagNotFound, UnfinishedCheckout
 from .layout import Layout
 from .metadata import MetadataRepo
 from .names import check_name, parse_tag, tag_name, tag_version
@@ -38,6 +38,7 @@ class EntityStore:
         for state in (
             self.layout.index_dir(et, name) / "INDEX.yaml",
             self.layout.head_file(et, name),
+            self.layout.checkout_file(et, name),
             self.layout.cache(et).root / "hashfs",
             self.layout.objects(et).root / "hashfs",
         ):
@@ -62,6 +63,36 @@ class EntityStore:
         head = self.layout.head_file(et, name)
         refuse_symlinked_state(head)  # refs/<name> swapped for a symlink: no file of another's deleted
         head.unlink(missing_ok=True)
+
+    # -- a checkout changing the workspace ------------------------------------------------------
+    def begin_checkout(self, et: str, name: str, tag: str, sha: str) -> None:
+        """Before a checkout's first change to the workspace: until ``end_checkout``, the entity's files
+        may be partly ``tag``'s (a kill, a failed rename), and add/commit/status say so."""
+        atomic_write(self.layout.checkout_file(et, name), f"{tag}: {sha}\n".encode())
+
+    def end_checkout(self, et: str, name: str) -> None:
+        path = self.layout.checkout_file(et, name)
+        refuse_symlinked_state(path)
+        path.unlink(missing_ok=True)
+
+    def unfinished_checkout(self, et: str, name: str) -> str | None:
+        """The tag of a checkout that stopped while it changed the workspace, or None."""
+        path = self.layout.checkout_file(et, name)
+        if not path.exists():
+            return None
+        doc = yamlio.load_file(path, "ref")
+        return str(next(iter(doc))) if isinstance(doc, dict) and len(doc) == 1 else "an unknown version"
+
+    def refuse_if_unfinished(self, et: str, name: str, verb: str) -> None:
+        """``UnfinishedCheckout`` when a checkout stopped halfway: a version made now would mix two."""
+        tag = self.unfinished_checkout(et, name)
+        if tag is not None:
+            raise UnfinishedCheckout(
+                f"{et} {name}: the checkout of {tag} stopped while it changed the files "
+                f"({self.layout.checkout_file(et, name)}): they are partly {tag}'s, partly the previous "
+                f"version's; {verb} refused. Finish it: ml-git {et} checkout {tag}",
+                tag,
+            )
 
     # -- staging ------------------------------------------------------------------------------
     def staged(self, et: str, name: str) -> tuple[idx.Index, mf.Manifest]:

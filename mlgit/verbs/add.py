@@ -45,6 +45,7 @@ def add(
     """Stage the entity's changed files (only those under ``paths`` when given)."""
     path, body = ctx.store.load(et, name)
     ctx.store.refuse_symlinked(et, name)  # the index is written after the files are staged: looked at first
+    ctx.store.refuse_if_unfinished(et, name, "add")
     sampling.refuse_if_sampled(ctx.layout.index_dir(et, name), et, name, "add")
     if "mutability" not in body and not (ctx.metadata(et).exists and ctx.metadata(et).tags(name)):
         raise SpecError(  # ML-Git: a new entity must say; one versioned before mutability existed is strict

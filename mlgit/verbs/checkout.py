@@ -72,7 +72,11 @@ def checkout(
     found = _existing(ctx.root, dest, manifest, checked)
     current = find_entity(ctx.root / et, name)
     sampled = sampling.is_sampled(index_dir)  # a folder planted where the flag goes: refused before any write
-    if current is not None and not force:
+    unfinished = ctx.store.unfinished_checkout(et, name)
+    if unfinished is not None and unfinished != tag and not force:
+        ctx.store.refuse_if_unfinished(et, name, f"checkout of {tag} (without --force)")
+    # the same checkout again finishes one that stopped halfway: its files are the old or the new version's
+    if current is not None and not force and unfinished is None:
         st = status(ctx, et, name)
         # after a sampled checkout, the files left out are not deletions of the user's
         deleted = [] if sampled else st.deleted
@@ -151,6 +155,7 @@ def checkout(
             staged.discard()
         raise
     # -- every object verified: from here on the workspace changes -------------------------------------
+    ctx.store.begin_checkout(et, name, tag, sha)  # until the end: add/commit/status say it stopped halfway
     for rel in stale:  # first: a file of the old version may be a folder of the new one
         if os.path.lexists(dest / rel):
             (dest / rel).unlink()
@@ -166,6 +171,7 @@ def checkout(
     ctx.store.save_staged(et, name, new_index)
     sampling.mark(index_dir, sample)
     ctx.store.set_head(et, name, tag, sha)
+    ctx.store.end_checkout(et, name)
     size = sum(e.size for e in new_index.values())
     return version_result(
         et, name, body, dest, manifest, tag, sha, size=size, downloaded=downloaded, skipped=skipped

@@ -77,6 +77,7 @@ def commit(
 ) -> VersionResult:
     path, body = ctx.store.load(et, name)
     ctx.store.refuse_symlinked(et, name)  # HEAD is written after the metadata commit: looked at first
+    ctx.store.refuse_if_unfinished(et, name, "commit")
     sampling.refuse_if_sampled(ctx.layout.index_dir(et, name), et, name, "commit")
     index, staged = ctx.store.staged(et, name)
     if not (ctx.layout.index_dir(et, name) / "MANIFEST.yaml").exists():

@@ -20,6 +20,7 @@ log = logging.getLogger(__name__)
 
 def status(ctx: Context, et: str, name: str) -> StatusResult:
     path, body = ctx.store.load(et, name)
+    ctx.store.refuse_if_unfinished(et, name, "status")  # files of two versions: no status tells them apart
     index, _ = ctx.store.staged(et, name)
     head = ctx.store.head_manifest(et, name)
     files = scan(path, name)
