@@ -29,6 +29,8 @@ log = logging.getLogger(__name__)
 DEFAULT_BRANCH = "master"  # what ML-Git's metadata repositories use
 PUSH_ATTEMPTS = 40  # 8 ran out with 8 workers pushing at once on 2 cores
 _PLAIN_TAG = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.+-]*")  # a tag name read as a ref file without git
+#: jitter of the push backoff: a generator of its own (the global one may be seeded or watched by the caller)
+_JITTER = random.Random()
 MAX_BLOB = 256 << 20  # a spec, MANIFEST or README read from a metadata tree: a 1M-file manifest is ~90 MB
 
 
@@ -445,7 +447,7 @@ class MetadataRepo:
                 ", ".join(rejected),
             )
             self._replay(branch, tags)
-            time.sleep(random.uniform(0.05, 0.3) * min(attempt, 8))
+            time.sleep(_JITTER.uniform(0.05, 0.3) * min(attempt, 8))
         raise MetadataError("unreachable")  # pragma: no cover
 
     def _replay(self, branch: str, tags: list[str]) -> None:

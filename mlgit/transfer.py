@@ -67,6 +67,9 @@ PROGRESS_EVERY = 0.1
 FINAL = (ObjectNotFound, StorageAuthError, StorageNotFound, CorruptObject)
 #: errors after which no other object is tried: the storage as a whole cannot be used
 GIVE_UP = (StorageAuthError, StorageNotFound, StorageUnreachable)
+#: jitter of the retry pauses: a generator of its own (the global one may be seeded or watched by the caller,
+#: e.g. hypothesis, and is shared with every other thread)
+_JITTER = random.Random()
 
 
 @dataclass
@@ -85,7 +88,7 @@ def retry(fn: Callable[[], T], what: str, attempts: int = ATTEMPTS, deadline: fl
         except FINAL:
             raise
         except (MLGitError, OSError) as exc:
-            pause = min(MAX_PAUSE, BACKOFF * (2 ** (attempt - 1))) * random.uniform(0.5, 1.5)
+            pause = min(MAX_PAUSE, BACKOFF * (2 ** (attempt - 1))) * _JITTER.uniform(0.5, 1.5)
             spent = time.monotonic() - started
             if attempt == attempts or spent + pause >= deadline:
                 if isinstance(exc, StorageUnreachable):

@@ -61,6 +61,10 @@ class _ConnectTimeout(OSError):
 #: longs): Linux; elsewhere, and with TLS, Python's own timeout
 _KERNEL_TIMEOUTS = sys.platform == "linux"
 
+#: bodies up to this size are allocated whole when their head arrives; larger ones grow as their bytes come
+#: (a bucket writer can declare MAX_OBJECT for every key at no cost: 32 requests in flight would be 8 GiB)
+PREALLOCATE = 1 << 20
+
 #: the end of every request's head: bodies as they are (no compression asked for), then the blank line
 _FIXED = "accept-encoding: identity\r\n\r\n"
 
@@ -250,6 +254,8 @@ class _Connection:
             self._buf = buf[n:]
             return buf[:n]
         assert self.sock is not None
+        if n > PREALLOCATE:  # a size the server declares costs it nothing: memory follows the bytes that come
+            return self._read_growing(n)
         out = bytearray(n)
         out[: len(buf)] = buf
         view, got = memoryview(out), len(buf)
@@ -260,6 +266,18 @@ class _Connection:
                 raise _Protocol(f"connection closed after {got} of {n} body bytes")
             got += k
         return out  # type: ignore[return-value]  # a bytearray: a body of 256 KiB is not copied again
+
+    def _read_growing(self, n: int) -> bytes:
+        assert self.sock is not None
+        out = bytearray(self._buf)
+        self._buf = b""
+        view = memoryview(self._rbuf)
+        while len(out) < n:
+            k = self.sock.recv_into(self._rbuf, min(len(self._rbuf), n - len(out)))
+            if not k:
+                raise _Protocol(f"connection closed after {len(out)} of {n} body bytes")
+            out += view[:k]
+        return out  # type: ignore[return-value]  # a bytearray, as read_exact's
 
     def _line(self) -> bytes:
         buf = self._buf

@@ -27,7 +27,7 @@ from collections import deque
 from collections.abc import Iterable, Iterator
 
 from .base import MAX_OBJECT
-from .s3_http import HttpData, HttpError, Unreachable, _error, _Protocol, parse_head
+from .s3_http import PREALLOCATE, HttpData, HttpError, Unreachable, _error, _Protocol, parse_head
 
 Body = bytes | bytearray
 _HEAD_MAX = 65536
@@ -57,6 +57,7 @@ class _Slot:
         "out",
         "reused",
         "since",
+        "size",
         "sock",
         "state",
         "status",
@@ -73,6 +74,7 @@ class _Slot:
         self.buf = b""  # answer bytes read, not yet consumed
         self.body: bytearray | None = None
         self.got = 0
+        self.size = 0  # the body's declared length
         self.status = 0
         self.closes = False
 
@@ -195,11 +197,15 @@ class _Loop:
             return None
         if slot.state == "body":
             assert slot.body is not None
-            k = slot.sock.recv_into(memoryview(slot.body)[slot.got :])
+            if len(slot.body) == slot.size:  # allocated whole: read into its place
+                k = slot.sock.recv_into(memoryview(slot.body)[slot.got :])
+            else:  # a large body grows as its bytes come (the size declared cost the server nothing)
+                k = slot.sock.recv_into(self.rbuf, min(_HEAD_MAX, slot.size - len(slot.body)))
+                slot.body += self.rview[:k]
             if not k:
-                raise Unreachable(f"connection closed after {slot.got} of {len(slot.body)} body bytes")
+                raise Unreachable(f"connection closed after {len(slot.body)} of {slot.size} body bytes")
             slot.got += k
-            if slot.got < len(slot.body):
+            if slot.got < slot.size:
                 return None
             body, slot.body = slot.body, None
             return self.done(slot, body)
@@ -233,9 +239,12 @@ class _Loop:
             raise Unreachable("the server sent more than the answer's content-length")
         if len(rest) == size:
             return self.done(slot, rest)
-        body = bytearray(size)
-        body[: len(rest)] = rest
-        slot.body, slot.got, slot.state = body, len(rest), "body"
+        if size <= PREALLOCATE:
+            body = bytearray(size)
+            body[: len(rest)] = rest
+        else:
+            body = bytearray(rest)
+        slot.body, slot.got, slot.size, slot.state = body, len(rest), size, "body"
         return None
 
     def done(self, slot: _Slot, body: Body) -> Body:

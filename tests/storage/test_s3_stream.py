@@ -213,6 +213,35 @@ def test_an_answer_larger_than_max_object_is_unstreamable_and_never_allocated(si
     assert peak < 8 * 1024 * 1024  # far from the answer's size: nothing was allocated for its body
 
 
+def test_a_declared_size_is_not_allocated_before_its_bytes_come() -> None:
+    """A bucket writer can declare MAX_OBJECT for every key at no cost: memory follows the bytes received,
+    on both planes (32 requests in flight would otherwise hold 8 GiB before a byte of body came)."""
+    head = b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n" % MAX_OBJECT
+    url, _ = canned_server([head + b"x" * 1000, head + b"y" * 1000], close_after={0, 1})
+    http = plane(url, read_timeout=5)
+    tracemalloc.start()
+    try:
+        results = list(stream(http, "b", ["declared"], 1))
+        with pytest.raises(Unreachable, match=f"connection closed after 1000 of {MAX_OBJECT} body bytes"):
+            http.get("b", "declared-too")  # the thread plane
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert isinstance(results[0][1], Unreachable), results
+    assert f"connection closed after 1000 of {MAX_OBJECT} body bytes" in str(results[0][1])
+    assert peak < 8 * 1024 * 1024
+
+
+def test_bodies_larger_than_the_preallocated_size_arrive_whole() -> None:
+    from mlgit.storage.s3_http import PREALLOCATE
+
+    big = [os.urandom(PREALLOCATE + 1), os.urandom(3 * PREALLOCATE + 12345)]
+    url, _ = canned_server([ok(big[0]), ok(big[1]), ok(big[1])])
+    http = plane(url)
+    assert dict(stream(http, "b", ["a", "b"], 1)) == {"a": big[0], "b": big[1]}
+    assert http.get("b", "c") == big[1]
+
+
 # -- servers that do not answer, or not HTTP ------------------------------------------------------------
 
 
