@@ -1,12 +1,13 @@
 """Files built from one storage stream: a checkout's chunks fetched many at a time by one thread.
 
-Where the storage ``streams`` (``S3Storage`` over plain HTTP), a checkout's files whose chunks all
-come from the storage are built here before the thread pool starts: their chunks are asked in one
-stream (``transfer.stream_first``), each verified against its CID and its declared size, then
-written at its offsets in its file's temp file; a file complete is renamed into the cache and staged
-for its targets at once (mutable: staged for its first name, copied for the others). Only files whose every chunk is theirs alone are taken (one place to write
-each chunk as it comes; a chunk shared by several files would keep them all open): the rest, and any
-file one of whose chunks failed, are built by the pool (``build_all``), which retries and reports.
+Where the storage ``streams`` (``S3Storage`` on an endpoint our HTTP plane serves), a checkout's files
+whose chunks all come from the storage are built here before the thread pool starts: their chunks are
+asked in one stream (``transfer.stream_first``), each verified against its CID and its declared size,
+then written at its offsets in its file's temp file; a finished file is renamed into the cache and
+staged for its targets at once (mutable: staged for its first name, copied for the others). Only files
+whose every chunk is theirs alone are taken (one place to write each chunk as it comes; a chunk shared
+by several files would keep them all open): the rest, and any file one of whose chunks failed, are
+built by the pool (``build_all``), which retries and reports.
 
 Open files at once: those with a chunk in flight (at most the storage's ``concurrency``), as the
 chunks are asked in file order.
