@@ -74,7 +74,7 @@ class UnfinishedCheckout(MLGitError):
     """A checkout stopped while it changed the workspace (killed, or a rename failed): the entity's files are
     partly the new version's; checking it out again finishes it."""
 
-    def __init__(self, message: str, tag: str) -> None:
+    def __init__(self, message: str, tag: str = "") -> None:
         super().__init__(message)
         self.tag = tag  # the version the checkout was putting in place
 
