@@ -41,14 +41,20 @@ def _failing_rename(monkeypatch: pytest.MonkeyPatch, target: str) -> None:
     monkeypatch.setattr(os, "replace", replace)
 
 
+def _stopped_at(p: Project, monkeypatch: pytest.MonkeyPatch, target: str) -> Path:
+    """Two versions, the workspace at the second; a checkout of the first whose rename of ``target`` fails."""
+    path = _two_versions(p)
+    with monkeypatch.context() as m:
+        _failing_rename(m, target)
+        with pytest.raises(OSError, match="Input/output error"):
+            p.repo.checkout("datasets", "ds", version=1)
+    return path
+
+
 def test_a_checkout_stopped_halfway_is_named_until_it_is_finished(
     project: Project, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    path = _two_versions(project)
-    with monkeypatch.context() as m:
-        _failing_rename(m, "data/3.bin")
-        with pytest.raises(OSError, match="Input/output error"):
-            project.repo.checkout("datasets", "ds", version=1)
+    path = _stopped_at(project, monkeypatch, "data/3.bin")
     v1 = {i: bytes([i + 10]) * 1001 for i in range(FILES)}
     v2 = {i: bytes([i + 20]) * 1002 for i in range(FILES)}
     now = {i: (path / "data" / f"{i}.bin").read_bytes() for i in range(FILES)}
@@ -69,11 +75,7 @@ def test_a_checkout_stopped_halfway_is_named_until_it_is_finished(
 
 
 def test_the_cli_says_it_in_one_line(project: Project, monkeypatch: pytest.MonkeyPatch) -> None:
-    _two_versions(project)
-    with monkeypatch.context() as m:
-        _failing_rename(m, "data/0.bin")
-        with pytest.raises(OSError):
-            project.repo.checkout("datasets", "ds", version=1)
+    _stopped_at(project, monkeypatch, "data/0.bin")
     result = Cli(project.root)("datasets status ds", ok=False)
     assert result.exit_code == 1
     lines = result.output.strip().splitlines()
@@ -83,11 +85,7 @@ def test_the_cli_says_it_in_one_line(project: Project, monkeypatch: pytest.Monke
 def test_another_version_with_force_replaces_a_checkout_stopped_halfway(
     project: Project, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    path = _two_versions(project)
-    with monkeypatch.context() as m:
-        _failing_rename(m, "data/4.bin")
-        with pytest.raises(OSError):
-            project.repo.checkout("datasets", "ds", version=1)
+    path = _stopped_at(project, monkeypatch, "data/4.bin")
     project.repo.checkout("datasets", "ds", version=2, force=True)
     assert all((path / "data" / f"{i}.bin").read_bytes() == bytes([i + 20]) * 1002 for i in range(FILES))
     assert project.repo.status("datasets", "ds").clean
