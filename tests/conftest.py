@@ -24,17 +24,23 @@ pytest_plugins = [p for p in ("s3server", "sftpserver", "azurite") if importlib.
 XDIST_GROUPS = ("airflow", "prefect", "reliability", "storage")
 #: modules of those folders that share no server with the rest of the folder and are a unit of their own
 #: (their tests still run one after the other on one worker): the S3 faults start, kill and freeze servers of
-#: their own and mostly wait out timeouts
-OWN_GROUP = ("tests/storage/test_s3_faults.py",)
-#: seconds each unit of work took on one worker (``pytest --durations=0``, 2 workers, quiet, 2026-11-27 18:17;
-#: only their order matters). The units are handed out longest first, so that the short ones fill the gaps at
+#: their own and mostly wait out timeouts; the TLS tests start a SeaweedFS of their own
+OWN_GROUP = (
+    "tests/storage/test_s3_faults.py",
+    "tests/storage/test_s3_checkout_faults.py",
+    "tests/storage/test_s3_tls.py",
+)
+#: seconds each unit of work took on one worker (``pytest --durations=0``, 2 workers, quiet, 2026-11-27 18:17; the
+#: S3 fault and TLS modules from ``--durations=25`` at 21:37; only their order matters). The units are handed out longest first, so that the short ones fill the gaps at
 #: the end (longest-processing-time-first); any other unit counts 1 s a test.
 UNIT_SECONDS = {
     "tests/distributed/test_airflow_distributed.py": 90,
     "prefect": 86,
     "storage": 83,
     "reliability": 60,
-    "tests/storage/test_s3_faults.py": 44,
+    "tests/storage/test_s3_faults.py": 90,
+    "tests/storage/test_s3_checkout_faults.py": 75,
+    "tests/storage/test_s3_tls.py": 15,
     "tests/distributed/test_prefect_distributed.py": 40,
     "airflow": 39,
 }

@@ -4,11 +4,13 @@ on a free loopback port, under a project name of its own (parallel runs never sh
 from __future__ import annotations
 
 import os
+import signal
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from backends import COMPOSE, compose_command
-from s3server import free_port
+from s3server import S3_SERVERS, MotoProcess, SeaweedFS, free_port, point_aws_env_at, start_server
 
 
 @pytest.fixture(scope="session")
@@ -59,3 +61,18 @@ def gets(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, str]]:
 
     monkeypatch.setattr(HttpData, "head_of", counted)
     return seen
+
+
+@pytest.fixture(params=S3_SERVERS)
+def own_server(
+    request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> Iterator[SeaweedFS | MotoProcess]:
+    """A server this test may kill or freeze (the session's servers are shared)."""
+    running = start_server(request.param)
+    try:
+        point_aws_env_at(monkeypatch, tmp_path / "aws", running.server())
+        yield running
+    finally:
+        if running.proc.poll() is None:
+            os.killpg(running.proc.pid, signal.SIGCONT)
+        running.stop(grace=0)  # thrown away: no graceful shutdown to wait for
