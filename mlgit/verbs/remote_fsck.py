@@ -45,6 +45,13 @@ class RemoteFsckResult(ToDict):
     def total(self) -> int:
         return len(self.missing) + len(self.corrupted)
 
+    def summary(self) -> str:
+        """One line for a log: what was checked and found (the integrations log it after each run)."""
+        return (
+            f"{self.entity_type}/{self.name}: {self.objects_checked} objects checked in {len(self.versions)} "
+            f"version(s), {len(self.missing)} missing, {len(self.corrupted)} corrupted, {len(self.fixed)} fixed"
+        )
+
 
 def _local(objects: LocalObjects, cid: str) -> bytes | None:
     """The local copy of ``cid`` (an object, or a chunk cut from a cached file) when it is there and whole."""

@@ -648,16 +648,7 @@ class MLGitRemoteFsckOperator(MLGitBaseOperator):
             self.plural_type, self.name, thorough=flag(self.thorough, "thorough"), fix=self.fix
         )
         value = {**result.to_dict(), "total": result.total}
-        self.log.info(
-            "mlgit: remote fsck %s %s: %s objects checked in %s version(s), %s missing, %s corrupted, %s fixed",
-            result.entity_type,
-            result.name,
-            result.objects_checked,
-            len(result.versions),
-            len(result.missing),
-            len(result.corrupted),
-            len(result.fixed),
-        )
+        self.log.info("mlgit: remote fsck %s", result.summary())
         if self.fail_on_unfixable and result.unfixable:
             raise AirflowFailException(
                 f"remote fsck {result.entity_type} {result.name}: {len(result.unfixable)} object(s) missing or "

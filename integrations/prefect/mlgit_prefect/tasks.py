@@ -334,16 +334,7 @@ def mlgit_remote_fsck(
     """Check that the storage holds every object of every version of ``name`` (``thorough``: and that
     each matches its CID); re-upload what it lacks from this worker; fail if something stays missing."""
     result = _repository(repository).remote_fsck(entity_type, name, thorough=thorough, fix=fix)
-    _log().info(
-        "mlgit remote-fsck %s/%s: %s objects checked in %s version(s), %s missing, %s corrupted, %s fixed",
-        result.entity_type,
-        result.name,
-        result.objects_checked,
-        len(result.versions),
-        len(result.missing),
-        len(result.corrupted),
-        len(result.fixed),
-    )
+    _log().info("mlgit remote-fsck %s", result.summary())
     if fail_on_unfixable and result.unfixable:
         raise CorruptObject(
             f"remote fsck {result.entity_type} {result.name}: {len(result.unfixable)} object(s) "
